@@ -1,0 +1,152 @@
+//! NDJSON `_bulk` bodies, split at a size limit, that remember which record each item came from.
+
+use std::ops::Range;
+use std::str::FromStr;
+
+use crate::document::write_json_str;
+
+/// Default size limit of one `_bulk` body: 5 MiB, well under the 10 MiB request limit of the
+/// smallest Amazon OpenSearch Service instances.
+pub const DEFAULT_BULK_MAX_BYTES: usize = 5 << 20;
+
+/// The `_bulk` action for each document.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BulkAction {
+    /// `index`: a replay overwrites the document with the same `_id`.
+    #[default]
+    Index,
+    /// `create`, as data streams need: a replay gets 409, which counts as delivered.
+    Create,
+}
+
+impl BulkAction {
+    /// The action's name in the `_bulk` body.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BulkAction::Index => "index",
+            BulkAction::Create => "create",
+        }
+    }
+}
+
+impl FromStr for BulkAction {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "index" => Ok(BulkAction::Index),
+            "create" => Ok(BulkAction::Create),
+            other => Err(format!("unknown bulk action {other:?} (expected index or create)")),
+        }
+    }
+}
+
+/// One `_bulk` request body and, for each item in it, where it came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BulkBody {
+    /// The NDJSON body: an action line and a source line per item.
+    pub body: Vec<u8>,
+    /// The items in body order.
+    pub items: Vec<BulkItem>,
+}
+
+/// One document in a [`BulkBody`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BulkItem {
+    /// The Kinesis record the document's event came in.
+    pub record_idx: u32,
+    /// The byte range of the item's two lines (action and source) in the body.
+    pub range: Range<usize>,
+}
+
+impl BulkBody {
+    /// A body made of the given items of this one, in order: for retrying some items.
+    pub fn subset(&self, item_idxs: &[usize]) -> BulkBody {
+        let mut subset = BulkBody::default();
+        for &item_idx in item_idxs {
+            let item = &self.items[item_idx];
+            let start = subset.body.len();
+            subset.body.extend_from_slice(&self.body[item.range.clone()]);
+            subset.items.push(BulkItem { record_idx: item.record_idx, range: start..subset.body.len() });
+        }
+        subset
+    }
+
+    /// The two halves of this body, for a request that was too large (413); `None` for one item.
+    pub fn split_in_half(&self) -> Option<(BulkBody, BulkBody)> {
+        if self.items.len() < 2 {
+            return None;
+        }
+        let middle = self.items.len() / 2;
+        let first: Vec<usize> = (0..middle).collect();
+        let second: Vec<usize> = (middle..self.items.len()).collect();
+        Some((self.subset(&first), self.subset(&second)))
+    }
+
+    /// The source line (the document) of an item, without its newline.
+    pub fn document(&self, item_idx: usize) -> &[u8] {
+        let lines = &self.body[self.items[item_idx].range.clone()];
+        let action_end = lines.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
+        lines[action_end..].strip_suffix(b"\n").unwrap_or(&lines[action_end..])
+    }
+}
+
+/// Writes documents into bodies no larger than a limit (a single larger item goes alone).
+#[derive(Debug)]
+pub struct BulkWriter {
+    action: BulkAction,
+    max_bytes: usize,
+    bodies: Vec<BulkBody>,
+    current: BulkBody,
+}
+
+impl BulkWriter {
+    /// A writer with the given action and size limit.
+    pub fn new(action: BulkAction, max_bytes: usize) -> BulkWriter {
+        BulkWriter { action, max_bytes: max_bytes.max(1), bodies: Vec::new(), current: BulkBody::default() }
+    }
+
+    /// Appends one item; `write_source` appends the document (one line of JSON) and may fail, in
+    /// which case nothing is added and its error is returned.
+    pub fn push<E>(
+        &mut self,
+        record_idx: u32,
+        index: &str,
+        id: &str,
+        write_source: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let body = &mut self.current.body;
+        let start = body.len();
+        body.extend_from_slice(b"{\"");
+        body.extend_from_slice(self.action.as_str().as_bytes());
+        body.extend_from_slice(b"\":{\"_index\":");
+        write_json_str(body, index);
+        body.extend_from_slice(b",\"_id\":");
+        write_json_str(body, id);
+        body.extend_from_slice(b"}}\n");
+        if let Err(error) = write_source(body) {
+            body.truncate(start);
+            return Err(error);
+        }
+        body.push(b'\n');
+        let end = body.len();
+        if end > self.max_bytes && start > 0 {
+            // The item does not fit: close the body without it and start the next with it.
+            let item_bytes = body[start..].to_vec();
+            body.truncate(start);
+            self.bodies.push(std::mem::take(&mut self.current));
+            self.current.body = item_bytes;
+            self.current.items.push(BulkItem { record_idx, range: 0..self.current.body.len() });
+        } else {
+            self.current.items.push(BulkItem { record_idx, range: start..end });
+        }
+        Ok(())
+    }
+
+    /// The bodies written, in order.
+    pub fn finish(mut self) -> Vec<BulkBody> {
+        if !self.current.items.is_empty() {
+            self.bodies.push(self.current);
+        }
+        self.bodies
+    }
+}

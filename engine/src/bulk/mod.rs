@@ -1,0 +1,7 @@
+//! The Elasticsearch `_bulk` API: request bodies out, per-item classification of responses in.
+
+mod encode;
+mod response;
+
+pub use encode::{BulkAction, BulkBody, BulkItem, BulkWriter, DEFAULT_BULK_MAX_BYTES};
+pub use response::{ItemResult, ResponseError, classify};

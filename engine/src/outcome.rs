@@ -1,0 +1,107 @@
+//! What one batch became: the pipeline's answer to the host.
+
+use std::time::Duration;
+
+use crate::archive::{ArchiveObject, object_key};
+use crate::bulk::BulkBody;
+use crate::dead_letter::DeadLetter;
+
+/// The result of running one batch through the pipeline.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// One entry per Kinesis record, in batch order.
+    pub records: Vec<RecordOutcome>,
+    /// The `_bulk` bodies to send.
+    pub bulk: Vec<BulkBody>,
+    /// The archive objects to put (none, one, or two for the `both` stage).
+    pub archive: Vec<ArchiveObject>,
+    /// Items given up on so far (decode, transform and document stages).
+    pub dead_letters: Vec<DeadLetter>,
+    /// Where this batch's objects go.
+    pub batch: BatchKey,
+    /// Time spent per stage.
+    pub timings: Timings,
+}
+
+/// What makes this batch's object keys: its shard, first record and arrival time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchKey {
+    /// The shard of the first record.
+    pub shard_id: String,
+    /// The first record's sequence number.
+    pub first_sequence_number: String,
+    /// The first record's arrival in the stream, in milliseconds since the Unix epoch.
+    pub arrival_ms: i64,
+}
+
+impl BatchKey {
+    /// The object key under `prefix` for this batch, with an optional suffix before the extension.
+    pub fn key(&self, prefix: &str, suffix: &str) -> String {
+        object_key(prefix, self.arrival_ms, &self.shard_id, &self.first_sequence_number, suffix)
+    }
+}
+
+/// What became of one Kinesis record's events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordOutcome {
+    /// The record's sequence number.
+    pub sequence_number: String,
+    /// Whether it was a `CONTROL_MESSAGE` (acknowledged, nothing shipped).
+    pub control: bool,
+    /// Log events decoded from it (0 when it failed to decode).
+    pub n_events: u32,
+    /// Documents written to `_bulk` bodies.
+    pub n_shipped: u32,
+    /// Events that transforms dropped.
+    pub n_dropped: u32,
+    /// Events (or the whole record) given up on as dead letters.
+    pub n_dead_lettered: u32,
+}
+
+/// Time spent in each stage of the pipeline.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Timings {
+    /// Base64, gunzip and JSON.
+    pub decode: Duration,
+    /// The transform chain, with each transform's share.
+    pub transform: Duration,
+    /// Per transform, in chain order.
+    pub per_transform: Vec<(String, Duration)>,
+    /// Documents, `_bulk` bodies and archive objects.
+    pub encode: Duration,
+}
+
+/// Counts over a whole batch, for the command line summary and the metrics line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    /// Kinesis records in the batch.
+    pub records: usize,
+    /// Log events decoded.
+    pub events_in: u64,
+    /// Documents written to `_bulk` bodies.
+    pub events_out: u64,
+    /// Events dropped by transforms.
+    pub dropped: u64,
+    /// Records and events given up on as dead letters.
+    pub dead_lettered: u64,
+    /// `_bulk` request bodies.
+    pub bulk_requests: usize,
+    /// Bytes in the `_bulk` bodies.
+    pub bulk_bytes: usize,
+}
+
+impl Outcome {
+    /// Counts over the batch.
+    pub fn summary(&self) -> Summary {
+        let mut summary = Summary { records: self.records.len(), ..Summary::default() };
+        for record in &self.records {
+            summary.events_in += u64::from(record.n_events);
+            summary.events_out += u64::from(record.n_shipped);
+            summary.dropped += u64::from(record.n_dropped);
+            summary.dead_lettered += u64::from(record.n_dead_lettered);
+        }
+        summary.bulk_requests = self.bulk.len();
+        summary.bulk_bytes = self.bulk.iter().map(|body| body.body.len()).sum();
+        summary
+    }
+}

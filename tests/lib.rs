@@ -1,0 +1,1 @@
+//! Shared support for Sluicegate's end-to-end tests: server processes and fixtures.
