@@ -17,6 +17,7 @@ pub mod outcome;
 pub mod pipeline;
 pub mod time;
 pub mod transform;
+pub mod wasm;
 
 pub use event::{Context, Event};
 pub use outcome::{Outcome, RecordOutcome};

@@ -1,0 +1,191 @@
+//! One live instance of a transform: its store, the ABI calls, and the checks on everything the
+//! guest answers.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use sluicegate_sdk::abi::{self, FrameContext, FrameEvent, Patch, Reply, Verdict};
+use wasmtime::{Memory, ResourceLimiter, Store, Trap, TypedFunc};
+
+use super::WasmError;
+use super::host::{EPOCH_TICK, LoadedModule, WasmHost};
+
+/// What the host keeps per store.
+pub(crate) struct HostState {
+    pub(crate) name: Arc<str>,
+    pub(crate) panic_message: Option<String>,
+    pub(crate) n_log_lines: u32,
+    limiter: Limiter,
+}
+
+struct Limiter {
+    memory_bytes: usize,
+    /// The size a refused memory growth asked for, to name it in the failure.
+    refused: Option<usize>,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.memory_bytes {
+            self.refused = Some(desired);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 1 << 16)
+    }
+
+    fn instances(&self) -> usize {
+        1
+    }
+
+    fn memories(&self) -> usize {
+        1
+    }
+
+    fn tables(&self) -> usize {
+        4
+    }
+}
+
+/// A change to an event, copied out of guest memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Decision {
+    Keep,
+    Drop,
+    Modified { timestamp: Option<i64>, message: Option<String>, fields: Option<Option<String>>, index: Option<Option<String>> },
+    /// The guest failed on the event (its error text), or the event trapped it (the trap).
+    Failed(String),
+}
+
+pub(crate) struct Instance {
+    store: Store<HostState>,
+    memory: Memory,
+    buffer: TypedFunc<i32, i32>,
+    process: TypedFunc<i32, i64>,
+}
+
+impl Instance {
+    /// Instantiates the module and runs `init` with the configuration.
+    pub(crate) fn new(host: &WasmHost, name: &Arc<str>, module: &LoadedModule, config: &[u8]) -> Result<Instance, WasmError> {
+        let state = HostState {
+            name: Arc::clone(name),
+            panic_message: None,
+            n_log_lines: 0,
+            limiter: Limiter { memory_bytes: host.limits.memory_bytes, refused: None },
+        };
+        let mut store = Store::new(&host.engine, state);
+        store.limiter(|state| &mut state.limiter);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(deadline_ticks(host, None));
+        let instantiate_error = |error: wasmtime::Error| WasmError::Instantiate { name: name.to_string(), reason: format!("{error:#}") };
+        let instance = module.pre.instantiate(&mut store).map_err(instantiate_error)?;
+        let memory = instance.get_memory(&mut store, abi::MEMORY_EXPORT).ok_or_else(|| WasmError::MissingExport {
+            name: name.to_string(),
+            version: abi::ABI_VERSION,
+            export: abi::MEMORY_EXPORT,
+        })?;
+        let buffer = instance.get_typed_func::<i32, i32>(&mut store, abi::BUFFER_EXPORT).map_err(instantiate_error)?;
+        let init = instance.get_typed_func::<i32, i64>(&mut store, abi::INIT_EXPORT).map_err(instantiate_error)?;
+        let process = instance.get_typed_func::<i32, i64>(&mut store, abi::PROCESS_EXPORT).map_err(instantiate_error)?;
+        let mut instance = Instance { store, memory, buffer, process };
+        let init_error = |reason: String| WasmError::Init { name: name.to_string(), reason };
+        let len = i32::try_from(config.len()).map_err(|_| init_error("configuration larger than 2 GiB".to_owned()))?;
+        let at = instance.reserve(config.len()).map_err(init_error)?;
+        instance.memory.data_mut(&mut instance.store)[at..at + config.len()].copy_from_slice(config);
+        let area = init.call(&mut instance.store, len).map_err(|error| init_error(instance.trap_reason(&error, host)))?;
+        if area != 0 {
+            let text = instance.area(area).map_err(init_error)?;
+            return Err(init_error(String::from_utf8_lossy(text).into_owned()));
+        }
+        Ok(instance)
+    }
+
+    /// Sends one frame and reads the guest's decision for each event. `Err` is a trap (or an
+    /// answer that breaks the ABI, treated the same): the instance must be discarded.
+    pub(crate) fn call(
+        &mut self,
+        host: &WasmHost,
+        contexts: &[FrameContext<'_>],
+        events: &[FrameEvent<'_>],
+        deadline: Option<Instant>,
+    ) -> Result<Vec<Decision>, String> {
+        let state = self.store.data_mut();
+        state.n_log_lines = 0;
+        state.panic_message = None;
+        state.limiter.refused = None;
+        self.store.set_epoch_deadline(deadline_ticks(host, deadline));
+        let len = abi::frame_len(contexts, events);
+        let len_arg = i32::try_from(len).map_err(|_| format!("frame of {len} bytes is too large"))?;
+        let at = self.reserve(len)?;
+        abi::write_frame(&mut self.memory.data_mut(&mut self.store)[at..at + len], contexts, events);
+        let area = self.process.call(&mut self.store, len_arg).map_err(|error| self.trap_reason(&error, host))?;
+        let bytes = self.area(area)?;
+        let reply = Reply::parse(bytes, events.len()).map_err(|error| format!("the transform answered with a {error}"))?;
+        let mut decisions: Vec<Decision> =
+            reply.verdicts().map(|verdict| if verdict == Verdict::Drop { Decision::Drop } else { Decision::Keep }).collect();
+        for patch in reply.patches().map_err(|error| format!("the transform answered with a {error}"))? {
+            match patch {
+                Patch::Modified { event_idx, changes } => {
+                    decisions[event_idx] = Decision::Modified {
+                        timestamp: changes.timestamp,
+                        message: changes.message.map(str::to_owned),
+                        fields: changes.fields.map(|fields| fields.map(str::to_owned)),
+                        index: changes.index.map(|index| index.map(str::to_owned)),
+                    }
+                }
+                Patch::Failed { event_idx, reason } => decisions[event_idx] = Decision::Failed(reason.to_owned()),
+            }
+        }
+        Ok(decisions)
+    }
+
+    /// Asks the guest for an input buffer of `len` bytes and checks where it put it.
+    fn reserve(&mut self, len: usize) -> Result<usize, String> {
+        let len_arg = i32::try_from(len).map_err(|_| format!("{len} bytes do not fit the guest"))?;
+        let at = self.buffer.call(&mut self.store, len_arg).map_err(|error| format!("{error:#}"))? as u32 as usize;
+        let size = self.memory.data_size(&self.store);
+        if at.checked_add(len).is_none_or(|end| end > size) {
+            return Err(format!("the transform's buffer for {len} bytes at {at} lies outside its memory of {size} bytes"));
+        }
+        Ok(at)
+    }
+
+    /// The bytes of an area (`address << 32 | length`) the guest returned, checked.
+    fn area(&self, area: i64) -> Result<&[u8], String> {
+        let at = (area as u64 >> 32) as usize;
+        let len = (area as u64 & 0xffff_ffff) as usize;
+        let data = self.memory.data(&self.store);
+        data.get(at..at + len)
+            .ok_or_else(|| format!("the transform answered with {len} bytes at {at}, outside its memory of {} bytes", data.len()))
+    }
+
+    /// Names what made a call fail: the guest's panic, the memory cap, the deadline or the trap.
+    fn trap_reason(&mut self, error: &wasmtime::Error, host: &WasmHost) -> String {
+        let state = self.store.data_mut();
+        if let Some(message) = state.panic_message.take() {
+            return message;
+        }
+        if let Some(desired) = state.limiter.refused.take() {
+            return format!("memory cap exceeded: the transform asked for {desired} bytes, the cap is {} bytes", host.limits.memory_bytes);
+        }
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => format!("deadline exceeded: the call ran past {} ms", host.limits.call_timeout.as_millis()),
+            Some(Trap::StackOverflow) => format!("stack overflow: the stack cap is {} bytes", host.limits.stack_bytes),
+            Some(trap) => format!("trap: {trap}"),
+            None => format!("{error:#}"),
+        }
+    }
+}
+
+/// Epoch ticks until the call's deadline: the per-call timeout, or less if the batch's deadline
+/// is nearer. At least one tick, so a call can always start.
+fn deadline_ticks(host: &WasmHost, deadline: Option<Instant>) -> u64 {
+    let mut budget = host.limits.call_timeout;
+    if let Some(deadline) = deadline {
+        budget = budget.min(deadline.saturating_duration_since(Instant::now()));
+    }
+    (budget.as_micros() / EPOCH_TICK.as_micros()).max(1) as u64 + 1
+}

@@ -1,0 +1,89 @@
+//! A misbehaving transform for the host's containment tests: what it does to an event depends on
+//! the event's message.
+//!
+//! | message contains | the transform |
+//! |---|---|
+//! | `panic` | panics with a message |
+//! | `loop` | never returns |
+//! | `bomb` | allocates until the memory cap stops it |
+//! | `huge` | answers with a message of 512 MiB |
+//! | `recurse` | recurses until the stack cap stops it |
+//! | `error` | returns an error |
+//! | `drop` | drops the event |
+//! | `upper` | upper-cases the message and sets a field |
+//!
+//! Its configuration `{"fail_init": "why"}` makes `init` fail.
+
+use serde::Deserialize;
+use sluicegate_sdk::{Error, Event, Transform, Verdict};
+
+/// The misbehaving transform.
+pub struct Hostile;
+
+/// Its configuration.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    fail_init: Option<String>,
+}
+
+impl Transform for Hostile {
+    type Config = Option<Config>;
+
+    fn new(config: Option<Config>) -> Result<Self, Error> {
+        match config.unwrap_or_default().fail_init {
+            Some(reason) => Err(Error::msg(reason)),
+            None => Ok(Hostile),
+        }
+    }
+
+    fn process(&mut self, event: &mut Event<'_>) -> Result<Verdict, Error> {
+        let message = event.message();
+        if message.contains("panic") {
+            panic!("guest panicked on event {}", event.id());
+        }
+        if message.contains("loop") {
+            let mut n: u64 = 0;
+            loop {
+                n = std::hint::black_box(n.wrapping_add(1));
+            }
+        }
+        if message.contains("bomb") {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![1; 1 << 20]);
+                std::hint::black_box(&hoard);
+            }
+        }
+        if message.contains("huge") {
+            event.set_message("x".repeat(512 << 20));
+            return Ok(Verdict::Keep);
+        }
+        if message.contains("recurse") {
+            return Ok(if recurse(std::hint::black_box(1 << 30)) > 0 { Verdict::Keep } else { Verdict::Drop });
+        }
+        if message.contains("error") {
+            return Err(Error::msg(format!("refused {message:?}")));
+        }
+        if message.contains("drop") {
+            return Ok(Verdict::Drop);
+        }
+        if message.contains("upper") {
+            let upper = message.to_uppercase();
+            event.set_message(upper);
+            event.set_field("seen.by", "hostile");
+            return Ok(Verdict::Keep);
+        }
+        Ok(Verdict::Keep)
+    }
+}
+
+fn recurse(depth: u64) -> u64 {
+    if depth == 0 {
+        return 1;
+    }
+    let frame = std::hint::black_box([depth; 16]);
+    recurse(depth - 1).wrapping_add(frame[3])
+}
+
+sluicegate_sdk::export!(Hostile);
