@@ -10,7 +10,7 @@ use base64::Engine as _;
 use crate::archive::{ArchiveStage, gzip_object};
 use crate::bulk::{BulkAction, BulkWriter, DEFAULT_BULK_MAX_BYTES};
 use crate::dead_letter::{DeadLetter, Original, Stage};
-use crate::decode::{DEFAULT_MAX_INFLATED_BYTES, Decoder};
+use crate::decode::{DEFAULT_MAX_INFLATED_BYTES, DecodeError, Decoder, explain_json_error};
 use crate::document::{write_document, write_raw_event};
 use crate::event::{Context, Event};
 use crate::index::IndexTemplate;
@@ -102,7 +102,7 @@ impl Pipeline {
             let gzip = match base64::engine::general_purpose::STANDARD.decode(record.kinesis.data.as_bytes()) {
                 Ok(gzip) => gzip,
                 Err(error) => {
-                    let reason = crate::decode::DecodeError::Base64 { reason: error.to_string() }.to_string();
+                    let reason = DecodeError::Base64 { reason: error.to_string() }.to_string();
                     reject(&mut outcome, record_idx, reason, record.kinesis.data.as_bytes().to_vec());
                     continue;
                 }
@@ -138,13 +138,21 @@ impl Pipeline {
                         index: None,
                     }));
                 }
-                Err(error) => parse_failures.push((record_idx, error.to_string())),
+                Err(DecodeError::BadJson { .. }) => parse_failures.push((record_idx, ParseFailure::Json)),
+                Err(error) => parse_failures.push((record_idx, ParseFailure::Other(error.to_string()))),
             }
         }
         for (record_idx, reason) in parse_failures {
             // simd-json parses in place, so the original is the record's gzip bytes, decoded again.
             let data = &batch.records[record_idx as usize].kinesis.data;
             let gzip = base64::engine::general_purpose::STANDARD.decode(data.as_bytes()).unwrap_or_default();
+            let reason = match reason {
+                ParseFailure::Json => {
+                    let detail = self.decoder.inflate(&gzip).map(|bytes| explain_json_error(&bytes)).unwrap_or_default();
+                    DecodeError::BadJson { reason: detail }.to_string()
+                }
+                ParseFailure::Other(reason) => reason,
+            };
             reject(&mut outcome, record_idx, reason, gzip);
         }
         let decoded = Instant::now();
@@ -229,6 +237,11 @@ impl Pipeline {
         outcome.timings.encode = transformed.elapsed();
         outcome
     }
+}
+
+enum ParseFailure {
+    Json,
+    Other(String),
 }
 
 fn reject(outcome: &mut Outcome, record_idx: u32, reason: String, bytes: Vec<u8>) {
