@@ -133,7 +133,7 @@ fn bad_records_become_dead_letters_and_the_rest_ships() {
             {"index":{"_index":"cwl-1970.01.01","_id":"7"}}
             {"@timestamp":"1970-01-01T00:00:00.001Z","message":"good","event":{"id":"7"},"aws":{"cloudwatch":{"log_group":"g","log_stream":"s"}},"cloud":{"account":{"id":"1"}}}
             -- dead letter record 0 [decode] record is not gzip (first bytes [48, 65, 6c, 6c]): 22 bytes
-            -- dead letter record 2 [decode] record is not cloudwatch logs subscription json: invalid type: string "yesterday", expected i64 at line 1 column 76: 118 bytes
+            -- dead letter record 2 [decode] record is not cloudwatch logs subscription json: invalid type: string "yesterday", expected i64 at line 1 column 76: 107 bytes
             -- dead letter record 3 [decode] record is not cloudwatch logs subscription json: EOF while parsing an object at line 1 column 30: 53 bytes
             -- dead letter record 4 [decode] unknown messageType "SURPRISE": 64 bytes
         "#]],
