@@ -174,7 +174,7 @@ impl Instance {
         match error.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => format!("deadline exceeded: the call ran past {} ms", host.limits.call_timeout.as_millis()),
             Some(Trap::StackOverflow) => format!("stack overflow: the stack cap is {} bytes", host.limits.stack_bytes),
-            Some(trap) => format!("trap: {trap}"),
+            Some(trap) => trap.to_string(),
             None => format!("{error:#}"),
         }
     }

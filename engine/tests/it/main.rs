@@ -5,3 +5,5 @@ mod bulk;
 mod decode;
 mod fixture;
 mod scaling;
+mod guests;
+mod wasm_host;

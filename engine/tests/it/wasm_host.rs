@@ -1,0 +1,259 @@
+//! The Wasm host through real modules: verdicts and patches, error policies, and containment of
+//! hostile guests (panics, endless loops, memory bombs, huge output, bad pointers).
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use expect_test::{Expect, expect};
+use sluicegate_engine::transform::Transforms;
+use sluicegate_engine::wasm::{Chain, Limits, OnError, StageSpec, WasmError, WasmHost, precompile};
+use sluicegate_engine::{Context, Event};
+
+use crate::guests;
+
+fn limits() -> Limits {
+    Limits { call_timeout: Duration::from_millis(100), ..Limits::default() }
+}
+
+fn stage(host: &WasmHost, name: &str, module: &Path, config: &str, on_error: OnError) -> StageSpec {
+    StageSpec { name: name.to_owned(), module: host.load(name, module).unwrap(), config: config.to_owned(), on_error }
+}
+
+/// Runs `messages` (one event each, ids 0, 1, ...) through `chain` and renders every event's fate
+/// in id order.
+pub fn render_chain(chain: &mut Chain, messages: &[&str]) -> String {
+    let contexts = [Context {
+        owner: Cow::Borrowed("123456789012"),
+        log_group: Cow::Borrowed("/aws/lambda/orders-api"),
+        log_stream: Cow::Borrowed("stream"),
+    }];
+    let events = messages
+        .iter()
+        .enumerate()
+        .map(|(event_idx, message)| Event {
+            record_idx: 0,
+            context_idx: 0,
+            id: Cow::Owned(event_idx.to_string()),
+            timestamp: 1_764_324_000_000,
+            message: Cow::Borrowed(*message),
+            fields: None,
+            index: None,
+        })
+        .collect();
+    let outcome = chain.apply(&contexts, events, None);
+    let mut lines: Vec<(usize, String)> = Vec::new();
+    for event in &outcome.kept {
+        let mut line = format!("kept {}", event.message);
+        if let Some(fields) = &event.fields {
+            line.push_str(&format!(" fields={fields}"));
+        }
+        if event.timestamp != 1_764_324_000_000 {
+            line.push_str(&format!(" timestamp={}", event.timestamp));
+        }
+        lines.push((event.id.parse().unwrap(), line));
+    }
+    for event in &outcome.dropped {
+        lines.push((event.id.parse().unwrap(), "dropped".to_owned()));
+    }
+    for failure in &outcome.failed {
+        lines.push((failure.event.id.parse().unwrap(), format!("failed in {}: {}", failure.transform, failure.reason)));
+    }
+    lines.sort_by_key(|(id, _)| *id);
+    assert_eq!(lines.len(), messages.len(), "every event ends somewhere, once");
+    lines.into_iter().map(|(id, line)| format!("{id}: {line}\n")).collect()
+}
+
+#[track_caller]
+fn check(on_error: OnError, messages: &[&str], expect: Expect) {
+    let host = WasmHost::new(limits()).unwrap();
+    let spec = stage(&host, "hostile", &guests::module("test_guest"), "{}", on_error);
+    let mut chain = Chain::new(&host, vec![spec]).unwrap();
+    expect.assert_eq(&render_chain(&mut chain, messages));
+}
+
+#[test]
+fn verdicts_and_patches() {
+    check(
+        OnError::DeadLetter,
+        &["plain", "please drop", "upper me", "an error here", "plain again"],
+        expect![[r#"
+            0: kept plain
+            1: dropped
+            2: kept UPPER ME fields={"seen":{"by":"hostile"}}
+            3: failed in hostile: refused "an error here"
+            4: kept plain again
+        "#]],
+    );
+}
+
+#[test]
+fn policies() {
+    let messages = ["upper", "error", "panic"];
+    check(
+        OnError::Drop,
+        &messages,
+        expect![[r#"
+            0: kept UPPER fields={"seen":{"by":"hostile"}}
+            1: dropped
+            2: dropped
+        "#]],
+    );
+    check(
+        OnError::Pass,
+        &messages,
+        expect![[r#"
+            0: kept UPPER fields={"seen":{"by":"hostile"}}
+            1: kept error
+            2: kept panic
+        "#]],
+    );
+}
+
+#[test]
+fn hostile_events_are_isolated_and_cost_at_most_their_deadline() {
+    let mut messages: Vec<String> = (0..64).map(|i| format!("upper {i}")).collect();
+    messages[5] = "panic".to_owned();
+    messages[20] = "loop".to_owned();
+    messages[33] = "bomb".to_owned();
+    messages[40] = "huge".to_owned();
+    messages[50] = "recurse".to_owned();
+    let messages: Vec<&str> = messages.iter().map(String::as_str).collect();
+    let host = WasmHost::new(limits()).unwrap();
+    let spec = stage(&host, "hostile", &guests::module("test_guest"), "{}", OnError::DeadLetter);
+    let mut chain = Chain::new(&host, vec![spec]).unwrap();
+    let started = Instant::now();
+    let rendered = render_chain(&mut chain, &messages);
+    let elapsed = started.elapsed();
+    let failures: Vec<&str> = rendered.lines().filter(|line| !line.contains(": kept UPPER")).collect();
+    expect![[r#"
+        [
+            "5: failed in hostile: panicked at test-guest/src/lib.rs:43:13: guest panicked on event 5",
+            "20: failed in hostile: deadline exceeded: the call ran past 100 ms",
+            "33: failed in hostile: memory cap exceeded: the transform asked for 68026368 bytes, the cap is 67108864 bytes",
+            "40: failed in hostile: memory cap exceeded: the transform asked for 538116096 bytes, the cap is 67108864 bytes",
+            "50: failed in hostile: wasm trap: out of bounds memory access",
+        ]
+    "#]]
+    .assert_debug_eq(&failures);
+    // Bisection runs the looping event about log2(64) + 1 times, each cut at the deadline.
+    assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
+    // The chain is still usable, with a fresh instance.
+    expect![[r#"
+        0: kept a
+        1: dropped
+    "#]]
+    .assert_eq(&render_chain(&mut chain, &["a", "drop"]).replace("kept A fields={\"seen\":{\"by\":\"hostile\"}}", "kept A"));
+}
+
+#[test]
+fn loading_refuses_modules_outside_the_abi() {
+    let host = WasmHost::new(limits()).unwrap();
+    let load = |wat: &str| {
+        let bytes = wat::parse_str(wat).unwrap();
+        host.compile("bad", Path::new("bad.wasm"), &bytes).map(|_| ()).unwrap_err().to_string()
+    };
+    expect![[r#"transform bad: imports wasi_snapshot_preview1::fd_write, but transforms may import only from the host module `sluicegate` (log, panic)"#]]
+        .assert_eq(&load(r#"(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32))))"#));
+    expect![[r#"transform bad: not a sluicegate transform for ABI version 1: missing export `sluicegate_abi_v1` (build it with sluicegate-sdk)"#]]
+        .assert_eq(&load(r#"(module (memory (export "memory") 1))"#));
+
+    let error = Chain::new(
+        &host,
+        vec![StageSpec {
+            name: "picky".to_owned(),
+            module: host.load("picky", &guests::module("test_guest")).unwrap(),
+            config: r#"{"fail_init": "no key given"}"#.to_owned(),
+            on_error: OnError::DeadLetter,
+        }],
+    )
+    .unwrap_err();
+    assert!(matches!(error, WasmError::Init { .. }));
+    expect!["transform picky: init failed: no key given"].assert_eq(&error.to_string());
+    let error = Chain::new(
+        &host,
+        vec![StageSpec {
+            name: "picky".to_owned(),
+            module: host.load("picky", &guests::module("test_guest")).unwrap(),
+            config: r#"{"fail_init": 3}"#.to_owned(),
+            on_error: OnError::DeadLetter,
+        }],
+    )
+    .unwrap_err();
+    expect!["transform picky: init failed: bad configuration: invalid type: integer `3`, expected a string at line 1 column 15"]
+        .assert_eq(&error.to_string());
+}
+
+/// A module that follows the ABI's shape but answers `process` with whatever `$answer` computes.
+fn lying_module(answer: &str) -> String {
+    format!(
+        r#"(module
+            (memory (export "memory") 2)
+            (func (export "sluicegate_abi_v1") (result i32) i32.const 1)
+            (func (export "sluicegate_buffer") (param i32) (result i32) i32.const 1024)
+            (func (export "sluicegate_init") (param i32) (result i64) i64.const 0)
+            (func (export "sluicegate_process") (param i32) (result i64) {answer}))"#
+    )
+}
+
+#[test]
+fn answers_that_break_the_abi_fail_only_their_call() {
+    let host = WasmHost::new(limits()).unwrap();
+    let run = |answer: &str| {
+        let bytes = wat::parse_str(lying_module(answer)).unwrap();
+        let module = host.compile("liar", Path::new("liar.wasm"), &bytes).unwrap();
+        let spec = StageSpec { name: "liar".to_owned(), module, config: "{}".to_owned(), on_error: OnError::DeadLetter };
+        let mut chain = Chain::new(&host, vec![spec]).unwrap();
+        render_chain(&mut chain, &["one", "two"])
+    };
+    // An area far outside memory.
+    expect![[r#"
+        0: failed in liar: the transform answered with 16 bytes at 4294901760, outside its memory of 131072 bytes
+        1: failed in liar: the transform answered with 16 bytes at 4294901760, outside its memory of 131072 bytes
+    "#]]
+    .assert_eq(&run("i64.const 0xffff000000000010"));
+    // An area inside memory, but zeros: the event count does not match.
+    expect![[r#"
+        0: failed in liar: the transform answered with a malformed reply event count at byte 0
+        1: failed in liar: the transform answered with a malformed reply event count at byte 0
+    "#]]
+    .assert_eq(&run("i64.const 0x0000800000000010"));
+    // Endless recursion in the guest's own code hits the stack cap.
+    expect![[r#"
+        0: failed in liar: stack overflow: the stack cap is 524288 bytes
+        1: failed in liar: stack overflow: the stack cap is 524288 bytes
+    "#]]
+    .assert_eq(&run("local.get 0 call 3"));
+    // A length that runs past the end of memory.
+    expect![[r#"
+        0: failed in liar: the transform answered with 4294967295 bytes at 0, outside its memory of 131072 bytes
+        1: failed in liar: the transform answered with 4294967295 bytes at 0, outside its memory of 131072 bytes
+    "#]]
+    .assert_eq(&run("i64.const 0x00000000ffffffff"));
+}
+
+#[test]
+fn precompiled_modules_load_when_compatible() {
+    let folder = std::env::temp_dir().join(format!("sluicegate-cwasm-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let wasm = folder.join("test_guest.wasm");
+    std::fs::copy(guests::module("test_guest"), &wasm).unwrap();
+    let host = WasmHost::new(limits()).unwrap();
+    assert!(!host.load("t", &wasm).unwrap().precompiled);
+
+    let bytes = std::fs::read(&wasm).unwrap();
+    std::fs::write(folder.join("test_guest.cwasm"), precompile(&bytes, &limits(), None).unwrap()).unwrap();
+    assert!(host.load("t", &wasm).unwrap().precompiled);
+
+    // One made for another architecture is not used: the module is compiled instead.
+    let other = if cfg!(target_arch = "aarch64") { "x86_64-unknown-linux-gnu" } else { "aarch64-unknown-linux-gnu" };
+    std::fs::write(folder.join("test_guest.cwasm"), precompile(&bytes, &limits(), Some(other)).unwrap()).unwrap();
+    let module = host.load("t", &wasm).unwrap();
+    assert!(!module.precompiled);
+    let mut chain = Chain::new(&host, vec![StageSpec { name: "t".to_owned(), module, config: "{}".to_owned(), on_error: OnError::Drop }]).unwrap();
+    expect![[r#"
+        0: dropped
+    "#]]
+    .assert_eq(&render_chain(&mut chain, &["drop"]));
+    std::fs::remove_dir_all(&folder).unwrap();
+}
