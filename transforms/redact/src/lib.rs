@@ -1,1 +1,685 @@
-//! placeholder
+//! The `redact` transform: finds secrets and personal data in the message and in string fields and
+//! masks, hashes or partly hides them.
+//!
+//! ```json
+//! {
+//!   "detectors": ["email", "credit_card", "ipv4", "ipv6", "aws_access_key", "aws_secret_key", "jwt", "bearer"],
+//!   "patterns": [{"name": "employee", "regex": "EMP-[0-9]{6}"}],
+//!   "mode": "mask",
+//!   "key": "for the keyed hash",
+//!   "fields": ["user.email"]
+//! }
+//! ```
+//!
+//! `detectors` defaults to all of them. `mode` is `mask` (`[REDACTED:email]`), `hash` (a keyed
+//! hash, `[email:1f2e3d4c5b6a7988]`, the same for the same value and key, so redacted values still
+//! join) or `partial` (everything but the last four characters replaced by `*`). `fields` is a list
+//! of dotted paths, or `"all"` for every string field; the message is always scanned.
+//!
+//! The detectors are hand-written scanners, not regexes: one pass each, skipped entirely when the
+//! text lacks the byte they need (`@` for email, a digit for numbers), and strict about boundaries
+//! so that version numbers, hashes and URLs do not match.
+
+use regex::Regex;
+use serde::Deserialize;
+use sluicegate_sdk::{Error, Event, Transform, Value, Verdict};
+
+/// The redact transform.
+pub struct Redact {
+    detectors: Vec<Detector>,
+    patterns: Vec<(String, Regex)>,
+    mode: Mode,
+    key: [u64; 2],
+    fields: Fields,
+    matches: Vec<Match>,
+}
+
+/// The configuration.
+#[derive(Debug, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    detectors: Option<Vec<Detector>>,
+    patterns: Vec<PatternConfig>,
+    mode: Mode,
+    key: Option<String>,
+    fields: Option<FieldsConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatternConfig {
+    name: String,
+    regex: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum FieldsConfig {
+    All(String),
+    Paths(Vec<String>),
+}
+
+enum Fields {
+    None,
+    All,
+    Paths(Vec<String>),
+}
+
+/// How a found value is hidden.
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// `[REDACTED:kind]`.
+    #[default]
+    Mask,
+    /// `[kind:keyed hash]`.
+    Hash,
+    /// All but the last four characters replaced by `*`.
+    Partial,
+}
+
+/// A built-in detector.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Detector {
+    /// Email addresses.
+    Email,
+    /// Card numbers of 13 to 19 digits (spaces or dashes allowed) that pass the Luhn check.
+    CreditCard,
+    /// IPv4 addresses.
+    Ipv4,
+    /// IPv6 addresses.
+    Ipv6,
+    /// AWS access key ids (`AKIA…`, `ASIA…`).
+    AwsAccessKey,
+    /// AWS secret access keys: 40 characters of base64 after a word containing `secret`.
+    AwsSecretKey,
+    /// JSON web tokens.
+    Jwt,
+    /// The token after `Bearer `.
+    Bearer,
+}
+
+const ALL_DETECTORS: [Detector; 8] = [
+    Detector::Email,
+    Detector::CreditCard,
+    Detector::Ipv4,
+    Detector::Ipv6,
+    Detector::AwsAccessKey,
+    Detector::AwsSecretKey,
+    Detector::Jwt,
+    Detector::Bearer,
+];
+
+impl Detector {
+    fn name(self) -> &'static str {
+        match self {
+            Detector::Email => "email",
+            Detector::CreditCard => "credit_card",
+            Detector::Ipv4 => "ipv4",
+            Detector::Ipv6 => "ipv6",
+            Detector::AwsAccessKey => "aws_access_key",
+            Detector::AwsSecretKey => "aws_secret_key",
+            Detector::Jwt => "jwt",
+            Detector::Bearer => "bearer",
+        }
+    }
+
+    fn find(self, text: &str, out: &mut Vec<Match>) {
+        let bytes = text.as_bytes();
+        let kind = Kind::Builtin(self);
+        match self {
+            Detector::Email => find_emails(bytes, kind, out),
+            Detector::CreditCard => find_cards(bytes, kind, out),
+            Detector::Ipv4 => find_ipv4(bytes, kind, out),
+            Detector::Ipv6 => find_ipv6(text, kind, out),
+            Detector::AwsAccessKey => find_access_keys(bytes, kind, out),
+            Detector::AwsSecretKey => find_secret_keys(bytes, kind, out),
+            Detector::Jwt => find_jwts(bytes, kind, out),
+            Detector::Bearer => find_bearer(bytes, kind, out),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Builtin(Detector),
+    Pattern(usize),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Match {
+    start: usize,
+    end: usize,
+    kind: Kind,
+}
+
+fn is_word(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_'
+}
+
+fn find_emails(bytes: &[u8], kind: Kind, out: &mut Vec<Match>) {
+    let is_local = |byte: u8| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'%' | b'+' | b'-');
+    let is_domain = |byte: u8| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'-');
+    let mut search_from = 0;
+    while let Some(offset) = bytes[search_from..].iter().position(|&byte| byte == b'@') {
+        let at = search_from + offset;
+        search_from = at + 1;
+        let mut start = at;
+        while start > 0 && is_local(bytes[start - 1]) {
+            start -= 1;
+        }
+        while start < at && bytes[start] == b'.' {
+            start += 1;
+        }
+        let mut end = at + 1;
+        while end < bytes.len() && is_domain(bytes[end]) {
+            end += 1;
+        }
+        while end > at + 1 && matches!(bytes[end - 1], b'.' | b'-') {
+            end -= 1;
+        }
+        if start == at || end == at + 1 {
+            continue;
+        }
+        // `scheme://user@host` is a URL's user, not an address.
+        if start >= 2 && &bytes[start - 2..start] == b"//" {
+            continue;
+        }
+        let domain = &bytes[at + 1..end];
+        let Some(last_dot) = domain.iter().rposition(|&byte| byte == b'.') else {
+            continue;
+        };
+        let top_level = &domain[last_dot + 1..];
+        if top_level.len() < 2 || !top_level.iter().all(u8::is_ascii_alphabetic) || domain[0] == b'.' {
+            continue;
+        }
+        out.push(Match { start, end, kind });
+        search_from = end;
+    }
+}
+
+fn find_cards(bytes: &[u8], kind: Kind, out: &mut Vec<Match>) {
+    let mut at = 0;
+    while at < bytes.len() {
+        if !bytes[at].is_ascii_digit() || (at > 0 && (is_word(bytes[at - 1]) || bytes[at - 1] == b'.')) {
+            at += 1;
+            continue;
+        }
+        // Digits, with single spaces or dashes between groups.
+        let start = at;
+        let mut end = at;
+        let mut n_digits = 0;
+        let mut digits = [0u8; 19];
+        let mut cursor = at;
+        while cursor < bytes.len() {
+            let byte = bytes[cursor];
+            if byte.is_ascii_digit() {
+                if n_digits == 19 {
+                    n_digits += 1;
+                    break;
+                }
+                digits[n_digits] = byte - b'0';
+                n_digits += 1;
+                cursor += 1;
+                end = cursor;
+            } else if matches!(byte, b' ' | b'-') && cursor + 1 < bytes.len() && bytes[cursor + 1].is_ascii_digit() {
+                cursor += 1;
+            } else {
+                break;
+            }
+        }
+        let bounded = end == bytes.len() || !(is_word(bytes[end]) || (bytes[end] == b'.' && bytes.get(end + 1).is_some_and(u8::is_ascii_digit)));
+        if (13..=19).contains(&n_digits) && bounded && luhn(&digits[..n_digits]) {
+            out.push(Match { start, end, kind });
+        }
+        at = end.max(start + 1);
+        while at < bytes.len() && bytes[at].is_ascii_digit() {
+            at += 1;
+        }
+    }
+}
+
+fn luhn(digits: &[u8]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(position, &digit)| {
+            let digit = u32::from(digit);
+            if position % 2 == 1 { if digit * 2 > 9 { digit * 2 - 9 } else { digit * 2 } } else { digit }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+fn find_ipv4(bytes: &[u8], kind: Kind, out: &mut Vec<Match>) {
+    let mut at = 0;
+    while at < bytes.len() {
+        if !bytes[at].is_ascii_digit() || (at > 0 && (is_word(bytes[at - 1]) || bytes[at - 1] == b'.')) {
+            at += 1;
+            continue;
+        }
+        let start = at;
+        let mut cursor = at;
+        let mut n_parts = 0;
+        let mut valid = true;
+        loop {
+            let part_start = cursor;
+            let mut value: u32 = 0;
+            while cursor < bytes.len() && bytes[cursor].is_ascii_digit() && cursor - part_start < 4 {
+                value = value * 10 + u32::from(bytes[cursor] - b'0');
+                cursor += 1;
+            }
+            let len = cursor - part_start;
+            if len == 0 || len > 3 || value > 255 || (len > 1 && bytes[part_start] == b'0') {
+                valid = false;
+                break;
+            }
+            n_parts += 1;
+            if n_parts == 4 {
+                break;
+            }
+            if cursor < bytes.len() && bytes[cursor] == b'.' {
+                cursor += 1;
+            } else {
+                valid = false;
+                break;
+            }
+        }
+        // A fifth part (`1.2.3.4.5`) or a letter right after makes it something else.
+        let bounded = cursor == bytes.len() || !(is_word(bytes[cursor]) || (bytes[cursor] == b'.' && bytes.get(cursor + 1).is_some_and(u8::is_ascii_digit)));
+        if valid && bounded {
+            out.push(Match { start, end: cursor, kind });
+            at = cursor;
+        } else {
+            at = start + 1;
+            while at < bytes.len() && (bytes[at].is_ascii_digit() || bytes[at] == b'.') {
+                at += 1;
+            }
+        }
+    }
+}
+
+fn find_ipv6(text: &str, kind: Kind, out: &mut Vec<Match>) {
+    let bytes = text.as_bytes();
+    let is_candidate = |byte: u8| byte.is_ascii_hexdigit() || byte == b':' || byte == b'.';
+    let mut at = 0;
+    while let Some(offset) = bytes[at..].iter().position(|&byte| byte == b':') {
+        let colon = at + offset;
+        let mut start = colon;
+        while start > 0 && is_candidate(bytes[start - 1]) {
+            start -= 1;
+        }
+        let mut end = colon;
+        while end < bytes.len() && is_candidate(bytes[end]) {
+            end += 1;
+        }
+        at = end.max(colon + 1);
+        while end > start && bytes[end - 1] == b'.' {
+            end -= 1;
+        }
+        // Bounded by something that is not part of a word (`std::vec` is a path, not an address).
+        if (start > 0 && is_word(bytes[start - 1])) || (end < bytes.len() && is_word(bytes[end])) {
+            continue;
+        }
+        let candidate = &text[start..end];
+        if candidate.bytes().filter(|&byte| byte == b':').count() >= 2
+            && candidate.bytes().any(|byte| byte.is_ascii_hexdigit())
+            && candidate.parse::<std::net::Ipv6Addr>().is_ok()
+        {
+            out.push(Match { start, end, kind });
+        }
+    }
+}
+
+fn find_access_keys(bytes: &[u8], kind: Kind, out: &mut Vec<Match>) {
+    for start in 0..bytes.len().saturating_sub(19) {
+        let prefix = &bytes[start..start + 4];
+        if !matches!(prefix, b"AKIA" | b"ASIA" | b"ABIA" | b"ACCA") || (start > 0 && is_word(bytes[start - 1])) {
+            continue;
+        }
+        let end = start + 20;
+        let body = &bytes[start + 4..end];
+        if body.iter().all(|byte| byte.is_ascii_uppercase() || byte.is_ascii_digit()) && (end == bytes.len() || !is_word(bytes[end])) {
+            out.push(Match { start, end, kind });
+        }
+    }
+}
+
+fn find_secret_keys(bytes: &[u8], kind: Kind, out: &mut Vec<Match>) {
+    let is_key_byte = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'/' || byte == b'+';
+    let lower: Vec<u8> = bytes.to_ascii_lowercase();
+    let mut search_from = 0;
+    while let Some(offset) = find_bytes(&lower[search_from..], b"secret") {
+        let keyword = search_from + offset;
+        search_from = keyword + 6;
+        // The key follows within a few separators: `secret_access_key": "…"`, `secret=…`.
+        let window_end = (keyword + 48).min(bytes.len());
+        let mut at = keyword + 6;
+        while at < window_end && (is_word(bytes[at]) || matches!(bytes[at], b'"' | b'\'' | b':' | b'=' | b' ' | b'-')) {
+            let start = at;
+            let mut end = at;
+            while end < bytes.len() && is_key_byte(bytes[end]) {
+                end += 1;
+            }
+            if end - start == 40 && (start == 0 || !is_key_byte(bytes[start - 1])) {
+                let key = &bytes[start..end];
+                let has = |test: fn(&u8) -> bool| key.iter().any(test);
+                if has(u8::is_ascii_uppercase) && has(u8::is_ascii_lowercase) && has(u8::is_ascii_digit) {
+                    out.push(Match { start, end, kind });
+                    search_from = end;
+                    break;
+                }
+            }
+            at = if end > start { end } else { at + 1 };
+        }
+    }
+}
+
+fn find_jwts(bytes: &[u8], kind: Kind, out: &mut Vec<Match>) {
+    let is_base64url = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_';
+    let mut search_from = 0;
+    while let Some(offset) = find_bytes(&bytes[search_from..], b"eyJ") {
+        let start = search_from + offset;
+        search_from = start + 3;
+        if start > 0 && is_base64url(bytes[start - 1]) {
+            continue;
+        }
+        let mut end = start;
+        let mut n_parts = 1;
+        while end < bytes.len() && (is_base64url(bytes[end]) || bytes[end] == b'.') {
+            if bytes[end] == b'.' {
+                n_parts += 1;
+            }
+            end += 1;
+        }
+        while end > start && bytes[end - 1] == b'.' {
+            end -= 1;
+            n_parts -= 1;
+        }
+        let token = &bytes[start..end];
+        if n_parts == 3 && token.windows(4).any(|window| window == b".eyJ") {
+            out.push(Match { start, end, kind });
+            search_from = end;
+        }
+    }
+}
+
+fn find_bearer(bytes: &[u8], kind: Kind, out: &mut Vec<Match>) {
+    let is_token = |byte: u8| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=');
+    let mut search_from = 0;
+    while let Some(offset) = find_bytes_ignore_case(&bytes[search_from..], b"bearer ") {
+        let keyword = search_from + offset;
+        search_from = keyword + 7;
+        if keyword > 0 && is_word(bytes[keyword - 1]) {
+            continue;
+        }
+        let start = keyword + 7;
+        let mut end = start;
+        while end < bytes.len() && is_token(bytes[end]) {
+            end += 1;
+        }
+        if end - start >= 8 {
+            out.push(Match { start, end, kind });
+            search_from = end;
+        }
+    }
+}
+
+fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|window| window == needle)
+}
+
+fn find_bytes_ignore_case(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|window| window.eq_ignore_ascii_case(needle))
+}
+
+/// SipHash-2-4: a keyed hash, so equal values hash equally (joins still work) while nobody without
+/// the key can test guesses against the output.
+fn siphash(key: [u64; 2], bytes: &[u8]) -> u64 {
+    let mut v = [key[0] ^ 0x736f_6d65_7073_6575, key[1] ^ 0x646f_7261_6e64_6f6d, key[0] ^ 0x6c79_6765_6e65_7261, key[1] ^ 0x7465_6462_7974_6573];
+    fn round(v: &mut [u64; 4]) {
+        v[0] = v[0].wrapping_add(v[1]);
+        v[1] = v[1].rotate_left(13) ^ v[0];
+        v[0] = v[0].rotate_left(32);
+        v[2] = v[2].wrapping_add(v[3]);
+        v[3] = v[3].rotate_left(16) ^ v[2];
+        v[0] = v[0].wrapping_add(v[3]);
+        v[3] = v[3].rotate_left(21) ^ v[0];
+        v[2] = v[2].wrapping_add(v[1]);
+        v[1] = v[1].rotate_left(17) ^ v[2];
+        v[2] = v[2].rotate_left(32);
+    }
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        v[3] ^= word;
+        round(&mut v);
+        round(&mut v);
+        v[0] ^= word;
+    }
+    let mut last = [0u8; 8];
+    last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    let word = u64::from_le_bytes(last) | ((bytes.len() as u64) << 56);
+    v[3] ^= word;
+    round(&mut v);
+    round(&mut v);
+    v[0] ^= word;
+    v[2] ^= 0xff;
+    for _ in 0..4 {
+        round(&mut v);
+    }
+    v[0] ^ v[1] ^ v[2] ^ v[3]
+}
+
+impl Redact {
+    fn kind_name(&self, kind: Kind) -> &str {
+        match kind {
+            Kind::Builtin(detector) => detector.name(),
+            Kind::Pattern(pattern_idx) => &self.patterns[pattern_idx].0,
+        }
+    }
+
+    /// The text with every match hidden, or `None` when nothing matched.
+    fn redact(&mut self, text: &str) -> Option<String> {
+        let mut matches = std::mem::take(&mut self.matches);
+        matches.clear();
+        for detector in &self.detectors {
+            detector.find(text, &mut matches);
+        }
+        for (pattern_idx, (_, regex)) in self.patterns.iter().enumerate() {
+            matches.extend(regex.find_iter(text).filter(|found| !found.is_empty()).map(|found| Match {
+                start: found.start(),
+                end: found.end(),
+                kind: Kind::Pattern(pattern_idx),
+            }));
+        }
+        if matches.is_empty() {
+            self.matches = matches;
+            return None;
+        }
+        // Earliest first, longest first among equals; overlapping later matches are dropped.
+        matches.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+        let mut out = String::with_capacity(text.len() + 16 * matches.len());
+        let mut copied = 0;
+        for found in &matches {
+            if found.start < copied {
+                continue;
+            }
+            out.push_str(&text[copied..found.start]);
+            let value = &text[found.start..found.end];
+            let kind = self.kind_name(found.kind);
+            match self.mode {
+                Mode::Mask => {
+                    out.push_str("[REDACTED:");
+                    out.push_str(kind);
+                    out.push(']');
+                }
+                Mode::Hash => out.push_str(&format!("[{kind}:{:016x}]", siphash(self.key, value.as_bytes()))),
+                Mode::Partial => {
+                    let n_chars = value.chars().count();
+                    let keep_from = value.char_indices().nth(n_chars.saturating_sub(4)).map_or(value.len(), |(at, _)| at);
+                    out.extend(std::iter::repeat_n('*', n_chars.saturating_sub(4)));
+                    out.push_str(&value[keep_from..]);
+                }
+            }
+            copied = found.end;
+        }
+        out.push_str(&text[copied..]);
+        self.matches = matches;
+        Some(out)
+    }
+
+    fn redact_value(&mut self, value: &mut Value) -> bool {
+        match value {
+            Value::String(text) => match self.redact(text) {
+                Some(redacted) => {
+                    *text = redacted;
+                    true
+                }
+                None => false,
+            },
+            Value::Array(items) => items.iter_mut().fold(false, |changed, item| self.redact_value(item) | changed),
+            Value::Object(object) => object.values_mut().fold(false, |changed, item| self.redact_value(item) | changed),
+            _ => false,
+        }
+    }
+}
+
+impl Transform for Redact {
+    type Config = Config;
+
+    fn new(config: Config) -> Result<Self, Error> {
+        let patterns = config
+            .patterns
+            .into_iter()
+            .map(|pattern| {
+                let regex = Regex::new(&pattern.regex).map_err(|error| Error::msg(format!("pattern {}: {error}", pattern.name)))?;
+                Ok((pattern.name, regex))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let key = match (&config.key, config.mode) {
+            (Some(key), _) => [siphash([0, 1], key.as_bytes()), siphash([2, 3], key.as_bytes())],
+            (None, Mode::Hash) => return Err(Error::msg("mode hash needs a key")),
+            (None, _) => [0, 0],
+        };
+        let fields = match config.fields {
+            None => Fields::None,
+            Some(FieldsConfig::All(all)) if all == "all" => Fields::All,
+            Some(FieldsConfig::All(other)) => return Err(Error::msg(format!("fields is a list of paths or \"all\", not {other:?}"))),
+            Some(FieldsConfig::Paths(paths)) => Fields::Paths(paths),
+        };
+        Ok(Redact { detectors: config.detectors.unwrap_or(ALL_DETECTORS.to_vec()), patterns, mode: config.mode, key, fields, matches: Vec::new() })
+    }
+
+    fn process(&mut self, event: &mut Event<'_>) -> Result<Verdict, Error> {
+        if let Some(redacted) = self.redact(event.message()) {
+            event.set_message(redacted);
+        }
+        match &self.fields {
+            Fields::None => {}
+            Fields::All => {
+                if !event.fields().is_empty() {
+                    let mut fields = Value::Object(event.fields().clone());
+                    if self.redact_value(&mut fields) {
+                        let Value::Object(fields) = fields else { unreachable!("an object stays an object") };
+                        *event.fields_mut() = fields;
+                    }
+                }
+            }
+            Fields::Paths(paths) => {
+                for path_idx in 0..paths.len() {
+                    let Fields::Paths(paths) = &self.fields else { unreachable!() };
+                    let path = paths[path_idx].clone();
+                    if let Some(mut value) = event.field(&path).cloned()
+                        && self.redact_value(&mut value)
+                    {
+                        event.set_field(&path, value);
+                    }
+                }
+            }
+        }
+        Ok(Verdict::Keep)
+    }
+}
+
+sluicegate_sdk::export!(Redact);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluicegate_sdk::testing::{Harness, TestEvent, TestOutcome};
+
+    fn redact(config: &str, message: &str) -> String {
+        let mut harness = Harness::<Redact>::new(config).unwrap();
+        match harness.run_one(TestEvent::new(message)) {
+            TestOutcome::Kept => message.to_owned(),
+            TestOutcome::Changed(event) => event.message,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn detectors() {
+        let cases = [
+            ("mail jane.doe+x@example.co.uk now", "mail [REDACTED:email] now"),
+            ("https://shop.example.com/u?email=bob@mail.example.org&x=1", "https://shop.example.com/u?email=[REDACTED:email]&x=1"),
+            ("ftp://admin@files.example.com/x", "ftp://admin@files.example.com/x"),
+            ("card 4111 1111 1111 1111 ok", "card [REDACTED:credit_card] ok"),
+            ("card 4111-1111-1111-1112 fails luhn", "card 4111-1111-1111-1112 fails luhn"),
+            ("order 1234567890123 id", "order 1234567890123 id"),
+            ("from 10.0.3.17 to 192.168.1.1:443", "from [REDACTED:ipv4] to [REDACTED:ipv4]:443"),
+            ("version 1.2.3 and 1.2.3.4.5 and v10.1.2.3 and 256.1.1.1", "version 1.2.3 and 1.2.3.4.5 and v10.1.2.3 and 256.1.1.1"),
+            ("peer 2001:db8::8a2e:370:7334 and ::1", "peer [REDACTED:ipv6] and [REDACTED:ipv6]"),
+            ("at 10:20:30 std::vec::Vec aa:bb:cc:dd:ee:ff", "at 10:20:30 std::vec::Vec aa:bb:cc:dd:ee:ff"),
+            ("key AKIAIOSFODNN7EXAMPLE used", "key [REDACTED:aws_access_key] used"),
+            (
+                "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY done",
+                "aws_secret_access_key=[REDACTED:aws_secret_key] done",
+            ),
+            ("sha1 da39a3ee5e6b4b0d3255bfef95601890afd80709", "sha1 da39a3ee5e6b4b0d3255bfef95601890afd80709"),
+            (
+                "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U end",
+                "token [REDACTED:jwt] end",
+            ),
+            ("Authorization: Bearer abcDEF123456.xyz", "Authorization: Bearer [REDACTED:bearer]"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(redact("{}", input), expected, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn modes_and_patterns() {
+        assert_eq!(redact(r#"{"mode":"partial"}"#, "card 4111111111111111"), "card ************1111");
+        let hashed = redact(r#"{"mode":"hash","key":"k1"}"#, "a@example.com b@example.com a@example.com");
+        let parts: Vec<&str> = hashed.split(' ').collect();
+        assert_eq!(parts[0], parts[2], "the same value hashes the same");
+        assert_ne!(parts[0], parts[1]);
+        assert!(parts[0].starts_with("[email:"), "{hashed}");
+        assert_ne!(redact(r#"{"mode":"hash","key":"k2"}"#, "a@example.com"), parts[0], "the key changes the hash");
+        assert_eq!(redact(r#"{"patterns":[{"name":"employee","regex":"EMP-[0-9]{6}"}]}"#, "by EMP-123456"), "by [REDACTED:employee]");
+        assert_eq!(redact(r#"{"detectors":["ipv4"]}"#, "a@example.com 1.2.3.4"), "a@example.com [REDACTED:ipv4]");
+        assert!(Harness::<Redact>::new(r#"{"mode":"hash"}"#).is_err());
+    }
+
+    #[test]
+    fn fields() {
+        let mut harness = Harness::<Redact>::new(r#"{"fields":"all"}"#).unwrap();
+        let event = TestEvent::new("hi").fields(r#"{"user":{"email":"a@example.com","n":1},"tags":["10.1.1.1"]}"#);
+        let TestOutcome::Changed(event) = harness.run_one(event) else { panic!() };
+        assert_eq!(event.fields.unwrap(), r#"{"tags":["[REDACTED:ipv4]"],"user":{"email":"[REDACTED:email]","n":1}}"#);
+        let mut harness = Harness::<Redact>::new(r#"{"fields":["user.email"]}"#).unwrap();
+        let event = TestEvent::new("hi").fields(r#"{"user":{"email":"a@example.com"},"ip":"10.1.1.1"}"#);
+        let TestOutcome::Changed(event) = harness.run_one(event) else { panic!() };
+        assert_eq!(event.fields.unwrap(), r#"{"ip":"10.1.1.1","user":{"email":"[REDACTED:email]"}}"#);
+    }
+
+    #[test]
+    fn siphash_matches_the_reference_vector() {
+        // The reference implementation's first test vector: key 00..0f, empty input.
+        let key = [u64::from_le_bytes([0, 1, 2, 3, 4, 5, 6, 7]), u64::from_le_bytes([8, 9, 10, 11, 12, 13, 14, 15])];
+        assert_eq!(siphash(key, b"").to_le_bytes(), [0x31, 0x0e, 0x0e, 0xdd, 0x47, 0xdb, 0x6f, 0x72]);
+    }
+}
