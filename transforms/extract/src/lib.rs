@@ -1,1 +1,506 @@
-//! placeholder
+//! The `extract` transform: turns structured log lines into fields.
+//!
+//! ```json
+//! {
+//!   "json": {"target": "app"},
+//!   "logfmt": true,
+//!   "lambda": true,
+//!   "access_log": true,
+//!   "patterns": [{"regex": "user=(?P<user>\\w+)"}],
+//!   "level": ["level", "severity", "lvl"],
+//!   "timestamp": "time"
+//! }
+//! ```
+//!
+//! The parsers run in this order and the first that recognises the line wins: Lambda platform
+//! lines (`START`, `END`, `REPORT` with numbers in milliseconds and megabytes, and the runtime's
+//! tab-separated `time, request id, LEVEL, text` lines), JSON objects, access logs (common or
+//! combined), logfmt (`key=value`, at least two pairs). Each is on by default (`false` turns it
+//! off; `{"target": "key"}` puts its fields under `key`). Every `patterns` regex is then tried and
+//! its named captures become fields. `log.level` is set (upper case) from the first `level` key
+//! found; with `timestamp`, the event time is set from that field (RFC 3339 text, or epoch seconds
+//! or milliseconds).
+
+use regex::Regex;
+use serde::Deserialize;
+use sluicegate_sdk::{Error, Event, Map, Transform, Value, Verdict};
+
+/// The extract transform.
+pub struct Extract {
+    json: Parser,
+    logfmt: Parser,
+    lambda: bool,
+    access_log: Parser,
+    patterns: Vec<(Regex, Option<String>)>,
+    level_keys: Vec<String>,
+    timestamp: Option<String>,
+}
+
+/// The configuration.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    json: ParserConfig,
+    logfmt: ParserConfig,
+    lambda: bool,
+    access_log: ParserConfig,
+    patterns: Vec<PatternConfig>,
+    level: Vec<String>,
+    timestamp: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            json: ParserConfig::On(true),
+            logfmt: ParserConfig::On(true),
+            lambda: true,
+            access_log: ParserConfig::On(true),
+            patterns: Vec::new(),
+            level: ["level", "severity", "lvl", "loglevel", "log_level"].map(str::to_owned).to_vec(),
+            timestamp: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ParserConfig {
+    On(bool),
+    Target {
+        #[serde(default)]
+        target: Option<String>,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatternConfig {
+    regex: String,
+    #[serde(default)]
+    target: Option<String>,
+}
+
+/// Whether a parser runs, and under which key its fields go (`None`: the root).
+enum Parser {
+    Off,
+    On(Option<String>),
+}
+
+impl From<ParserConfig> for Parser {
+    fn from(config: ParserConfig) -> Parser {
+        match config {
+            ParserConfig::On(false) => Parser::Off,
+            ParserConfig::On(true) => Parser::On(None),
+            ParserConfig::Target { target } => Parser::On(target),
+        }
+    }
+}
+
+/// Puts `fields` at the root or under `target`.
+fn put(event: &mut Event<'_>, target: &Option<String>, fields: Map<String, Value>) {
+    match target {
+        Some(target) => event.set_field(target, Value::Object(fields)),
+        None => {
+            let all = event.fields_mut();
+            for (key, value) in fields {
+                all.insert(key, value);
+            }
+        }
+    }
+}
+
+/// `12`, `-3`, `1.5` become numbers; anything else (`0123`, `2.14.3`, `1e5x`) stays text.
+fn typed(text: &str) -> Value {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let plain_number = !digits.is_empty()
+        && digits.bytes().all(|byte| byte.is_ascii_digit() || byte == b'.')
+        && digits.bytes().filter(|&byte| byte == b'.').count() <= 1
+        && !digits.starts_with('.')
+        && !digits.ends_with('.')
+        && !(digits.len() > 1 && digits.starts_with('0') && !digits.starts_with("0."));
+    if plain_number {
+        if let Ok(integer) = text.parse::<i64>() {
+            return Value::from(integer);
+        }
+        if let Ok(float) = text.parse::<f64>() {
+            return Value::from(float);
+        }
+    }
+    Value::String(text.to_owned())
+}
+
+fn lambda_platform(message: &str) -> Option<Map<String, Value>> {
+    let (kind, rest) = message.split_once(" RequestId: ")?;
+    let kind = match kind {
+        "START" => "start",
+        "END" => "end",
+        "REPORT" => "report",
+        _ => return None,
+    };
+    let mut fields = Map::new();
+    fields.insert("type".to_owned(), Value::from(kind));
+    let mut parts = rest.split('\t');
+    let head = parts.next()?.trim();
+    let (request_id, version) = match head.split_once(" Version: ") {
+        Some((request_id, version)) => (request_id, Some(version)),
+        None => (head, None),
+    };
+    fields.insert("request_id".to_owned(), Value::from(request_id.trim()));
+    if let Some(version) = version {
+        fields.insert("version".to_owned(), Value::from(version.trim()));
+    }
+    for part in parts {
+        let Some((name, value)) = part.split_once(": ") else {
+            continue;
+        };
+        let key = match name.trim() {
+            "Duration" => "duration_ms",
+            "Billed Duration" => "billed_duration_ms",
+            "Memory Size" => "memory_size_mb",
+            "Max Memory Used" => "max_memory_used_mb",
+            "Init Duration" => "init_duration_ms",
+            _ => continue,
+        };
+        let number = value.trim().trim_end_matches(" ms").trim_end_matches(" MB");
+        fields.insert(key.to_owned(), typed(number));
+    }
+    Some(fields)
+}
+
+/// The Lambda runtimes' own lines: `time \t request id \t LEVEL \t text`.
+fn lambda_runtime(message: &str) -> Option<(&str, &str)> {
+    let mut parts = message.splitn(4, '\t');
+    let time = parts.next()?;
+    let request_id = parts.next()?;
+    let level = parts.next()?;
+    parts.next()?;
+    let looks_right = time.len() >= 20
+        && time.as_bytes()[4] == b'-'
+        && request_id.len() == 36
+        && request_id.bytes().all(|byte| byte.is_ascii_hexdigit() || byte == b'-')
+        && !level.is_empty()
+        && level.bytes().all(|byte| byte.is_ascii_uppercase());
+    looks_right.then_some((request_id, level))
+}
+
+/// Common or combined access log: `host ident user [time] "request" status bytes ["referrer" "agent"]`.
+fn access_log(message: &str) -> Option<Map<String, Value>> {
+    let (host, rest) = message.split_once(' ')?;
+    let (ident, rest) = rest.split_once(' ')?;
+    let (user, rest) = rest.split_once(' ')?;
+    let rest = rest.strip_prefix('[')?;
+    let (_time, rest) = rest.split_once("] \"")?;
+    let (request, rest) = rest.split_once("\" ")?;
+    let mut words = rest.split(' ');
+    let status: u16 = words.next()?.parse().ok()?;
+    let bytes = words.next()?;
+    let mut fields = Map::new();
+    let mut set = |path: &[&str], value: Value| {
+        let mut object = &mut fields;
+        for part in &path[..path.len() - 1] {
+            object = object.entry(*part).or_insert_with(|| Value::Object(Map::new())).as_object_mut().expect("only objects on the way");
+        }
+        object.insert(path[path.len() - 1].to_owned(), value);
+    };
+    set(&["source", "address"], Value::from(host));
+    if ident != "-" {
+        set(&["ident"], Value::from(ident));
+    }
+    if user != "-" {
+        set(&["user", "name"], Value::from(user));
+    }
+    let mut request_parts = request.split(' ');
+    if let (Some(method), Some(url), Some(version)) = (request_parts.next(), request_parts.next(), request_parts.next()) {
+        set(&["http", "request", "method"], Value::from(method));
+        set(&["url", "original"], Value::from(url));
+        set(&["http", "version"], Value::from(version.trim_start_matches("HTTP/")));
+    }
+    set(&["http", "response", "status_code"], Value::from(status));
+    if let Ok(n_bytes) = bytes.parse::<u64>() {
+        set(&["http", "response", "body", "bytes"], Value::from(n_bytes));
+    }
+    let quoted: Vec<&str> = rest.split('"').collect();
+    if quoted.len() >= 4 {
+        if quoted[1] != "-" {
+            set(&["http", "request", "referrer"], Value::from(quoted[1]));
+        }
+        set(&["user_agent", "original"], Value::from(quoted[3]));
+    }
+    Some(fields)
+}
+
+/// `key=value key="quoted value"`; `None` unless the whole line is pairs, at least two.
+fn logfmt(message: &str) -> Option<Map<String, Value>> {
+    let bytes = message.as_bytes();
+    let mut fields = Map::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        while at < bytes.len() && bytes[at] == b' ' {
+            at += 1;
+        }
+        if at == bytes.len() {
+            break;
+        }
+        let key_start = at;
+        while at < bytes.len() && bytes[at] != b'=' && bytes[at] != b' ' {
+            at += 1;
+        }
+        if at == bytes.len() || bytes[at] != b'=' || at == key_start {
+            return None;
+        }
+        let key = &message[key_start..at];
+        at += 1;
+        let value = if bytes.get(at) == Some(&b'"') {
+            at += 1;
+            let mut value = String::new();
+            let mut closed = false;
+            while at < bytes.len() {
+                match bytes[at] {
+                    b'\\' if at + 1 < bytes.len() => {
+                        value.push(bytes[at + 1] as char);
+                        at += 2;
+                    }
+                    b'"' => {
+                        at += 1;
+                        closed = true;
+                        break;
+                    }
+                    _ => {
+                        let char_len = message[at..].chars().next().map_or(1, char::len_utf8);
+                        value.push_str(&message[at..at + char_len]);
+                        at += char_len;
+                    }
+                }
+            }
+            if !closed {
+                return None;
+            }
+            Value::String(value)
+        } else {
+            let value_start = at;
+            while at < bytes.len() && bytes[at] != b' ' {
+                at += 1;
+            }
+            typed(&message[value_start..at])
+        };
+        fields.insert(key.to_owned(), value);
+    }
+    (fields.len() >= 2).then_some(fields)
+}
+
+/// Milliseconds since the epoch from RFC 3339 text (`2025-11-28T10:00:00.123Z`, offsets allowed).
+fn parse_rfc3339(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    let number = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = text.get(range)?;
+        part.bytes().all(|byte| byte.is_ascii_digit()).then(|| part.parse().ok())?
+    };
+    if bytes.len() < 19 || bytes[4] != b'-' || bytes[7] != b'-' || !matches!(bytes[10], b'T' | b't' | b' ') || bytes[13] != b':' || bytes[16] != b':' {
+        return None;
+    }
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let mut at = 19;
+    let mut millis = 0;
+    if bytes.get(at) == Some(&b'.') {
+        let start = at + 1;
+        at = start;
+        while at < bytes.len() && bytes[at].is_ascii_digit() {
+            at += 1;
+        }
+        let fraction = text.get(start..at)?;
+        if fraction.is_empty() {
+            return None;
+        }
+        let padded = format!("{fraction:0<3}");
+        millis = padded[..3].parse::<i64>().ok()?;
+    }
+    let offset_minutes = match text.get(at..)? {
+        "Z" | "z" => 0,
+        zone if zone.len() == 6 && matches!(zone.as_bytes()[0], b'+' | b'-') && zone.as_bytes()[3] == b':' => {
+            let sign = if zone.starts_with('-') { -1 } else { 1 };
+            sign * (number(at + 1..at + 3)? * 60 + number(at + 4..at + 6)?)
+        }
+        _ => return None,
+    };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    Some(((days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60) * 1000) + millis)
+}
+
+impl Transform for Extract {
+    type Config = Config;
+
+    fn new(config: Config) -> Result<Self, Error> {
+        let patterns = config
+            .patterns
+            .into_iter()
+            .map(|pattern| {
+                let regex = Regex::new(&pattern.regex).map_err(|error| Error::msg(format!("pattern {:?}: {error}", pattern.regex)))?;
+                if regex.capture_names().flatten().next().is_none() {
+                    return Err(Error::msg(format!("pattern {:?} has no named capture", pattern.regex)));
+                }
+                Ok((regex, pattern.target))
+            })
+            .collect::<Result<_, Error>>()?;
+        Ok(Extract {
+            json: config.json.into(),
+            logfmt: config.logfmt.into(),
+            lambda: config.lambda,
+            access_log: config.access_log.into(),
+            patterns,
+            level_keys: config.level,
+            timestamp: config.timestamp,
+        })
+    }
+
+    fn process(&mut self, event: &mut Event<'_>) -> Result<Verdict, Error> {
+        let message = event.message().to_owned();
+        let trimmed = message.trim();
+        let mut level: Option<String> = None;
+        let mut parsed = false;
+        if self.lambda {
+            if let Some(fields) = lambda_platform(trimmed) {
+                event.set_field("aws.lambda", Value::Object(fields));
+                parsed = true;
+            } else if let Some((request_id, runtime_level)) = lambda_runtime(trimmed) {
+                event.set_field("aws.lambda.request_id", request_id);
+                level = Some(runtime_level.to_owned());
+                parsed = true;
+            }
+        }
+        if !parsed
+            && let Parser::On(target) = &self.json
+            && trimmed.starts_with('{')
+        {
+            match serde_json::from_str::<Value>(trimmed) {
+                Ok(Value::Object(fields)) => {
+                    level = self.level_keys.iter().find_map(|key| fields.get(key)?.as_str().map(str::to_owned));
+                    put(event, target, fields);
+                    parsed = true;
+                }
+                Ok(_) => {}
+                Err(error) => return Err(Error::msg(format!("message looks like json but is not: {error}"))),
+            }
+        }
+        if !parsed
+            && let Parser::On(target) = &self.access_log
+            && let Some(fields) = access_log(trimmed)
+        {
+            put(event, target, fields);
+            parsed = true;
+        }
+        if !parsed
+            && let Parser::On(target) = &self.logfmt
+            && trimmed.contains('=')
+            && let Some(fields) = logfmt(trimmed)
+        {
+            level = self.level_keys.iter().find_map(|key| fields.get(key)?.as_str().map(str::to_owned));
+            put(event, target, fields);
+        }
+        for (regex, target) in &self.patterns {
+            if let Some(captures) = regex.captures(&message) {
+                let mut fields = Map::new();
+                for name in regex.capture_names().flatten() {
+                    if let Some(found) = captures.name(name) {
+                        fields.insert(name.to_owned(), Value::from(found.as_str()));
+                    }
+                }
+                put(event, target, fields);
+            }
+        }
+        if let Some(level) = level
+            && event.field("log.level").is_none()
+        {
+            event.set_field("log.level", level.to_ascii_uppercase());
+        }
+        if let Some(path) = &self.timestamp
+            && let Some(value) = event.field(path)
+        {
+            let timestamp = match value {
+                Value::String(text) => parse_rfc3339(text).ok_or_else(|| Error::msg(format!("field {path} is not an RFC 3339 time: {text:?}")))?,
+                Value::Number(number) => match number.as_i64() {
+                    Some(millis) if millis > 100_000_000_000 => millis,
+                    Some(seconds) => seconds * 1000,
+                    None => (number.as_f64().unwrap_or_default() * 1000.0) as i64,
+                },
+                other => return Err(Error::msg(format!("field {path} is not a time: {other}"))),
+            };
+            event.set_timestamp(timestamp);
+        }
+        Ok(Verdict::Keep)
+    }
+}
+
+sluicegate_sdk::export!(Extract);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluicegate_sdk::testing::{Harness, TestEvent, TestOutcome};
+
+    fn fields(config: &str, message: &str) -> String {
+        let mut harness = Harness::<Extract>::new(config).unwrap();
+        match harness.run_one(TestEvent::new(message)) {
+            TestOutcome::Kept => "kept".to_owned(),
+            TestOutcome::Changed(event) => format!("{} @{}", event.fields.unwrap_or_default(), event.timestamp),
+            TestOutcome::Failed(reason) => format!("failed: {reason}"),
+            TestOutcome::Dropped => "dropped".to_owned(),
+        }
+    }
+
+    #[test]
+    fn parsers() {
+        let cases = [
+            (
+                "REPORT RequestId: 3f1c\tDuration: 102.25 ms\tBilled Duration: 103 ms\tMemory Size: 512 MB\tMax Memory Used: 74 MB\t",
+                r#"{"aws":{"lambda":{"billed_duration_ms":103,"duration_ms":102.25,"max_memory_used_mb":74,"memory_size_mb":512,"request_id":"3f1c","type":"report"}}} @1700000000000"#,
+            ),
+            ("START RequestId: 3f1c Version: $LATEST", r#"{"aws":{"lambda":{"request_id":"3f1c","type":"start","version":"$LATEST"}}} @1700000000000"#),
+            (
+                "2025-11-28T10:00:00.000Z\t0a1b2c3d-0000-1111-2222-333344445555\tWARN\tslow",
+                r#"{"aws":{"lambda":{"request_id":"0a1b2c3d-0000-1111-2222-333344445555"}},"log":{"level":"WARN"}} @1700000000000"#,
+            ),
+            (r#"{"level":"info","n":2,"msg":"hi"}"#, r#"{"level":"info","log":{"level":"INFO"},"msg":"hi","n":2} @1700000000000"#),
+            (
+                r#"10.0.0.7 - bob [28/Nov/2025:10:01:02 +0000] "GET /a?b=1 HTTP/1.1" 404 512 "https://x.example/" "curl/8.5.0""#,
+                r#"{"http":{"request":{"method":"GET","referrer":"https://x.example/"},"response":{"body":{"bytes":512},"status_code":404},"version":"1.1"},"source":{"address":"10.0.0.7"},"url":{"original":"/a?b=1"},"user":{"name":"bob"},"user_agent":{"original":"curl/8.5.0"}} @1700000000000"#,
+            ),
+            (
+                r#"level=warn msg="stock \"low\"" qty=5 version=2.14.3 id=0123 ratio=0.5"#,
+                r#"{"id":"0123","level":"warn","log":{"level":"WARN"},"msg":"stock \"low\"","qty":5,"ratio":0.5,"version":"2.14.3"} @1700000000000"#,
+            ),
+            ("just text = not logfmt", "kept"),
+            ("{not json", "failed: message looks like json but is not: key must be a string at line 1 column 2"),
+        ];
+        for (message, expected) in cases {
+            assert_eq!(fields("{}", message), expected, "message {message:?}");
+        }
+    }
+
+    #[test]
+    fn targets_patterns_and_timestamps() {
+        assert_eq!(fields(r#"{"json":{"target":"app"}}"#, r#"{"a":1}"#), r#"{"app":{"a":1}} @1700000000000"#);
+        assert_eq!(fields(r#"{"json":false,"logfmt":false}"#, r#"{"a":1}"#), "kept");
+        assert_eq!(
+            fields(r#"{"patterns":[{"regex":"took (?P<took>\\d+)ms"}]}"#, "job took 15ms"),
+            r#"{"took":"15"} @1700000000000"#
+        );
+        assert_eq!(
+            fields(r#"{"timestamp":"time"}"#, r#"{"time":"2025-11-28T10:00:00.123+01:00"}"#),
+            r#"{"time":"2025-11-28T10:00:00.123+01:00"} @1764320400123"#
+        );
+        assert_eq!(fields(r#"{"timestamp":"t"}"#, r#"{"t":1764320400}"#), r#"{"t":1764320400} @1764320400000"#);
+        assert!(fields(r#"{"timestamp":"t"}"#, r#"{"t":"yesterday"}"#).starts_with("failed: field t is not an RFC 3339 time"));
+        assert!(Harness::<Extract>::new(r#"{"patterns":[{"regex":"no names"}]}"#).is_err());
+    }
+}
