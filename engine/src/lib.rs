@@ -16,6 +16,7 @@ pub mod index;
 pub mod kinesis;
 pub mod outcome;
 pub mod pipeline;
+pub mod pipeline_file;
 pub mod time;
 pub mod transform;
 pub mod wasm;

@@ -7,3 +7,4 @@ mod fixture;
 mod scaling;
 mod guests;
 mod wasm_host;
+mod transforms;
