@@ -11,7 +11,7 @@ use crate::archive::{ArchiveStage, ArchiveWriter};
 use crate::bulk::{BulkAction, BulkWriter, DEFAULT_BULK_MAX_BYTES};
 use crate::dead_letter::{DeadLetter, Original, Stage};
 use crate::decode::{DEFAULT_MAX_INFLATED_BYTES, DecodeError, Decoder, explain_json_error};
-use crate::document::{write_document, write_raw_event};
+use crate::document::{context_fragment, write_document_with, write_raw_event};
 use crate::event::{Context, Event};
 use crate::index::IndexTemplate;
 use crate::kinesis::KinesisEvent;
@@ -219,7 +219,13 @@ impl Pipeline {
         for failure in chain.failed {
             let mut original = Vec::new();
             write_raw_event(&mut original, &failure.event, &contexts[failure.event.context_idx as usize]);
-            dead_letter(outcome, failure.event.record_idx, Stage::Transform { name: failure.transform }, failure.reason, Original::Json(original));
+            dead_letter(
+                outcome,
+                failure.event.record_idx,
+                Stage::Transform { name: failure.transform },
+                failure.reason,
+                Original::Json(original),
+            );
         }
         for (name, spent) in chain.timings {
             match outcome.timings.per_transform.iter_mut().find(|(known, _)| *known == name) {
@@ -231,8 +237,10 @@ impl Pipeline {
         outcome.timings.transform += transformed - decoded;
 
         let mut index_cache = IndexCache::default();
+        let fragments: Vec<Vec<u8>> = contexts.iter().map(context_fragment).collect();
         for event in &chain.kept {
             let context = &contexts[event.context_idx as usize];
+            let fragment = &fragments[event.context_idx as usize];
             let index = match &event.index {
                 Some(index) => index.as_str(),
                 None => index_cache.get(&self.config.index_template, event, context),
@@ -240,7 +248,7 @@ impl Pipeline {
             let documents = &mut writers.documents;
             let pushed = writers.bulk.push(event.record_idx, index, &event.id, |out| {
                 let document_start = out.len();
-                write_document(out, event, context)?;
+                write_document_with(out, event, context, fragment)?;
                 if let Some(archive) = documents.as_mut() {
                     archive.line_buffer().extend_from_slice(&out[document_start..]);
                     archive.end_line();

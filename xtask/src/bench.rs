@@ -12,4 +12,3 @@ pub fn main(root: &Path) -> anyhow::Result<()> {
     run(&mut cmd(root, "cargo", &["run", "--locked", "--release", "-p", "sluicegate-engine", "--example", "peak_memory"]))?;
     Ok(())
 }
-

@@ -27,7 +27,6 @@ pub fn main(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-
 /// Runs one named step and reports how long it took.
 fn step<T>(name: &str, body: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
     eprintln!("==> {name}");

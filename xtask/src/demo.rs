@@ -19,8 +19,10 @@ pub fn main(root: &Path) -> anyhow::Result<()> {
         std::fs::remove_dir_all(&out_dir).with_context(|| format!("cannot clear {}", out_dir.display()))?;
     }
     std::fs::create_dir_all(&demo_dir)?;
-    let mut payloads: Vec<Vec<u8>> =
-        log_messages(CorpusSpec { n_records: 20, n_events_per_record: 50, seed: 2025 }).iter().map(|m| gzip_json(&subscription_json(m))).collect();
+    let mut payloads: Vec<Vec<u8>> = log_messages(CorpusSpec { n_records: 20, n_events_per_record: 50, seed: 2025 })
+        .iter()
+        .map(|m| gzip_json(&subscription_json(m)))
+        .collect();
     // Two records that a real stream can carry by mistake: plain text, and truncated gzip.
     payloads.insert(3, b"not a cloudwatch logs record".to_vec());
     let truncated = payloads[5][..40].to_vec();
@@ -60,7 +62,6 @@ pub fn main(root: &Path) -> anyhow::Result<()> {
     list_files(&out_dir, &out_dir)?;
     Ok(())
 }
-
 
 fn list_files(dir: &Path, base: &Path) -> anyhow::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.flatten().map(|entry| entry.path()).collect();
