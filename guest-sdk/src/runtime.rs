@@ -15,8 +15,14 @@ pub struct Runtime<T> {
 impl<T: Transform> Runtime<T> {
     /// Reads the JSON configuration (empty means `null`) and makes the transform.
     pub fn init(config: &[u8]) -> Result<Runtime<T>, Error> {
+        // No configuration (empty or `null`) reads as `{}` when the type does not take `null`, so
+        // configurations whose fields all have defaults need none.
         let config = if config.iter().all(u8::is_ascii_whitespace) { b"null".as_slice() } else { config };
-        let config: T::Config = serde_json::from_slice(config).map_err(|error| Error::msg(format!("bad configuration: {error}")))?;
+        let parsed = match serde_json::from_slice::<T::Config>(config) {
+            Err(_) if config.trim_ascii() == b"null" => serde_json::from_slice::<T::Config>(b"{}"),
+            parsed => parsed,
+        };
+        let config = parsed.map_err(|error| Error::msg(format!("bad configuration: {error}")))?;
         let transform = T::new(config)?;
         Ok(Runtime { transform, reply: ReplyWriter::default(), fields: String::new() })
     }

@@ -16,12 +16,18 @@ struct Args {
 enum Command {
     /// Run a Kinesis event (the JSON Lambda receives) through the pipeline.
     Run(cli::run::RunArgs),
+    /// Run one transform over sample events and show what it did to each.
+    Check(cli::check::CheckArgs),
+    /// Precompile transform modules to `.cwasm` for a target architecture.
+    Compile(cli::compile::CompileArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let result = match args.command {
         Command::Run(run_args) => cli::run::run(run_args),
+        Command::Check(check_args) => cli::check::run(check_args),
+        Command::Compile(compile_args) => cli::compile::run(compile_args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

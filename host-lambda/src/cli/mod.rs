@@ -1,3 +1,5 @@
 //! The subcommands of the `sluicegate` command line, one file each.
 
+pub mod check;
+pub mod compile;
 pub mod run;

@@ -15,6 +15,8 @@ use sluicegate_engine::dead_letter;
 use sluicegate_engine::index::IndexTemplate;
 use sluicegate_engine::kinesis::KinesisEvent;
 use sluicegate_engine::outcome::Summary;
+use sluicegate_engine::pipeline_file::PipelineFile;
+use sluicegate_engine::wasm::{Limits, WasmHost};
 use sluicegate_engine::{Outcome, Pipeline, PipelineConfig};
 
 /// Options of `sluicegate run`.
@@ -41,6 +43,10 @@ pub struct RunArgs {
     /// Key prefix of archive objects.
     #[arg(long, default_value = "archive")]
     pub archive_prefix: String,
+    /// Pipeline file: the transform chain, and optionally the index template and archive stage
+    /// (which then take the place of the options above).
+    #[arg(long)]
+    pub pipeline: Option<PathBuf>,
     /// Key prefix of dead-letter objects.
     #[arg(long, default_value = "dead-letter")]
     pub dead_letter_prefix: String,
@@ -58,11 +64,25 @@ pub struct RunSummary {
 
 /// Runs the command.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
-    let config = pipeline_config(&args)?;
+    let mut config = pipeline_config(&args)?;
     let event_text = std::fs::read(&args.event).with_context(|| format!("cannot read {}", args.event.display()))?;
     let event: KinesisEvent =
         serde_json::from_slice(&event_text).with_context(|| format!("{} is not a kinesis event", args.event.display()))?;
-    let mut pipeline = Pipeline::new(config);
+    let mut pipeline = match &args.pipeline {
+        Some(path) => {
+            let file = PipelineFile::read(path)?;
+            if let Some(index_template) = &file.index_template {
+                config.index_template = index_template.clone();
+            }
+            if let Some(archive_stage) = file.archive_stage {
+                config.archive_stage = archive_stage;
+            }
+            let host = WasmHost::new(Limits::default())?;
+            let chain = file.start(&host, path)?;
+            Pipeline::with_transforms(config, Box::new(chain))
+        }
+        None => Pipeline::new(config),
+    };
     let outcome = pipeline.run(&event, None);
     write_outcome(&args.out, &outcome, &args.dead_letter_prefix)?;
     // Every object was written locally, so no record is left undelivered.

@@ -1,0 +1,236 @@
+//! `sluicegate check`: run one transform over sample events and show what it did to each, for
+//! transform authors.
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use base64::Engine as _;
+use clap::Args;
+use serde::Deserialize;
+use sluicegate_engine::decode::Decoder;
+use sluicegate_engine::document::write_document;
+use sluicegate_engine::kinesis::KinesisEvent;
+use sluicegate_engine::transform::Transforms;
+use sluicegate_engine::wasm::{Chain, Limits, OnError, StageSpec, WasmHost};
+use sluicegate_engine::{Context, Event};
+
+/// Options of `sluicegate check`.
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// The transform module (`.wasm`, or `.cwasm` made by `sluicegate compile`).
+    pub module: PathBuf,
+    /// The transform's configuration, a JSON file.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Sample events: CloudWatch JSON lines (each a log event with `message` and optionally `id`,
+    /// `timestamp`, `logGroup`, `logStream`, `owner`, or a whole subscription message with
+    /// `logEvents`), or a Kinesis event as Lambda receives it.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// One JSON object per event (`verdict`, `event` as shipped, `error`, `micros`) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Deadline of one call, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub timeout_ms: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Line {
+    #[serde(default)]
+    owner: Option<String>,
+    #[serde(default)]
+    log_group: Option<String>,
+    #[serde(default)]
+    log_stream: Option<String>,
+    #[serde(default)]
+    id: Option<serde_json::Value>,
+    #[serde(default)]
+    timestamp: Option<i64>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    log_events: Option<Vec<Line>>,
+}
+
+/// One sample event, owned.
+struct Sample {
+    context: Context<'static>,
+    id: String,
+    timestamp: i64,
+    message: String,
+}
+
+fn samples(text: &str) -> anyhow::Result<Vec<Sample>> {
+    if text.trim_start().starts_with('{')
+        && let Ok(kinesis) = serde_json::from_str::<KinesisEvent>(text)
+        && !kinesis.records.is_empty()
+    {
+        return kinesis_samples(&kinesis);
+    }
+    let mut samples = Vec::new();
+    for (line_idx, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
+        let line: Line = serde_json::from_str(line).with_context(|| format!("input line {} is not a CloudWatch JSON event", line_idx + 1))?;
+        let context = Context {
+            owner: Cow::Owned(line.owner.clone().unwrap_or_else(|| "123456789012".to_owned())),
+            log_group: Cow::Owned(line.log_group.clone().unwrap_or_else(|| "/check/sample".to_owned())),
+            log_stream: Cow::Owned(line.log_stream.clone().unwrap_or_else(|| "sample".to_owned())),
+        };
+        let events = match line.log_events {
+            Some(events) => events,
+            None => vec![line],
+        };
+        for event in events {
+            let id = match event.id {
+                Some(serde_json::Value::String(id)) => id,
+                Some(other) => other.to_string(),
+                None => format!("{}", samples.len() + 1),
+            };
+            let message = event.message.with_context(|| format!("input line {} has no message", line_idx + 1))?;
+            samples.push(Sample { context: context.clone(), id, timestamp: event.timestamp.unwrap_or(0), message });
+        }
+    }
+    Ok(samples)
+}
+
+fn kinesis_samples(kinesis: &KinesisEvent) -> anyhow::Result<Vec<Sample>> {
+    let mut decoder = Decoder::new(sluicegate_engine::decode::DEFAULT_MAX_INFLATED_BYTES);
+    let mut samples = Vec::new();
+    for (record_idx, record) in kinesis.records.iter().enumerate() {
+        let gzip = base64::engine::general_purpose::STANDARD
+            .decode(record.kinesis.data.as_bytes())
+            .with_context(|| format!("record {record_idx}: data is not base64"))?;
+        let mut inflated = decoder.inflate(&gzip).with_context(|| format!("record {record_idx}"))?;
+        let data = decoder.parse(&mut inflated).with_context(|| format!("record {record_idx}"))?;
+        let context = Context {
+            owner: Cow::Owned(data.owner.into_owned()),
+            log_group: Cow::Owned(data.log_group.into_owned()),
+            log_stream: Cow::Owned(data.log_stream.into_owned()),
+        };
+        for event in data.log_events {
+            samples.push(Sample { context: context.clone(), id: event.id.0.into_owned(), timestamp: event.timestamp, message: event.message.into_owned() });
+        }
+    }
+    Ok(samples)
+}
+
+/// What happened to one event.
+enum Fate {
+    Kept,
+    Changed(Event<'static>),
+    Dropped,
+    Failed(String),
+}
+
+/// Runs the command.
+pub fn run(args: CheckArgs) -> anyhow::Result<()> {
+    let config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let value: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{} is not json", path.display()))?;
+            value.to_string()
+        }
+        None => "null".to_owned(),
+    };
+    let input = std::fs::read_to_string(&args.input).with_context(|| format!("cannot read {}", args.input.display()))?;
+    let samples = samples(&input)?;
+    let limits = Limits { call_timeout: Duration::from_millis(args.timeout_ms), ..Limits::default() };
+    let host = WasmHost::new(limits)?;
+    let name = args.module.file_stem().map_or("transform".into(), |stem| stem.to_string_lossy()).into_owned();
+    let module = host.load(&name, &args.module)?;
+    let mut chain = Chain::new(&host, vec![StageSpec { name: name.clone(), module, config, on_error: OnError::DeadLetter }])?;
+    let (mut n_kept, mut n_changed, mut n_dropped, mut n_failed) = (0, 0, 0, 0);
+    for sample in &samples {
+        let contexts = [sample.context.clone()];
+        let event = Event {
+            record_idx: 0,
+            context_idx: 0,
+            id: Cow::Owned(sample.id.clone()),
+            timestamp: sample.timestamp,
+            message: Cow::Owned(sample.message.clone()),
+            fields: None,
+            index: None,
+        };
+        let original = event.clone();
+        let started = Instant::now();
+        let outcome = chain.apply(&contexts, vec![event], None);
+        let elapsed = started.elapsed();
+        let fate = if let Some(kept) = outcome.kept.into_iter().next() {
+            if kept == original { Fate::Kept } else { Fate::Changed(kept) }
+        } else if let Some(failure) = outcome.failed.into_iter().next() {
+            Fate::Failed(failure.reason)
+        } else {
+            Fate::Dropped
+        };
+        match &fate {
+            Fate::Kept => n_kept += 1,
+            Fate::Changed(_) => n_changed += 1,
+            Fate::Dropped => n_dropped += 1,
+            Fate::Failed(_) => n_failed += 1,
+        }
+        if args.json {
+            println!("{}", json_line(&original, &contexts[0], &fate, elapsed)?);
+        } else {
+            print!("{}", text_block(&original, &fate, elapsed));
+        }
+    }
+    if !args.json {
+        println!("{} events: {n_kept} kept, {n_changed} changed, {n_dropped} dropped, {n_failed} failed", samples.len());
+    }
+    Ok(())
+}
+
+fn document(event: &Event<'_>, context: &Context<'_>) -> anyhow::Result<serde_json::Value> {
+    let mut out = Vec::new();
+    write_document(&mut out, event, context).map_err(anyhow::Error::msg)?;
+    Ok(serde_json::from_slice(&out)?)
+}
+
+fn json_line(original: &Event<'_>, context: &Context<'_>, fate: &Fate, elapsed: Duration) -> anyhow::Result<String> {
+    let (verdict, event, error) = match fate {
+        Fate::Kept => ("kept", Some(document(original, context)?), None),
+        Fate::Changed(changed) => match document(changed, context) {
+            Ok(document) => ("changed", Some(document), None),
+            Err(error) => ("failed", None, Some(format!("document: {error}"))),
+        },
+        Fate::Dropped => ("dropped", None, None),
+        Fate::Failed(reason) => ("failed", None, Some(reason.clone())),
+    };
+    let line = serde_json::json!({"id": original.id, "verdict": verdict, "event": event, "error": error, "micros": elapsed.as_micros() as u64});
+    Ok(line.to_string())
+}
+
+fn text_block(original: &Event<'_>, fate: &Fate, elapsed: Duration) -> String {
+    let time = format!("{:.3} ms", elapsed.as_secs_f64() * 1000.0);
+    let mut out = String::new();
+    match fate {
+        Fate::Kept => out.push_str(&format!("event {}: kept ({time})\n", original.id)),
+        Fate::Dropped => out.push_str(&format!("event {}: dropped ({time})\n", original.id)),
+        Fate::Failed(reason) => out.push_str(&format!("event {}: failed ({time}): {reason}\n", original.id)),
+        Fate::Changed(changed) => {
+            out.push_str(&format!("event {}: changed ({time})\n", original.id));
+            if changed.message != original.message {
+                out.push_str(&format!("  - message: {}\n  + message: {}\n", original.message, changed.message));
+            }
+            if changed.timestamp != original.timestamp {
+                out.push_str(&format!("  - timestamp: {}\n  + timestamp: {}\n", original.timestamp, changed.timestamp));
+            }
+            if let Some(fields) = &changed.fields {
+                let pretty = serde_json::from_str::<serde_json::Value>(fields)
+                    .ok()
+                    .and_then(|value| serde_json::to_string_pretty(&value).ok())
+                    .unwrap_or_else(|| fields.clone());
+                for line in pretty.lines() {
+                    out.push_str(&format!("  + fields: {line}\n"));
+                }
+            }
+            if changed.index != original.index {
+                out.push_str(&format!("  + index: {}\n", changed.index.as_deref().unwrap_or("(template)")));
+            }
+        }
+    }
+    out
+}
