@@ -95,7 +95,11 @@ fn hostile_batch(n_events: usize, poison: Option<&str>) -> (Vec<Context<'static>
             context_idx: 0,
             id: Cow::Owned(event_idx.to_string()),
             timestamp: 0,
-            message: Cow::Borrowed(if Some(event_idx) == n_events.checked_sub(1).map(|last| last / 3) { poison.unwrap_or("fine") } else { "fine" }),
+            message: Cow::Borrowed(if Some(event_idx) == n_events.checked_sub(1).map(|last| last / 3) {
+                poison.unwrap_or("fine")
+            } else {
+                "fine"
+            }),
             fields: None,
             index: None,
         })

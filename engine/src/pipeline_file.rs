@@ -99,7 +99,8 @@ struct RawTransform {
 impl PipelineFile {
     /// Reads and checks the file at `path`.
     pub fn read(path: &Path) -> Result<PipelineFile, PipelineFileError> {
-        let text = std::fs::read_to_string(path).map_err(|error| PipelineFileError::Read { path: path.to_owned(), reason: error.to_string() })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|error| PipelineFileError::Read { path: path.to_owned(), reason: error.to_string() })?;
         let folder = path.parent().unwrap_or(Path::new(""));
         PipelineFile::parse(&text, folder).map_err(|reason| PipelineFileError::Invalid { path: path.to_owned(), reason })
     }
@@ -165,9 +166,16 @@ mod tests {
         assert_eq!(file.archive_stage, Some(ArchiveStage::Both));
 
         let error = |text: &str| PipelineFile::parse(text, Path::new("")).unwrap_err();
-        assert!(error(r#"{"transforms":[],"archive":"x"}"#).starts_with("unknown field `archive`"), "{}", error(r#"{"transforms":[],"archive":"x"}"#));
+        assert!(
+            error(r#"{"transforms":[],"archive":"x"}"#).starts_with("unknown field `archive`"),
+            "{}",
+            error(r#"{"transforms":[],"archive":"x"}"#)
+        );
         assert!(error(r#"{"transforms":[{"name":"f","module":"m","onerror":"drop"}]}"#).starts_with("unknown field `onerror`"));
-        assert_eq!(error(r#"{"transforms":[{"name":"f","module":"m","on_error":"retry"}]}"#), r#"transform f: on_error is dead-letter, drop or pass, not "retry""#);
+        assert_eq!(
+            error(r#"{"transforms":[{"name":"f","module":"m","on_error":"retry"}]}"#),
+            r#"transform f: on_error is dead-letter, drop or pass, not "retry""#
+        );
         assert_eq!(error(r#"{"transforms":[{"name":"f","module":"m"},{"name":"f","module":"n"}]}"#), "transform name f is used twice");
     }
 }

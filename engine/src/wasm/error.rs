@@ -42,7 +42,9 @@ pub enum WasmError {
         import: String,
     },
     /// The module lacks the ABI marker or another export of the ABI.
-    #[error("transform {name}: not a sluicegate transform for ABI version {version}: missing export `{export}` (build it with sluicegate-sdk)")]
+    #[error(
+        "transform {name}: not a sluicegate transform for ABI version {version}: missing export `{export}` (build it with sluicegate-sdk)"
+    )]
     MissingExport {
         /// The transform.
         name: String,

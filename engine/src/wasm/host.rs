@@ -101,7 +101,8 @@ impl WasmHost {
             })
             .map_err(|error| WasmError::Engine { reason: error.to_string() })?;
         // Without the ticker no deadline would ever fire, so failing to start it fails the host.
-        let ticker = Ticker::start(engine.clone()).map_err(|error| WasmError::Engine { reason: format!("cannot start the epoch ticker: {error}") })?;
+        let ticker = Ticker::start(engine.clone())
+            .map_err(|error| WasmError::Engine { reason: format!("cannot start the epoch ticker: {error}") })?;
         Ok(WasmHost { engine, linker: Arc::new(linker), limits, _ticker: Arc::new(ticker) })
     }
 
@@ -117,7 +118,8 @@ impl WasmHost {
     /// A `.cwasm` is native code: it must come from `sluicegate compile` and be shipped with the
     /// pipeline, never from an untrusted place.
     pub fn load(&self, name: &str, path: &Path) -> Result<LoadedModule, WasmError> {
-        let cwasm = if path.extension().is_some_and(|extension| extension == "cwasm") { path.to_owned() } else { path.with_extension("cwasm") };
+        let cwasm =
+            if path.extension().is_some_and(|extension| extension == "cwasm") { path.to_owned() } else { path.with_extension("cwasm") };
         let mut precompile_error = None;
         if cwasm.is_file() {
             // SAFETY: `.cwasm` files are produced by `sluicegate compile` with this engine
@@ -154,7 +156,11 @@ impl WasmHost {
         for import in module.imports() {
             let known = import.module() == abi::HOST_MODULE && [abi::LOG_IMPORT, abi::PANIC_IMPORT].contains(&import.name());
             if !known {
-                return Err(WasmError::ForbiddenImport { name: name.to_owned(), module: import.module().to_owned(), import: import.name().to_owned() });
+                return Err(WasmError::ForbiddenImport {
+                    name: name.to_owned(),
+                    module: import.module().to_owned(),
+                    import: import.name().to_owned(),
+                });
             }
         }
         let missing = |export: &'static str| WasmError::MissingExport { name: name.to_owned(), version: abi::ABI_VERSION, export };
@@ -189,7 +195,11 @@ impl WasmHost {
 /// the engine. The result loads through [`WasmHost::load`] as a `.cwasm` file.
 pub fn precompile(bytes: &[u8], limits: &Limits, target: Option<&str>) -> Result<Vec<u8>, WasmError> {
     let engine = Engine::new(&config(limits, target)?).map_err(|error| WasmError::Engine { reason: error.to_string() })?;
-    engine.precompile_module(bytes).map_err(|error| WasmError::Compile { name: String::new(), path: PathBuf::new(), reason: format!("{error:#}") })
+    engine.precompile_module(bytes).map_err(|error| WasmError::Compile {
+        name: String::new(),
+        path: PathBuf::new(),
+        reason: format!("{error:#}"),
+    })
 }
 
 /// Reads up to [`MAX_GUEST_TEXT`] bytes of text the guest points at; `None` when out of bounds.
@@ -213,14 +223,12 @@ impl Ticker {
     fn start(engine: Engine) -> std::io::Result<Ticker> {
         let stop = Arc::new(AtomicBool::new(false));
         let thread_stop = Arc::clone(&stop);
-        let thread = std::thread::Builder::new()
-            .name("wasm-epoch".to_owned())
-            .spawn(move || {
-                while !thread_stop.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
-                    engine.increment_epoch();
-                }
-            })?;
+        let thread = std::thread::Builder::new().name("wasm-epoch".to_owned()).spawn(move || {
+            while !thread_stop.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        })?;
         Ok(Ticker { stop, thread: Some(thread) })
     }
 }

@@ -55,7 +55,12 @@ impl ResourceLimiter for Limiter {
 pub(crate) enum Decision {
     Keep,
     Drop,
-    Modified { timestamp: Option<i64>, message: Option<String>, fields: Option<Option<String>>, index: Option<Option<String>> },
+    Modified {
+        timestamp: Option<i64>,
+        message: Option<String>,
+        fields: Option<Option<String>>,
+        index: Option<Option<String>>,
+    },
     /// The guest failed on the event (its error text), or the event trapped it (the trap).
     Failed(String),
 }

@@ -155,8 +155,10 @@ fn loading_refuses_modules_outside_the_abi() {
     };
     expect![[r#"transform bad: imports wasi_snapshot_preview1::fd_write, but transforms may import only from the host module `sluicegate` (log, panic)"#]]
         .assert_eq(&load(r#"(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32))))"#));
-    expect![[r#"transform bad: not a sluicegate transform for ABI version 1: missing export `sluicegate_abi_v1` (build it with sluicegate-sdk)"#]]
-        .assert_eq(&load(r#"(module (memory (export "memory") 1))"#));
+    expect![[
+        r#"transform bad: not a sluicegate transform for ABI version 1: missing export `sluicegate_abi_v1` (build it with sluicegate-sdk)"#
+    ]]
+    .assert_eq(&load(r#"(module (memory (export "memory") 1))"#));
 
     let error = Chain::new(
         &host,
@@ -250,7 +252,8 @@ fn precompiled_modules_load_when_compatible() {
     std::fs::write(folder.join("test_guest.cwasm"), precompile(&bytes, &limits(), Some(other)).unwrap()).unwrap();
     let module = host.load("t", &wasm).unwrap();
     assert!(!module.precompiled);
-    let mut chain = Chain::new(&host, vec![StageSpec { name: "t".to_owned(), module, config: "{}".to_owned(), on_error: OnError::Drop }]).unwrap();
+    let mut chain =
+        Chain::new(&host, vec![StageSpec { name: "t".to_owned(), module, config: "{}".to_owned(), on_error: OnError::Drop }]).unwrap();
     expect![[r#"
         0: dropped
     "#]]

@@ -73,7 +73,8 @@ fn samples(text: &str) -> anyhow::Result<Vec<Sample>> {
     }
     let mut samples = Vec::new();
     for (line_idx, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
-        let line: Line = serde_json::from_str(line).with_context(|| format!("input line {} is not a CloudWatch JSON event", line_idx + 1))?;
+        let line: Line =
+            serde_json::from_str(line).with_context(|| format!("input line {} is not a CloudWatch JSON event", line_idx + 1))?;
         let context = Context {
             owner: Cow::Owned(line.owner.clone().unwrap_or_else(|| "123456789012".to_owned())),
             log_group: Cow::Owned(line.log_group.clone().unwrap_or_else(|| "/check/sample".to_owned())),
@@ -111,7 +112,12 @@ fn kinesis_samples(kinesis: &KinesisEvent) -> anyhow::Result<Vec<Sample>> {
             log_stream: Cow::Owned(data.log_stream.into_owned()),
         };
         for event in data.log_events {
-            samples.push(Sample { context: context.clone(), id: event.id.0.into_owned(), timestamp: event.timestamp, message: event.message.into_owned() });
+            samples.push(Sample {
+                context: context.clone(),
+                id: event.id.0.into_owned(),
+                timestamp: event.timestamp,
+                message: event.message.into_owned(),
+            });
         }
     }
     Ok(samples)
@@ -199,7 +205,8 @@ fn json_line(original: &Event<'_>, context: &Context<'_>, fate: &Fate, elapsed: 
         Fate::Dropped => ("dropped", None, None),
         Fate::Failed(reason) => ("failed", None, Some(reason.clone())),
     };
-    let line = serde_json::json!({"id": original.id, "verdict": verdict, "event": event, "error": error, "micros": elapsed.as_micros() as u64});
+    let line =
+        serde_json::json!({"id": original.id, "verdict": verdict, "event": event, "error": error, "micros": elapsed.as_micros() as u64});
     Ok(line.to_string())
 }
 

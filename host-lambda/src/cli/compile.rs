@@ -25,7 +25,8 @@ pub struct CompileArgs {
 pub fn run(args: CompileArgs) -> anyhow::Result<()> {
     for module in &args.modules {
         let bytes = std::fs::read(module).with_context(|| format!("cannot read {}", module.display()))?;
-        let compiled = precompile(&bytes, &Limits::default(), args.target.as_deref()).with_context(|| format!("cannot compile {}", module.display()))?;
+        let compiled = precompile(&bytes, &Limits::default(), args.target.as_deref())
+            .with_context(|| format!("cannot compile {}", module.display()))?;
         let cwasm = match &args.out {
             Some(out) => {
                 std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;

@@ -296,7 +296,13 @@ fn parse_rfc3339(text: &str) -> Option<i64> {
         let part = text.get(range)?;
         part.bytes().all(|byte| byte.is_ascii_digit()).then(|| part.parse().ok())?
     };
-    if bytes.len() < 19 || bytes[4] != b'-' || bytes[7] != b'-' || !matches!(bytes[10], b'T' | b't' | b' ') || bytes[13] != b':' || bytes[16] != b':' {
+    if bytes.len() < 19
+        || bytes[4] != b'-'
+        || bytes[7] != b'-'
+        || !matches!(bytes[10], b'T' | b't' | b' ')
+        || bytes[13] != b':'
+        || bytes[16] != b':'
+    {
         return None;
     }
     let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
@@ -427,7 +433,9 @@ impl Transform for Extract {
             && let Some(value) = event.field(path)
         {
             let timestamp = match value {
-                Value::String(text) => parse_rfc3339(text).ok_or_else(|| Error::msg(format!("field {path} is not an RFC 3339 time: {text:?}")))?,
+                Value::String(text) => {
+                    parse_rfc3339(text).ok_or_else(|| Error::msg(format!("field {path} is not an RFC 3339 time: {text:?}")))?
+                }
                 Value::Number(number) => match number.as_i64() {
                     Some(millis) if millis > 100_000_000_000 => millis,
                     Some(seconds) => seconds * 1000,
@@ -465,7 +473,10 @@ mod tests {
                 "REPORT RequestId: 3f1c\tDuration: 102.25 ms\tBilled Duration: 103 ms\tMemory Size: 512 MB\tMax Memory Used: 74 MB\t",
                 r#"{"aws":{"lambda":{"billed_duration_ms":103,"duration_ms":102.25,"max_memory_used_mb":74,"memory_size_mb":512,"request_id":"3f1c","type":"report"}}} @1700000000000"#,
             ),
-            ("START RequestId: 3f1c Version: $LATEST", r#"{"aws":{"lambda":{"request_id":"3f1c","type":"start","version":"$LATEST"}}} @1700000000000"#),
+            (
+                "START RequestId: 3f1c Version: $LATEST",
+                r#"{"aws":{"lambda":{"request_id":"3f1c","type":"start","version":"$LATEST"}}} @1700000000000"#,
+            ),
             (
                 "2025-11-28T10:00:00.000Z\t0a1b2c3d-0000-1111-2222-333344445555\tWARN\tslow",
                 r#"{"aws":{"lambda":{"request_id":"0a1b2c3d-0000-1111-2222-333344445555"}},"log":{"level":"WARN"}} @1700000000000"#,
@@ -491,10 +502,7 @@ mod tests {
     fn targets_patterns_and_timestamps() {
         assert_eq!(fields(r#"{"json":{"target":"app"}}"#, r#"{"a":1}"#), r#"{"app":{"a":1}} @1700000000000"#);
         assert_eq!(fields(r#"{"json":false,"logfmt":false}"#, r#"{"a":1}"#), "kept");
-        assert_eq!(
-            fields(r#"{"patterns":[{"regex":"took (?P<took>\\d+)ms"}]}"#, "job took 15ms"),
-            r#"{"took":"15"} @1700000000000"#
-        );
+        assert_eq!(fields(r#"{"patterns":[{"regex":"took (?P<took>\\d+)ms"}]}"#, "job took 15ms"), r#"{"took":"15"} @1700000000000"#);
         assert_eq!(
             fields(r#"{"timestamp":"time"}"#, r#"{"time":"2025-11-28T10:00:00.123+01:00"}"#),
             r#"{"time":"2025-11-28T10:00:00.123+01:00"} @1764320400123"#

@@ -78,7 +78,9 @@ impl Condition {
             ConditionConfig { field: Some(path), one_of: Some(values), equals: None, message: None, log_group: None } => {
                 Ok(Condition::FieldIn { path, values })
             }
-            ConditionConfig { log_group: Some(glob), message: None, field: None, equals: None, one_of: None } => Ok(Condition::LogGroup(glob)),
+            ConditionConfig { log_group: Some(glob), message: None, field: None, equals: None, one_of: None } => {
+                Ok(Condition::LogGroup(glob))
+            }
             other => Err(Error::msg(format!(
                 "a condition is one of {{\"message\": regex}}, {{\"field\": path, \"equals\": value}}, {{\"field\": path, \"in\": [values]}}, {{\"log_group\": glob}}; got {other:?}"
             ))),
@@ -92,7 +94,9 @@ impl Condition {
                 let Some(found) = lookup(event, message_json, path) else {
                     return false;
                 };
-                values.iter().any(|value| value == found || matches!((value, found), (Value::String(text), other) if other.to_string() == *text))
+                values
+                    .iter()
+                    .any(|value| value == found || matches!((value, found), (Value::String(text), other) if other.to_string() == *text))
             }
             Condition::LogGroup(glob) => glob_match(glob.as_bytes(), event.log_group().as_bytes()),
         }
@@ -231,8 +235,7 @@ mod tests {
 
     #[test]
     fn sampling_is_stable_and_near_the_rate() {
-        let events: Vec<TestEvent> =
-            (0..2000).map(|i| TestEvent::new("x").fields(format!(r#"{{"trace_id":"t{}"}}"#, i % 1000))).collect();
+        let events: Vec<TestEvent> = (0..2000).map(|i| TestEvent::new("x").fields(format!(r#"{{"trace_id":"t{}"}}"#, i % 1000))).collect();
         let first = kept(r#"{"sample":{"rate":0.25,"field":"trace_id"}}"#, events.clone());
         let n_kept = first.iter().filter(|kept| **kept).count();
         assert!((400..600).contains(&n_kept), "{n_kept} of 2000 kept at 25%");

@@ -229,7 +229,8 @@ fn find_cards(bytes: &[u8], kind: Kind, out: &mut Vec<Match>) {
                 break;
             }
         }
-        let bounded = end == bytes.len() || !(is_word(bytes[end]) || (bytes[end] == b'.' && bytes.get(end + 1).is_some_and(u8::is_ascii_digit)));
+        let bounded =
+            end == bytes.len() || !(is_word(bytes[end]) || (bytes[end] == b'.' && bytes.get(end + 1).is_some_and(u8::is_ascii_digit)));
         if (13..=19).contains(&n_digits) && bounded && luhn(&digits[..n_digits]) {
             out.push(Match { start, end, kind });
         }
@@ -288,7 +289,8 @@ fn find_ipv4(bytes: &[u8], kind: Kind, out: &mut Vec<Match>) {
             }
         }
         // A fifth part (`1.2.3.4.5`) or a letter right after makes it something else.
-        let bounded = cursor == bytes.len() || !(is_word(bytes[cursor]) || (bytes[cursor] == b'.' && bytes.get(cursor + 1).is_some_and(u8::is_ascii_digit)));
+        let bounded = cursor == bytes.len()
+            || !(is_word(bytes[cursor]) || (bytes[cursor] == b'.' && bytes.get(cursor + 1).is_some_and(u8::is_ascii_digit)));
         if valid && bounded {
             out.push(Match { start, end: cursor, kind });
             at = cursor;
@@ -438,7 +440,8 @@ fn find_bytes_ignore_case(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 /// SipHash-2-4: a keyed hash, so equal values hash equally (joins still work) while nobody without
 /// the key can test guesses against the output.
 fn siphash(key: [u64; 2], bytes: &[u8]) -> u64 {
-    let mut v = [key[0] ^ 0x736f_6d65_7073_6575, key[1] ^ 0x646f_7261_6e64_6f6d, key[0] ^ 0x6c79_6765_6e65_7261, key[1] ^ 0x7465_6462_7974_6573];
+    let mut v =
+        [key[0] ^ 0x736f_6d65_7073_6575, key[1] ^ 0x646f_7261_6e64_6f6d, key[0] ^ 0x6c79_6765_6e65_7261, key[1] ^ 0x7465_6462_7974_6573];
     fn round(v: &mut [u64; 4]) {
         v[0] = v[0].wrapping_add(v[1]);
         v[1] = v[1].rotate_left(13) ^ v[0];
@@ -570,7 +573,14 @@ impl Transform for Redact {
             Some(FieldsConfig::All(other)) => return Err(Error::msg(format!("fields is a list of paths or \"all\", not {other:?}"))),
             Some(FieldsConfig::Paths(paths)) => Fields::Paths(paths),
         };
-        Ok(Redact { detectors: config.detectors.unwrap_or(ALL_DETECTORS.to_vec()), patterns, mode: config.mode, key, fields, matches: Vec::new() })
+        Ok(Redact {
+            detectors: config.detectors.unwrap_or(ALL_DETECTORS.to_vec()),
+            patterns,
+            mode: config.mode,
+            key,
+            fields,
+            matches: Vec::new(),
+        })
     }
 
     fn process(&mut self, event: &mut Event<'_>) -> Result<Verdict, Error> {
@@ -634,15 +644,9 @@ mod tests {
             ("peer 2001:db8::8a2e:370:7334 and ::1", "peer [REDACTED:ipv6] and [REDACTED:ipv6]"),
             ("at 10:20:30 std::vec::Vec aa:bb:cc:dd:ee:ff", "at 10:20:30 std::vec::Vec aa:bb:cc:dd:ee:ff"),
             ("key AKIAIOSFODNN7EXAMPLE used", "key [REDACTED:aws_access_key] used"),
-            (
-                "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY done",
-                "aws_secret_access_key=[REDACTED:aws_secret_key] done",
-            ),
+            ("aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY done", "aws_secret_access_key=[REDACTED:aws_secret_key] done"),
             ("sha1 da39a3ee5e6b4b0d3255bfef95601890afd80709", "sha1 da39a3ee5e6b4b0d3255bfef95601890afd80709"),
-            (
-                "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U end",
-                "token [REDACTED:jwt] end",
-            ),
+            ("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U end", "token [REDACTED:jwt] end"),
             ("Authorization: Bearer abcDEF123456.xyz", "Authorization: Bearer [REDACTED:bearer]"),
         ];
         for (input, expected) in cases {
