@@ -1,0 +1,94 @@
+//! `sluicegate check` and `sluicegate compile` on the real binary, with a real module.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use expect_test::expect;
+
+use crate::guests;
+
+fn folder(name: &str) -> PathBuf {
+    let folder = std::env::temp_dir().join(format!("sluicegate-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    folder
+}
+
+fn sluicegate(args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_sluicegate")).args(args).output().unwrap();
+    (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+const EVENTS: &str = r#"{"id":"1","timestamp":1764324000000,"message":"plain"}
+{"id":"2","timestamp":1764324000000,"message":"upper me"}
+{"id":"3","timestamp":1764324000000,"message":"drop me"}
+{"id":"4","timestamp":1764324000000,"message":"an error"}
+"#;
+
+#[test]
+fn check_shows_each_event() {
+    let folder = folder("check");
+    let input = folder.join("events.ndjson");
+    std::fs::write(&input, EVENTS).unwrap();
+    let module = guests::module("test_guest");
+    let (ok, stdout, stderr) = sluicegate(&["check", module.to_str().unwrap(), "--input", input.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    // Timings vary; everything else is fixed.
+    let stdout: String = stdout.lines().map(|line| format!("{}\n", line.split(" (").next().unwrap_or(line))).collect();
+    expect![[r#"
+        event 1: kept
+        event 2: changed
+          - message: upper me
+          + message: UPPER ME
+          + fields: {
+          + fields:   "seen": {
+          + fields:     "by": "hostile"
+          + fields:   }
+          + fields: }
+        event 3: dropped
+        event 4: failed
+        4 events: 1 kept, 1 changed, 1 dropped, 1 failed
+    "#]]
+    .assert_eq(&stdout);
+
+    let (ok, stdout, stderr) = sluicegate(&["check", module.to_str().unwrap(), "--input", input.to_str().unwrap(), "--json"]);
+    assert!(ok, "{stderr}");
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let verdicts: Vec<&str> = lines.iter().map(|line| line["verdict"].as_str().unwrap()).collect();
+    assert_eq!(verdicts, ["kept", "changed", "dropped", "failed"]);
+    assert_eq!(lines[1]["event"]["message"], "UPPER ME");
+    assert_eq!(lines[1]["event"]["seen"]["by"], "hostile");
+    assert_eq!(lines[1]["event"]["@timestamp"], "2025-11-28T10:00:00.000Z");
+    assert_eq!(lines[3]["error"], r#"refused "an error""#);
+    std::fs::remove_dir_all(&folder).unwrap();
+}
+
+#[test]
+fn compile_writes_a_cwasm_that_check_uses() {
+    let folder = folder("compile");
+    let wasm = folder.join("guest.wasm");
+    std::fs::copy(guests::module("test_guest"), &wasm).unwrap();
+    let (ok, _, stderr) = sluicegate(&["compile", wasm.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert!(folder.join("guest.cwasm").is_file());
+    let (ok, _, stderr) = sluicegate(&[
+        "compile",
+        wasm.to_str().unwrap(),
+        "--target",
+        "aarch64-unknown-linux-gnu",
+        "--out",
+        folder.join("arm64").to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(folder.join("arm64").join("guest.cwasm").is_file());
+    // Refused modules are reported with the transform's name.
+    std::fs::write(folder.join("bad.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    let input = folder.join("events.ndjson");
+    std::fs::write(&input, EVENTS).unwrap();
+    let (ok, _, stderr) = sluicegate(&["check", folder.join("bad.wasm").to_str().unwrap(), "--input", input.to_str().unwrap()]);
+    assert!(!ok);
+    expect![[r#"
+        sluicegate: transform bad: not a sluicegate transform for ABI version 1: missing export `sluicegate_abi_v1` (build it with sluicegate-sdk)
+    "#]]
+    .assert_eq(&stderr);
+    std::fs::remove_dir_all(&folder).unwrap();
+}
