@@ -87,7 +87,7 @@ fn startup_compiled(bencher: divan::Bencher) {
     });
 }
 
-fn hostile_batch(n_events: usize, poison: Option<&str>) -> (Vec<Context<'static>>, Vec<Event<'static>>) {
+fn hostile_batch(n_events: usize, poison: Option<&'static str>) -> (Vec<Context<'static>>, Vec<Event<'static>>) {
     let contexts = vec![Context { owner: Cow::Borrowed("1"), log_group: Cow::Borrowed("/g"), log_stream: Cow::Borrowed("s") }];
     let events = (0..n_events)
         .map(|event_idx| Event {
@@ -116,7 +116,11 @@ fn bisection_one_trapping_event_in_1000(bencher: divan::Bencher, poison: &str) {
     let module = host.load("hostile", &guests::module("test_guest")).unwrap();
     let spec = StageSpec { name: "hostile".to_owned(), module, config: "{}".to_owned(), on_error: OnError::DeadLetter };
     let mut chain = Chain::new(&host, vec![spec]).unwrap();
-    let poison = (poison != "none").then_some(poison);
+    let poison: Option<&'static str> = match poison {
+        "panic" => Some("panic"),
+        "loop" => Some("loop"),
+        _ => None,
+    };
     bencher.bench_local(|| {
         let (contexts, events) = hostile_batch(1000, poison);
         let outcome = chain.apply(&contexts, events, None);

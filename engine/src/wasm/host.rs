@@ -220,6 +220,8 @@ struct Ticker {
 }
 
 impl Ticker {
+    // The ticker is a dedicated OS thread, never a tokio worker: its sleep blocks nothing else.
+    #[allow(clippy::disallowed_methods)]
     fn start(engine: Engine) -> std::io::Result<Ticker> {
         let stop = Arc::new(AtomicBool::new(false));
         let thread_stop = Arc::clone(&stop);

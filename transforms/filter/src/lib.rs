@@ -94,9 +94,12 @@ impl Condition {
                 let Some(found) = lookup(event, message_json, path) else {
                     return false;
                 };
-                values
-                    .iter()
-                    .any(|value| value == found || matches!((value, found), (Value::String(text), other) if other.to_string() == *text))
+                // `"5"` in the configuration also matches the number 5, and `"true"` the boolean.
+                values.iter().any(|value| {
+                    value == found
+                        || matches!((value, found), (Value::String(text), Value::Number(_) | Value::Bool(_))
+                            if serde_json::from_str::<Value>(text).is_ok_and(|parsed| parsed == *found))
+                })
             }
             Condition::LogGroup(glob) => glob_match(glob.as_bytes(), event.log_group().as_bytes()),
         }

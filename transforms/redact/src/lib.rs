@@ -251,7 +251,7 @@ fn luhn(digits: &[u8]) -> bool {
             if position % 2 == 1 { if digit * 2 > 9 { digit * 2 - 9 } else { digit * 2 } } else { digit }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn find_ipv4(bytes: &[u8], kind: Kind, out: &mut Vec<Match>) {
