@@ -2,7 +2,8 @@
 //!
 //! It writes a realistic Kinesis batch (JSON app logs, access logs, Lambda platform lines,
 //! key=value lines, and two records that cannot be decoded) to `target/demo/event.json`, runs
-//! it through `sluicegate run`, and shows the summary and a few of the documents.
+//! it through `sluicegate run` with the chain filter, redact, extract (built from `transforms/`),
+//! and shows the summary and a few of the documents.
 
 use std::path::Path;
 
@@ -32,6 +33,19 @@ pub fn main(root: &Path) -> anyhow::Result<()> {
     std::fs::write(&event_path, serde_json::to_vec(&event)?)?;
     eprintln!("wrote {} ({} records)", event_path.display(), event.records.len());
 
+    let modules = crate::transforms::build(root, true)?;
+    let module = |name: &str| {
+        modules.iter().find(|path| path.file_stem().is_some_and(|stem| stem == name)).map(|path| path.to_string_lossy().into_owned())
+    };
+    let pipeline = serde_json::json!({"transforms": [
+        {"name": "filter", "module": module("filter"), "config": {"drop": [{"message": "GET /healthz"}, {"field": "level", "in": ["DEBUG"]}]}},
+        {"name": "redact", "module": module("redact"), "config": {"mode": "mask"}},
+        {"name": "extract", "module": module("extract"), "config": {}, "on_error": "dead-letter"},
+    ]});
+    let pipeline_path = demo_dir.join("pipeline.json");
+    std::fs::write(&pipeline_path, serde_json::to_vec_pretty(&pipeline)?)?;
+    eprintln!("wrote {} (filter, redact, extract)", pipeline_path.display());
+
     run(&mut cmd(
         root,
         "cargo",
@@ -48,6 +62,8 @@ pub fn main(root: &Path) -> anyhow::Result<()> {
             &event_path.to_string_lossy(),
             "--out",
             &out_dir.to_string_lossy(),
+            "--pipeline",
+            &pipeline_path.to_string_lossy(),
         ],
     ))?;
 

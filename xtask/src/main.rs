@@ -8,6 +8,7 @@ mod ci;
 mod demo;
 mod run;
 mod tidy;
+mod transforms;
 mod venv;
 
 const USAGE: &str = "usage: cargo xtask <command>
