@@ -92,3 +92,18 @@ fn compile_writes_a_cwasm_that_check_uses() {
     .assert_eq(&stderr);
     std::fs::remove_dir_all(&folder).unwrap();
 }
+
+#[test]
+fn check_reads_a_kinesis_event() {
+    let folder = folder("kinesis");
+    let spec = sluicegate_engine::corpus::CorpusSpec { n_records: 2, n_events_per_record: 3, seed: 7 };
+    let input = folder.join("event.json");
+    std::fs::write(&input, serde_json::to_vec(&sluicegate_engine::corpus::kinesis_event(spec)).unwrap()).unwrap();
+    let module = guests::module("test_guest");
+    let (ok, stdout, stderr) = sluicegate(&["check", module.to_str().unwrap(), "--input", input.to_str().unwrap(), "--json"]);
+    assert!(ok, "{stderr}");
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(lines.len(), 6);
+    assert_eq!(lines[0]["event"]["aws"]["cloudwatch"]["log_group"], "/aws/lambda/orders-api");
+    std::fs::remove_dir_all(&folder).unwrap();
+}
