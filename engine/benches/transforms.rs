@@ -63,6 +63,15 @@ fn standard_chain_to_bulk_and_archive(bencher: divan::Bencher) {
     let chain = start(&host, &folders().0);
     let batch = kinesis_event(CorpusSpec::STANDARD);
     let mut pipeline = Pipeline::with_transforms(PipelineConfig::default(), Box::new(chain));
+    // Where the time goes, once, next to divan's table.
+    let timings = pipeline.run(&batch, None).timings;
+    eprintln!(
+        "stages: decode {:?}, transforms {:?} ({}), encode {:?}",
+        timings.decode,
+        timings.transform,
+        timings.per_transform.iter().map(|(name, duration)| format!("{name} {duration:?}")).collect::<Vec<_>>().join(", "),
+        timings.encode
+    );
     bencher.counter(ItemsCount::new(10_000usize)).bench_local(|| pipeline.run(&batch, None));
 }
 

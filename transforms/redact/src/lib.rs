@@ -162,7 +162,7 @@ fn find_emails(bytes: &[u8], kind: Kind, out: &mut Vec<Match>) {
     let is_local = |byte: u8| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'%' | b'+' | b'-');
     let is_domain = |byte: u8| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'-');
     let mut search_from = 0;
-    while let Some(offset) = bytes[search_from..].iter().position(|&byte| byte == b'@') {
+    while let Some(offset) = memchr::memchr(b'@', &bytes[search_from..]) {
         let at = search_from + offset;
         search_from = at + 1;
         let mut start = at;
@@ -307,7 +307,7 @@ fn find_ipv6(text: &str, kind: Kind, out: &mut Vec<Match>) {
     let bytes = text.as_bytes();
     let is_candidate = |byte: u8| byte.is_ascii_hexdigit() || byte == b':' || byte == b'.';
     let mut at = 0;
-    while let Some(offset) = bytes[at..].iter().position(|&byte| byte == b':') {
+    while let Some(offset) = memchr::memchr(b':', &bytes[at..]) {
         let colon = at + offset;
         let mut start = colon;
         while start > 0 && is_candidate(bytes[start - 1]) {
@@ -351,9 +351,8 @@ fn find_access_keys(bytes: &[u8], kind: Kind, out: &mut Vec<Match>) {
 
 fn find_secret_keys(bytes: &[u8], kind: Kind, out: &mut Vec<Match>) {
     let is_key_byte = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'/' || byte == b'+';
-    let lower: Vec<u8> = bytes.to_ascii_lowercase();
     let mut search_from = 0;
-    while let Some(offset) = find_bytes(&lower[search_from..], b"secret") {
+    while let Some(offset) = find_ignore_case(&bytes[search_from..], b"secret") {
         let keyword = search_from + offset;
         search_from = keyword + 6;
         // The key follows within a few separators: `secret_access_key": "…"`, `secret=…`.
@@ -411,7 +410,7 @@ fn find_jwts(bytes: &[u8], kind: Kind, out: &mut Vec<Match>) {
 fn find_bearer(bytes: &[u8], kind: Kind, out: &mut Vec<Match>) {
     let is_token = |byte: u8| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=');
     let mut search_from = 0;
-    while let Some(offset) = find_bytes_ignore_case(&bytes[search_from..], b"bearer ") {
+    while let Some(offset) = find_ignore_case(&bytes[search_from..], b"bearer ") {
         let keyword = search_from + offset;
         search_from = keyword + 7;
         if keyword > 0 && is_word(bytes[keyword - 1]) {
@@ -430,11 +429,22 @@ fn find_bearer(bytes: &[u8], kind: Kind, out: &mut Vec<Match>) {
 }
 
 fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|window| window == needle)
+    memchr::memmem::find(haystack, needle)
 }
 
-fn find_bytes_ignore_case(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|window| window.eq_ignore_ascii_case(needle))
+/// Finds an ASCII `needle` (lower case) in any case: memchr finds the candidates by the first
+/// letter in either case, then the rest is compared.
+fn find_ignore_case(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    let first = needle[0];
+    let mut search_from = 0;
+    while let Some(offset) = memchr::memchr2(first, first.to_ascii_uppercase(), &haystack[search_from..]) {
+        let at = search_from + offset;
+        if haystack.get(at..at + needle.len()).is_some_and(|window| window.eq_ignore_ascii_case(needle)) {
+            return Some(at);
+        }
+        search_from = at + 1;
+    }
+    None
 }
 
 /// SipHash-2-4: a keyed hash, so equal values hash equally (joins still work) while nobody without
