@@ -122,6 +122,21 @@ fn write_merged_document(out: &mut Vec<u8>, event: &Event<'_>, context: &Context
     let serde_json::Value::Object(fields) = fields else {
         return Err("transform fields are not a json object".to_owned());
     };
+    // Fast path: fields that add only new top-level keys are appended to the base document, so
+    // neither the base document nor the message is parsed and written again.
+    const BASE_KEYS: [&str; 5] = ["@timestamp", "message", "event", "aws", "cloud"];
+    if !fields.keys().any(|key| BASE_KEYS.contains(&key.as_str())) {
+        write_base_document(out, event, &context_fragment(context));
+        out.pop();
+        for (key, value) in &fields {
+            out.push(b',');
+            write_json_str(out, key);
+            out.push(b':');
+            serde_json::to_writer(&mut *out, value).expect("writing to a vec cannot fail");
+        }
+        out.push(b'}');
+        return Ok(());
+    }
     let mut base = Vec::with_capacity(256 + event.message.len());
     write_base_document(&mut base, event, &context_fragment(context));
     let mut document: serde_json::Value = serde_json::from_slice(&base).expect("the base document is valid json");
