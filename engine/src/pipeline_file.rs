@@ -7,7 +7,8 @@
 //!     {"name": "redact", "module": "/opt/sluicegate/transforms/redact.wasm", "config": {"mode": "mask"}, "on_error": "dead-letter"}
 //!   ],
 //!   "index_template": "cwl-{yyyy}.{MM}.{dd}",
-//!   "archive_stage": "documents"
+//!   "archive_stage": "documents",
+//!   "limits": {"call_timeout_ms": 200, "memory_mb": 64, "stack_kb": 512}
 //! }
 //! ```
 //!
@@ -15,12 +16,13 @@
 //! a typo does not silently turn a setting off.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::archive::ArchiveStage;
 use crate::index::IndexTemplate;
-use crate::wasm::{Chain, OnError, StageSpec, WasmError, WasmHost};
+use crate::wasm::{Chain, Limits, OnError, StageSpec, WasmError, WasmHost};
 
 /// A pipeline file, read and checked (modules not loaded yet).
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +33,8 @@ pub struct PipelineFile {
     pub index_template: Option<IndexTemplate>,
     /// The archive stage, when the file sets one.
     pub archive_stage: Option<ArchiveStage>,
+    /// Limits for every transform instance (defaults for what the file leaves out).
+    pub limits: Limits,
 }
 
 /// One transform of the chain.
@@ -83,6 +87,17 @@ struct RawFile {
     index_template: Option<String>,
     #[serde(default)]
     archive_stage: Option<String>,
+    #[serde(default)]
+    limits: Option<RawLimits>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    call_timeout_ms: Option<u64>,
+    memory_mb: Option<usize>,
+    stack_kb: Option<usize>,
+    max_frame_kb: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -131,10 +146,26 @@ impl PipelineFile {
             .transpose()?;
         let archive_stage =
             raw.archive_stage.map(|stage| stage.parse::<ArchiveStage>().map_err(|error| format!("archive_stage: {error}"))).transpose()?;
-        Ok(PipelineFile { transforms, index_template, archive_stage })
+        let mut limits = Limits::default();
+        if let Some(raw) = raw.limits {
+            if let Some(call_timeout_ms) = raw.call_timeout_ms {
+                limits.call_timeout = Duration::from_millis(call_timeout_ms.max(1));
+            }
+            if let Some(memory_mb) = raw.memory_mb {
+                limits.memory_bytes = memory_mb.max(1) << 20;
+            }
+            if let Some(stack_kb) = raw.stack_kb {
+                limits.stack_bytes = stack_kb.max(16) << 10;
+            }
+            if let Some(max_frame_kb) = raw.max_frame_kb {
+                limits.max_frame_bytes = max_frame_kb.max(1) << 10;
+            }
+        }
+        Ok(PipelineFile { transforms, index_template, archive_stage, limits })
     }
 
-    /// Loads every module (precompiled when possible) and starts the chain.
+    /// Loads every module (precompiled when possible) and starts the chain. Make `host` with
+    /// this file's [`PipelineFile::limits`].
     pub fn start(&self, host: &WasmHost, path: &Path) -> Result<Chain, PipelineFileError> {
         let transform_error = |source| PipelineFileError::Transform { path: path.to_owned(), source };
         let mut specs = Vec::with_capacity(self.transforms.len());
@@ -164,6 +195,10 @@ mod tests {
         assert_eq!(file.transforms[1].config, "null");
         assert_eq!(file.transforms[1].on_error, OnError::DeadLetter);
         assert_eq!(file.archive_stage, Some(ArchiveStage::Both));
+        assert_eq!(file.limits, Limits::default());
+        let file = PipelineFile::parse(r#"{"transforms":[],"limits":{"call_timeout_ms":50,"memory_mb":16}}"#, Path::new("")).unwrap();
+        assert_eq!(file.limits.call_timeout, Duration::from_millis(50));
+        assert_eq!(file.limits.memory_bytes, 16 << 20);
 
         let error = |text: &str| PipelineFile::parse(text, Path::new("")).unwrap_err();
         assert!(

@@ -16,7 +16,7 @@ use sluicegate_engine::index::IndexTemplate;
 use sluicegate_engine::kinesis::KinesisEvent;
 use sluicegate_engine::outcome::Summary;
 use sluicegate_engine::pipeline_file::PipelineFile;
-use sluicegate_engine::wasm::{Limits, WasmHost};
+use sluicegate_engine::wasm::WasmHost;
 use sluicegate_engine::{Outcome, Pipeline, PipelineConfig};
 
 /// Options of `sluicegate run`.
@@ -77,7 +77,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             if let Some(archive_stage) = file.archive_stage {
                 config.archive_stage = archive_stage;
             }
-            let host = WasmHost::new(Limits::default())?;
+            let host = WasmHost::new(file.limits)?;
             let chain = file.start(&host, path)?;
             Pipeline::with_transforms(config, Box::new(chain))
         }
