@@ -159,3 +159,22 @@ fn pipeline_file_errors_name_the_transform() {
     assert!(error.contains("transform pii: cannot read"), "{error}");
     std::fs::remove_dir_all(&folder).unwrap();
 }
+
+/// Guards against a guest crate without a host test: every member of the transforms workspace
+/// must be loaded by name somewhere in these tests.
+#[test]
+fn every_guest_has_a_host_test() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let manifest = std::fs::read_to_string(root.join("transforms/Cargo.toml")).unwrap();
+    let members_line = manifest.lines().find(|line| line.starts_with("members")).unwrap();
+    let tests: String = ["transforms.rs", "wasm_host.rs"]
+        .iter()
+        .map(|file| std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it").join(file)).unwrap())
+        .collect();
+    for member in members_line.split('"').skip(1).step_by(2) {
+        let crate_name = member.replace('-', "_");
+        let used =
+            tests.contains(&format!("guests::module(\"{crate_name}\")")) || tests.contains(&format!("check(\n        \"{crate_name}\""));
+        assert!(used, "transforms/{member} has no host test through its wasm module");
+    }
+}
