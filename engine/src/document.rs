@@ -118,31 +118,74 @@ fn write_base_document(out: &mut Vec<u8>, event: &Event<'_>, fragment: &[u8]) {
 }
 
 fn write_merged_document(out: &mut Vec<u8>, event: &Event<'_>, context: &Context<'_>, fields: &str) -> Result<(), String> {
+    // Fast path: the fields text is checked (valid JSON, an object, no top-level key twice or
+    // shared with the base document) without building a tree, then spliced into the base
+    // document as it is.
+    match top_level_keys_are_new(fields) {
+        Ok(true) => {
+            let inner = fields.trim().strip_prefix('{').unwrap_or_default();
+            write_base_document(out, event, &context_fragment(context));
+            if !inner.trim_start().starts_with('}') {
+                out.pop();
+                out.push(b',');
+                out.extend_from_slice(inner.trim_start().as_bytes());
+            }
+            return Ok(());
+        }
+        Ok(false) => {}
+        Err(error) => return Err(error),
+    }
     let fields: serde_json::Value = serde_json::from_str(fields).map_err(|error| format!("transform fields are not json: {error}"))?;
     let serde_json::Value::Object(fields) = fields else {
         return Err("transform fields are not a json object".to_owned());
     };
-    // Fast path: fields that add only new top-level keys are appended to the base document, so
-    // neither the base document nor the message is parsed and written again.
-    const BASE_KEYS: [&str; 5] = ["@timestamp", "message", "event", "aws", "cloud"];
-    if !fields.keys().any(|key| BASE_KEYS.contains(&key.as_str())) {
-        write_base_document(out, event, &context_fragment(context));
-        out.pop();
-        for (key, value) in &fields {
-            out.push(b',');
-            write_json_str(out, key);
-            out.push(b':');
-            serde_json::to_writer(&mut *out, value).expect("writing to a vec cannot fail");
-        }
-        out.push(b'}');
-        return Ok(());
-    }
     let mut base = Vec::with_capacity(256 + event.message.len());
     write_base_document(&mut base, event, &context_fragment(context));
     let mut document: serde_json::Value = serde_json::from_slice(&base).expect("the base document is valid json");
     merge(&mut document, serde_json::Value::Object(fields));
     serde_json::to_writer(out, &document).expect("writing to a vec cannot fail");
     Ok(())
+}
+
+/// Whether `fields` is a JSON object whose top-level keys are all distinct and none of the base
+/// document's; an error when it is not a JSON object at all.
+fn top_level_keys_are_new(fields: &str) -> Result<bool, String> {
+    const BASE_KEYS: [&str; 5] = ["@timestamp", "message", "event", "aws", "cloud"];
+    struct Keys(bool);
+    impl<'de> serde::de::Visitor<'de> for Keys {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a json object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+            let mut seen: Vec<std::borrow::Cow<'de, str>> = Vec::new();
+            let mut all_new = self.0;
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                if BASE_KEYS.contains(&key.as_ref()) || seen.contains(&key) {
+                    all_new = false;
+                }
+                seen.push(key);
+            }
+            Ok(all_new)
+        }
+    }
+    impl<'de> serde::de::DeserializeSeed<'de> for Keys {
+        type Value = bool;
+        fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+            deserializer.deserialize_map(self)
+        }
+    }
+    let mut deserializer = serde_json::Deserializer::from_str(fields);
+    let all_new = serde::de::DeserializeSeed::deserialize(Keys(true), &mut deserializer).map_err(|error| {
+        if error.is_data() {
+            "transform fields are not a json object".to_owned()
+        } else {
+            format!("transform fields are not json: {error}")
+        }
+    })?;
+    deserializer.end().map_err(|error| format!("transform fields are not json: {error}"))?;
+    Ok(all_new)
 }
 
 /// Merges `patch` into `target`: objects merge key by key, anything else replaces.
@@ -241,5 +284,46 @@ mod tests {
     fn fields_that_are_not_an_object_are_an_error() {
         let (event, context) = event("x", Some("[1]"));
         assert!(write_document(&mut Vec::new(), &event, &context).is_err());
+    }
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use std::borrow::Cow;
+
+    use super::*;
+
+    fn document(fields: &str) -> Result<String, String> {
+        let event = Event {
+            record_idx: 0,
+            context_idx: 0,
+            id: Cow::Borrowed("1"),
+            timestamp: 0,
+            message: Cow::Borrowed("m"),
+            fields: Some(fields.to_owned()),
+            index: None,
+        };
+        let context = Context { owner: Cow::Borrowed("o"), log_group: Cow::Borrowed("g"), log_stream: Cow::Borrowed("s") };
+        let mut out = Vec::new();
+        write_document(&mut out, &event, &context)?;
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn fields_splice_or_merge() {
+        let base = r#"{"@timestamp":"1970-01-01T00:00:00.000Z","message":"m","event":{"id":"1"},"aws":{"cloudwatch":{"log_group":"g","log_stream":"s"}},"cloud":{"account":{"id":"o"}}"#;
+        // New keys are spliced in as they are.
+        assert_eq!(document(r#"{"a":1,"b":{"c":"\"x\""}}"#).unwrap(), format!(r#"{base},"a":1,"b":{{"c":"\"x\""}}}}"#));
+        assert_eq!(document(" { } ").unwrap(), format!("{base}}}"));
+        // A base key merges (and sorts the keys, as the slow path writes them).
+        let merged: serde_json::Value = serde_json::from_str(&document(r#"{"aws":{"lambda":{"x":1}}}"#).unwrap()).unwrap();
+        assert_eq!(merged["aws"]["lambda"]["x"], 1);
+        assert_eq!(merged["aws"]["cloudwatch"]["log_group"], "g");
+        // A key given twice takes the merging path, which keeps the last.
+        let merged: serde_json::Value = serde_json::from_str(&document(r#"{"a":1,"a":2}"#).unwrap()).unwrap();
+        assert_eq!(merged["a"], 2);
+        assert_eq!(document("[1]").unwrap_err(), "transform fields are not a json object");
+        assert!(document(r#"{"a":1} x"#).unwrap_err().starts_with("transform fields are not json"));
+        assert!(document(r#"{"a":"#).unwrap_err().starts_with("transform fields are not json"));
     }
 }
