@@ -18,13 +18,24 @@ pub struct Event<'a> {
     timestamp: Option<i64>,
     message: Option<String>,
     fields: OnceCell<Map<String, Value>>,
+    /// Fields set as JSON text, sent as they are unless a transform then changes them as a map.
+    raw_fields: Option<String>,
     fields_changed: bool,
     index: Option<Option<String>>,
 }
 
 impl<'a> Event<'a> {
     pub(crate) fn new(event: FrameEvent<'a>, context: FrameContext<'a>) -> Event<'a> {
-        Event { event, context, timestamp: None, message: None, fields: OnceCell::new(), fields_changed: false, index: None }
+        Event {
+            event,
+            context,
+            timestamp: None,
+            message: None,
+            fields: OnceCell::new(),
+            raw_fields: None,
+            fields_changed: false,
+            index: None,
+        }
     }
 
     /// The CloudWatch event id (the document `_id`).
@@ -84,7 +95,7 @@ impl<'a> Event<'a> {
 
     /// All fields added so far, as one JSON object.
     pub fn fields(&self) -> &Map<String, Value> {
-        self.fields.get_or_init(|| parse_fields(self.event.fields))
+        self.fields.get_or_init(|| parse_fields(self.raw_fields.as_deref().or(self.event.fields)))
     }
 
     /// The field at a dotted path (`"log.level"`), if there is one.
@@ -138,7 +149,26 @@ impl<'a> Event<'a> {
     pub fn fields_mut(&mut self) -> &mut Map<String, Value> {
         self.fields();
         self.fields_changed = true;
+        self.raw_fields = None;
         self.fields.get_mut().expect("initialised just above")
+    }
+
+    /// Replaces all fields with JSON object text, which travels to the host as it is: the fast way
+    /// for a transform that writes its fields as text. The text must be one JSON object; the host
+    /// dead-letters an event whose fields are not. Reading or changing fields afterwards parses it.
+    pub fn set_fields_json(&mut self, json: String) {
+        self.fields = OnceCell::new();
+        self.raw_fields = Some(json);
+        self.fields_changed = true;
+    }
+
+    /// Whether the event has no fields yet (cheap: nothing is parsed).
+    pub fn has_no_fields(&self) -> bool {
+        match (&self.raw_fields, self.fields.get()) {
+            (Some(raw), _) => raw.trim() == "{}",
+            (None, Some(fields)) => fields.is_empty(),
+            (None, None) => self.event.fields.is_none(),
+        }
     }
 
     /// Whether the transform changed anything.
@@ -158,6 +188,11 @@ impl<'a> Event<'a> {
     pub(crate) fn write_changed_fields(&self, out: &mut String) -> Option<bool> {
         if !self.fields_changed {
             return None;
+        }
+        if let Some(raw) = &self.raw_fields {
+            out.clear();
+            out.push_str(raw);
+            return Some(true);
         }
         let fields = self.fields.get()?;
         if fields.is_empty() {

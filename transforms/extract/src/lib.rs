@@ -289,6 +289,114 @@ fn logfmt(message: &str) -> Option<Map<String, Value>> {
     (fields.len() >= 2).then_some(fields)
 }
 
+/// Appends `text` as a JSON string literal.
+fn push_json_str(out: &mut String, text: &str) {
+    out.push('"');
+    for char in text.chars() {
+        match char {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            control if (control as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", control as u32)),
+            other => out.push(other),
+        }
+    }
+    out.push('"');
+}
+
+/// [`logfmt`] written straight to JSON object text (no map), with the level if a level key is
+/// present; `log.level` is added unless the line has a `log` key.
+fn logfmt_json(message: &str, level_keys: &[String]) -> Option<(String, Option<String>)> {
+    let bytes = message.as_bytes();
+    let mut json = String::with_capacity(message.len() + message.len() / 2 + 32);
+    json.push('{');
+    let mut n_pairs = 0;
+    let mut level = None;
+    let mut has_log_key = false;
+    let mut value = String::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        while at < bytes.len() && bytes[at] == b' ' {
+            at += 1;
+        }
+        if at == bytes.len() {
+            break;
+        }
+        let key_start = at;
+        while at < bytes.len() && bytes[at] != b'=' && bytes[at] != b' ' {
+            at += 1;
+        }
+        if at == bytes.len() || bytes[at] != b'=' || at == key_start {
+            return None;
+        }
+        let key = &message[key_start..at];
+        at += 1;
+        if n_pairs > 0 {
+            json.push(',');
+        }
+        push_json_str(&mut json, key);
+        json.push(':');
+        let quoted = bytes.get(at) == Some(&b'"');
+        value.clear();
+        if quoted {
+            at += 1;
+            let mut closed = false;
+            while at < bytes.len() {
+                match bytes[at] {
+                    b'\\' if at + 1 < bytes.len() => {
+                        value.push(bytes[at + 1] as char);
+                        at += 2;
+                    }
+                    b'"' => {
+                        at += 1;
+                        closed = true;
+                        break;
+                    }
+                    _ => {
+                        let char_len = message[at..].chars().next().map_or(1, char::len_utf8);
+                        value.push_str(&message[at..at + char_len]);
+                        at += char_len;
+                    }
+                }
+            }
+            if !closed {
+                return None;
+            }
+            push_json_str(&mut json, &value);
+        } else {
+            let value_start = at;
+            while at < bytes.len() && bytes[at] != b' ' {
+                at += 1;
+            }
+            let text = &message[value_start..at];
+            value.push_str(text);
+            match typed(text) {
+                Value::String(text) => push_json_str(&mut json, &text),
+                number => json.push_str(&number.to_string()),
+            }
+        }
+        if level.is_none() && level_keys.iter().any(|level_key| level_key == key) {
+            level = Some(value.clone());
+        }
+        has_log_key |= key == "log";
+        n_pairs += 1;
+    }
+    if n_pairs < 2 {
+        return None;
+    }
+    if let Some(level) = &level
+        && !has_log_key
+    {
+        json.push_str(",\"log\":{\"level\":");
+        push_json_str(&mut json, &level.to_ascii_uppercase());
+        json.push('}');
+    }
+    json.push('}');
+    Some((json, if has_log_key { level } else { None }))
+}
+
 /// Milliseconds since the epoch from RFC 3339 text (`2025-11-28T10:00:00.123Z`, offsets allowed).
 fn parse_rfc3339(text: &str) -> Option<i64> {
     let bytes = text.as_bytes();
@@ -389,6 +497,24 @@ impl Transform for Extract {
             && trimmed.starts_with('{')
         {
             match serde_json::from_str::<Value>(trimmed) {
+                Ok(Value::Object(fields)) if target.is_none() && event.has_no_fields() => {
+                    // The message is already the fields' JSON text: it goes as it is, with
+                    // `log.level` spliced in, instead of being written out again from a map.
+                    let found = self.level_keys.iter().find_map(|key| fields.get(key)?.as_str());
+                    let mut json = trimmed.to_owned();
+                    if let Some(found) = found
+                        && !fields.contains_key("log")
+                    {
+                        json.pop();
+                        json.push_str(if fields.is_empty() { "\"log\":{\"level\":" } else { ",\"log\":{\"level\":" });
+                        push_json_str(&mut json, &found.to_ascii_uppercase());
+                        json.push_str("}}");
+                    } else if found.is_some() {
+                        level = found.map(str::to_owned);
+                    }
+                    event.set_fields_json(json);
+                    parsed = true;
+                }
                 Ok(Value::Object(fields)) => {
                     level = self.level_keys.iter().find_map(|key| fields.get(key)?.as_str().map(str::to_owned));
                     put(event, target, fields);
@@ -403,6 +529,16 @@ impl Transform for Extract {
             && let Some(fields) = access_log(trimmed)
         {
             put(event, target, fields);
+            parsed = true;
+        }
+        if !parsed
+            && let Parser::On(None) = &self.logfmt
+            && event.has_no_fields()
+            && trimmed.contains('=')
+            && let Some((json, found)) = logfmt_json(trimmed, &self.level_keys)
+        {
+            event.set_fields_json(json);
+            level = found;
             parsed = true;
         }
         if !parsed
@@ -481,14 +617,16 @@ mod tests {
                 "2025-11-28T10:00:00.000Z\t0a1b2c3d-0000-1111-2222-333344445555\tWARN\tslow",
                 r#"{"aws":{"lambda":{"request_id":"0a1b2c3d-0000-1111-2222-333344445555"}},"log":{"level":"WARN"}} @1700000000000"#,
             ),
-            (r#"{"level":"info","n":2,"msg":"hi"}"#, r#"{"level":"info","log":{"level":"INFO"},"msg":"hi","n":2} @1700000000000"#),
+            (r#"{"level":"info","n":2,"msg":"hi"}"#, r#"{"level":"info","n":2,"msg":"hi","log":{"level":"INFO"}} @1700000000000"#),
+            (r#"{"level":"info","log":{"origin":"x"}}"#, r#"{"level":"info","log":{"level":"INFO","origin":"x"}} @1700000000000"#),
+            ("a=1 a=2 log=x level=warn", r#"{"a":2,"level":"warn","log":{"level":"WARN"}} @1700000000000"#),
             (
                 r#"10.0.0.7 - bob [28/Nov/2025:10:01:02 +0000] "GET /a?b=1 HTTP/1.1" 404 512 "https://x.example/" "curl/8.5.0""#,
                 r#"{"http":{"request":{"method":"GET","referrer":"https://x.example/"},"response":{"body":{"bytes":512},"status_code":404},"version":"1.1"},"source":{"address":"10.0.0.7"},"url":{"original":"/a?b=1"},"user":{"name":"bob"},"user_agent":{"original":"curl/8.5.0"}} @1700000000000"#,
             ),
             (
                 r#"level=warn msg="stock \"low\"" qty=5 version=2.14.3 id=0123 ratio=0.5"#,
-                r#"{"id":"0123","level":"warn","log":{"level":"WARN"},"msg":"stock \"low\"","qty":5,"ratio":0.5,"version":"2.14.3"} @1700000000000"#,
+                r#"{"level":"warn","msg":"stock \"low\"","qty":5,"version":"2.14.3","id":"0123","ratio":0.5,"log":{"level":"WARN"}} @1700000000000"#,
             ),
             ("just text = not logfmt", "kept"),
             ("{not json", "failed: message looks like json but is not: key must be a string at line 1 column 2"),
