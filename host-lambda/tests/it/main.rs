@@ -1,0 +1,3 @@
+//! Integration tests of the Lambda glue (one binary, so it links once).
+
+mod es_config;
