@@ -45,7 +45,8 @@ impl Lambda {
         let status = response.status();
         let text = response.into_body().with_config().limit(64 << 20).read_to_string().expect("invoke response");
         assert!(status.is_success(), "invoke answered {status}: {text}\nbootstrap output:\n{}", self.function.output());
-        serde_json::from_str(&text).unwrap_or_else(|error| panic!("invoke answered {text:?}: {error}\nbootstrap output:\n{}", self.function.output()))
+        serde_json::from_str(&text)
+            .unwrap_or_else(|error| panic!("invoke answered {text:?}: {error}\nbootstrap output:\n{}", self.function.output()))
     }
 }
 

@@ -64,7 +64,8 @@ impl Moto {
             .into_body()
             .read_to_string()
             .expect("list body");
-        let mut keys: Vec<String> = text.split("<Key>").skip(1).filter_map(|part| part.split_once("</Key>")).map(|(key, _)| key.to_owned()).collect();
+        let mut keys: Vec<String> =
+            text.split("<Key>").skip(1).filter_map(|part| part.split_once("</Key>")).map(|(key, _)| key.to_owned()).collect();
         keys.sort();
         keys
     }
@@ -100,7 +101,8 @@ impl Moto {
 
     /// Puts log events `(timestamp ms, message)`.
     pub fn put_log_events(&self, log_group: &str, log_stream: &str, events: &[(i64, String)]) {
-        let log_events: Vec<Value> = events.iter().map(|(timestamp, message)| json!({"timestamp": timestamp, "message": message})).collect();
+        let log_events: Vec<Value> =
+            events.iter().map(|(timestamp, message)| json!({"timestamp": timestamp, "message": message})).collect();
         self.call(
             "logs",
             "Logs_20140328.PutLogEvents",
@@ -115,7 +117,8 @@ impl Moto {
             "Kinesis_20131202.GetShardIterator",
             json!({"StreamName": stream, "ShardId": SHARD_ID, "ShardIteratorType": "TRIM_HORIZON"}),
         );
-        let records = self.call("kinesis", "Kinesis_20131202.GetRecords", json!({"ShardIterator": iterator["ShardIterator"], "Limit": 10000}));
+        let records =
+            self.call("kinesis", "Kinesis_20131202.GetRecords", json!({"ShardIterator": iterator["ShardIterator"], "Limit": 10000}));
         records["Records"].as_array().expect("records").clone()
     }
 

@@ -1,10 +1,12 @@
-//! Sluicegate's hosts: the Lambda handler, its configuration, the S3 archiver and the metrics line.
+//! Sluicegate's Lambda glue: configuration, the Elasticsearch/OpenSearch client, the S3 archiver,
+//! the handler and the metrics line.
 //!
-//! This is glue around `sluicegate-engine`: the engine turns a batch into bodies and objects, and
-//! this crate ships them and decides which records go back to Kinesis as `batchItemFailures`.
+//! The engine turns a batch into bodies and objects; this crate ships them and decides which
+//! records go back to Kinesis as `batchItemFailures`.
 
 pub mod archive;
 pub mod config;
+pub mod es;
 pub mod handler;
 pub mod metrics;
 pub mod sink;

@@ -15,7 +15,10 @@ fn log_events_arrive_in_opensearch_and_the_archive_once() {
     stack.moto.put_log_events(
         LOG_GROUP,
         LOG_STREAM,
-        &[(T0, "START RequestId: 8f5a Version: $LATEST".to_owned()), (T0 + 1, r#"{"level":"info","msg":"order placed","order_id":42}"#.to_owned())],
+        &[
+            (T0, "START RequestId: 8f5a Version: $LATEST".to_owned()),
+            (T0 + 1, r#"{"level":"info","msg":"order placed","order_id":42}"#.to_owned()),
+        ],
     );
     stack.moto.put_log_events(LOG_GROUP, LOG_STREAM, &[(T0 + 2, "END RequestId: 8f5a".to_owned())]);
     let records = stack.moto.read_shard(STREAM);

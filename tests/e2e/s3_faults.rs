@@ -28,7 +28,8 @@ fn records_whose_archive_failed_are_reported_and_their_replay_adds_no_duplicates
     drop(lambda);
 
     // Kinesis retries from the lowest reported record; this time S3 is up.
-    let reported: Vec<_> = records.iter().filter(|record| failures(&response).iter().any(|s| record["SequenceNumber"] == **s)).cloned().collect();
+    let reported: Vec<_> =
+        records.iter().filter(|record| failures(&response).iter().any(|s| record["SequenceNumber"] == **s)).cloned().collect();
     let mut lambda = stack.lambda(&stack.moto.url, &[]);
     let response = lambda.invoke(&lambda_event(STREAM, &reported));
     assert_eq!(failures(&response), Vec::<String>::new(), "{response}");

@@ -9,8 +9,8 @@ use lambda_runtime::{LambdaEvent, service_fn};
 // The engine's lenient event, not aws_lambda_events' `KinesisEvent`: that one decodes `data` as
 // strict base64 while deserializing, so one bad record would fail the whole invocation and block
 // the shard. Here a bad record becomes a dead letter; aws_lambda_events only supplies the response.
-use sluicegate_engine::kinesis::KinesisEvent;
 use sluicegate_engine::Pipeline;
+use sluicegate_engine::kinesis::KinesisEvent;
 use sluicegate_lambda::archive::S3Archive;
 use sluicegate_lambda::config::Config;
 use sluicegate_lambda::es::{EsClient, EsConfig};
@@ -82,7 +82,7 @@ fn init_logs(filter: &str) {
 
 /// The AWS SDK's HTTPS client with rustls on ring (not aws-lc-rs, which is slow to build and
 /// needs a C toolchain for every target).
-fn https_client() -> aws_smithy_http_client::SharedHttpClient {
+fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     aws_smithy_http_client::Builder::new()
         .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring))
         .build_https()

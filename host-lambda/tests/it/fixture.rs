@@ -84,7 +84,7 @@ impl MemoryBulk {
 
 impl BulkSink for MemoryBulk {
     async fn ship(&self, bodies: &[BulkBody], _deadline: Instant) -> ShipReport {
-        let mut report = ShipReport { n_requests: bodies.len(), ..ShipReport::default() };
+        let mut report = ShipReport { n_requests: bodies.len() as u32, ..ShipReport::default() };
         for body in bodies {
             for (item_idx, item) in body.items.iter().enumerate() {
                 let lines = std::str::from_utf8(&body.body[item.range.clone()]).unwrap();

@@ -1,4 +1,5 @@
-//! Integration tests of the Lambda host (one binary, so it links once).
+//! Integration tests of the Lambda glue (one binary, so it links once).
 
+mod es_config;
 mod fixture;
 mod handler;
