@@ -48,3 +48,27 @@ pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
     let mut decoder = sluicegate_engine::decode::Decoder::new(256 << 20);
     decoder.inflate(bytes).expect("valid gzip")
 }
+
+/// A base time for log events: the start of the previous hour. CloudWatch Logs (and moto) drop
+/// events older than 14 days, so test events cannot use a fixed date.
+pub fn recent_t0() -> i64 {
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_millis() as i64;
+    (now_ms / 3_600_000 - 1) * 3_600_000
+}
+
+/// `@timestamp` as an offset from `t0`, e.g. `T0+2ms`, so snapshots do not depend on the day.
+pub fn offset_from(t0: i64, timestamp: &str) -> String {
+    match sluicegate_engine::time::parse_rfc3339(timestamp) {
+        Some(ms) => format!("T0{:+}ms", ms - t0),
+        None => format!("unparsable {timestamp:?}"),
+    }
+}
+
+/// Gzip at the strongest level, for a small record that inflates to a lot (a gzip bomb).
+pub fn gzip_best(bytes: &[u8]) -> Vec<u8> {
+    let mut compressor = libdeflater::Compressor::new(libdeflater::CompressionLvl::best());
+    let mut out = vec![0; compressor.gzip_compress_bound(bytes.len())];
+    let n_bytes = compressor.gzip_compress(bytes, &mut out).expect("the buffer is at least the bound");
+    out.truncate(n_bytes);
+    out
+}

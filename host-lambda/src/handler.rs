@@ -189,9 +189,38 @@ fn rejected_dead_letters(outcome: &Outcome, report: &ShipReport) -> Vec<DeadLett
 
 /// The time left before `deadline_ms` (milliseconds since the Unix epoch, as Lambda gives it),
 /// less `margin`, as an [`Instant`]; a deadline already past gives now.
+///
+/// A value too small to be a date in this century is taken as the time left itself: cargo-lambda's
+/// Runtime API emulator sends the function's timeout (`600000`) in `Lambda-Runtime-Deadline-Ms`,
+/// and reading that as a date would leave no time at all.
 pub fn deadline_from_epoch_ms(deadline_ms: u64, margin: Duration) -> Instant {
+    const YEAR_2001_MS: u64 = 978_307_200_000;
     let now = Instant::now();
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |now| now.as_millis() as u64);
-    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(margin);
-    now + left
+    let left_ms = if deadline_ms < YEAR_2001_MS {
+        deadline_ms
+    } else {
+        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |now| now.as_millis() as u64);
+        deadline_ms.saturating_sub(now_ms)
+    };
+    now + Duration::from_millis(left_ms).saturating_sub(margin)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+    use super::deadline_from_epoch_ms;
+
+    #[test]
+    fn deadlines_leave_the_margin() {
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        let margin = Duration::from_millis(500);
+        let left = deadline_from_epoch_ms(now_ms + 10_000, margin) - Instant::now();
+        assert!(left > Duration::from_millis(9_000) && left <= Duration::from_millis(9_500), "{left:?}");
+        // Past deadlines leave nothing rather than underflowing.
+        assert!(deadline_from_epoch_ms(now_ms - 10_000, margin) <= Instant::now());
+        // cargo-lambda's emulator sends the timeout itself.
+        let left = deadline_from_epoch_ms(600_000, margin) - Instant::now();
+        assert!(left > Duration::from_secs(599) && left <= Duration::from_millis(599_500), "{left:?}");
+    }
 }

@@ -5,45 +5,46 @@ use sluicegate_tests::moto::lambda_event;
 
 use crate::{LOG_GROUP, LOG_STREAM, STREAM, Stack, failures};
 
-/// 2026-11-28T03:00:00Z.
-const T0: i64 = 1_764_298_800_000;
-
 #[test]
 fn log_events_arrive_in_opensearch_and_the_archive_once() {
     let stack = Stack::start();
+    let t0 = sluicegate_tests::recent_t0();
     // Two PutLogEvents calls, so two subscription messages and two Kinesis records.
     stack.moto.put_log_events(
         LOG_GROUP,
         LOG_STREAM,
         &[
-            (T0, "START RequestId: 8f5a Version: $LATEST".to_owned()),
-            (T0 + 1, r#"{"level":"info","msg":"order placed","order_id":42}"#.to_owned()),
+            (t0, "START RequestId: 8f5a Version: $LATEST".to_owned()),
+            (t0 + 1, r#"{"level":"info","msg":"order placed","order_id":42}"#.to_owned()),
         ],
     );
-    stack.moto.put_log_events(LOG_GROUP, LOG_STREAM, &[(T0 + 2, "END RequestId: 8f5a".to_owned())]);
+    stack.moto.put_log_events(LOG_GROUP, LOG_STREAM, &[(t0 + 2, "END RequestId: 8f5a".to_owned())]);
     let records = stack.moto.read_shard(STREAM);
     assert_eq!(records.len(), 2, "one kinesis record per subscription message");
     let event = lambda_event(STREAM, &records);
 
     let mut lambda = stack.lambda(&stack.moto.url, &[]);
     let response = lambda.invoke(&event);
-    assert_eq!(failures(&response), Vec::<String>::new(), "{response}");
+    assert_eq!(failures(&response), Vec::<String>::new(), "{response}\n{}", lambda.function.output());
 
     let documents = stack.es_documents();
-    assert_eq!(stack.es_count(), 3);
+    assert_eq!(stack.es_count(), 3, "bootstrap output:\n{}", lambda.function.output());
     let mut rendered = String::new();
     for (id, source) in &documents {
         // `_id` is the CloudWatch event id, so a replay overwrites instead of adding.
         assert_eq!(source["event"]["id"].as_str(), Some(id.as_str()), "{source}");
         rendered += &format!(
             "{} {} {} {}\n",
-            source["@timestamp"].as_str().unwrap(),
+            sluicegate_tests::offset_from(t0, source["@timestamp"].as_str().unwrap()),
             source["aws"]["cloudwatch"]["log_group"].as_str().unwrap(),
             source["cloud"]["account"]["id"],
             source["message"]
         );
     }
     expect![[r#"
+        T0+0ms /aws/lambda/checkout "123456789012" "START RequestId: 8f5a Version: $LATEST"
+        T0+1ms /aws/lambda/checkout "123456789012" "{\"level\":\"info\",\"msg\":\"order placed\",\"order_id\":42}"
+        T0+2ms /aws/lambda/checkout "123456789012" "END RequestId: 8f5a"
     "#]]
     .assert_eq(&rendered);
 

@@ -6,13 +6,12 @@ use sluicegate_tests::process::free_port;
 
 use crate::{LOG_GROUP, LOG_STREAM, STREAM, Stack, failures};
 
-const T0: i64 = 1_764_298_800_000;
-
 #[test]
 fn records_whose_archive_failed_are_reported_and_their_replay_adds_no_duplicates() {
     let stack = Stack::start();
+    let t0 = sluicegate_tests::recent_t0();
     for event_idx in 0..3 {
-        stack.moto.put_log_events(LOG_GROUP, LOG_STREAM, &[(T0 + event_idx, format!("event {event_idx}"))]);
+        stack.moto.put_log_events(LOG_GROUP, LOG_STREAM, &[(t0 + event_idx, format!("event {event_idx}"))]);
     }
     let records = stack.moto.read_shard(STREAM);
     let sequence_numbers: Vec<String> = records.iter().map(|record| record["SequenceNumber"].as_str().unwrap().to_owned()).collect();
