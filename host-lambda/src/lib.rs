@@ -5,6 +5,7 @@
 //! records go back to Kinesis as `batchItemFailures`.
 
 pub mod archive;
+pub mod aws;
 pub mod config;
 pub mod es;
 pub mod handler;

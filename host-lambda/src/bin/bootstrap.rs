@@ -27,7 +27,7 @@ async fn run() -> anyhow::Result<()> {
     init_logs(&config.log_level);
     let es_config = EsConfig::from_env(get).context("bad configuration")?;
 
-    let sdk_config = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client()).load().await;
+    let sdk_config = sluicegate_lambda::aws::sdk_config().await;
     let s3_client = S3Archive::client(&sdk_config, &config.s3);
     let archive = S3Archive::new(s3_client, &config.s3);
     let es_client = EsClient::new(es_config, sdk_config.credentials_provider()).context("cannot build the elasticsearch client")?;
@@ -78,12 +78,4 @@ async fn run() -> anyhow::Result<()> {
 fn init_logs(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt().json().with_env_filter(filter).with_current_span(false).with_ansi(false).with_target(false).init();
-}
-
-/// The AWS SDK's HTTPS client with rustls on ring (not aws-lc-rs, which is slow to build and
-/// needs a C toolchain for every target).
-fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring))
-        .build_https()
 }

@@ -3,3 +3,4 @@
 mod es_config;
 mod fixture;
 mod handler;
+mod run;
