@@ -16,12 +16,15 @@ struct Args {
 enum Command {
     /// Run a Kinesis event (the JSON Lambda receives) through the pipeline.
     Run(cli::run::RunArgs),
+    /// Read archive objects from S3 back into Elasticsearch/OpenSearch (backfills).
+    Replay(cli::replay::ReplayArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let result = match args.command {
         Command::Run(run_args) => cli::run::run(run_args),
+        Command::Replay(replay_args) => cli::replay::run(replay_args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

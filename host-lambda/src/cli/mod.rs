@@ -1,3 +1,4 @@
 //! The subcommands of the `sluicegate` command line, one file each.
 
+pub mod replay;
 pub mod run;

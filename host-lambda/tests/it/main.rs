@@ -3,4 +3,5 @@
 mod es_config;
 mod fixture;
 mod handler;
+mod replay;
 mod run;
