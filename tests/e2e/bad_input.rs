@@ -53,7 +53,7 @@ fn bad_records_become_dead_letters_and_the_rest_is_delivered() {
         record 1: decode record is not gzip (first bytes [6e, 6f, 74, 20])
         record 2: decode record inflates past the cap of 4194304 bytes
         record 5: decode record data is not valid base64: Invalid symbol 32, offset 4.
-        record 3: decode record is not cloudwatch logs subscription json: Syntax at character 45 ('[')
+        record 3: decode record is not cloudwatch logs subscription json: EOF while parsing a list at line 1 column 46
     "#]]
     .assert_eq(&rendered);
     // The original content comes back byte for byte.

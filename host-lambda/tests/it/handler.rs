@@ -225,7 +225,7 @@ fn undecodable_records_are_dead_lettered_and_reported_only_if_that_fails() {
             dead-letter/year=2023/month=11/day=14/hour=22/shardId-000000000000-100.ndjson.gz
               decode seq="101" record data is not valid base64: Invalid symbol 32, offset 3.
               decode seq="102" record is not gzip (first bytes [6e, 6f, 74, 20])
-              decode seq="103" record is not cloudwatch logs subscription json: ExpectedObjectContent at character 1 ('n')
+              decode seq="103" record is not cloudwatch logs subscription json: key must be a string at line 1 column 2
             metrics: records=4 in=2 out=2 dead_lettered=3 rejected=0 undelivered=0 failures=0
         "#]],
     );
