@@ -1,3 +1,4 @@
 //! Integration tests of the Lambda glue (one binary, so it links once).
 
 mod es_config;
+mod es_faults;
