@@ -279,7 +279,7 @@ fn parse_bulk(body: &[u8], gzipped: bool) -> Result<Vec<Item>, String> {
     }
     let text = std::str::from_utf8(body).map_err(|error| format!("body is not utf-8: {error}"))?;
     let lines: Vec<&str> = text.lines().filter(|line| !line.is_empty()).collect();
-    if lines.len() % 2 != 0 {
+    if !lines.len().is_multiple_of(2) {
         return Err(format!("{} lines: an action without a source", lines.len()));
     }
     lines
