@@ -238,6 +238,7 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Result<
                     }
                 }
             };
+        let answer = if received.path_and_query.contains("filter_path=") { filter_items(answer) } else { answer };
         received.status = status;
         state.requests.push(received);
         (status, answer, delay)
@@ -251,6 +252,24 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Result<
         .body(Full::new(Bytes::from(answer.to_string())))
         .map_err(std::io::Error::other)?;
     Ok(response)
+}
+
+/// What `filter_path=errors,items.*.status,items.*.error` leaves of a `_bulk` response (the
+/// fake assumes that is the filter asked for).
+fn filter_items(mut answer: Value) -> Value {
+    let Some(object) = answer.as_object_mut() else { return answer };
+    if !object.contains_key("items") {
+        return answer;
+    }
+    object.retain(|key, _| key == "errors" || key == "items");
+    for item in object.get_mut("items").and_then(Value::as_array_mut).into_iter().flatten() {
+        for result in item.as_object_mut().into_iter().flat_map(|item| item.values_mut()) {
+            if let Some(result) = result.as_object_mut() {
+                result.retain(|key, _| key == "status" || key == "error");
+            }
+        }
+    }
+    answer
 }
 
 fn error_body(error_type: &str, reason: &str) -> Value {

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use sluicegate_engine::bulk::{BulkAction, BulkBody, BulkWriter};
-use sluicegate_lambda::es::{EsAuth, EsClient, EsConfig, Fate, SigV4Service, sign_request_for};
+use sluicegate_lambda::es::{BULK_PATH, EsAuth, EsClient, EsConfig, Fate, SigV4Service, sign_request_for};
 use sluicegate_tests::fault_server::{FaultyBulkServer, ReceivedRequest, Script};
 
 // The credentials, time and scope of AWS's `aws-sig-v4-test-suite`.
@@ -218,7 +218,7 @@ fn unix_time(amz_date: &str) -> i64 {
 async fn sigv4_es_signs_the_gzip_bytes_actually_sent() {
     let credentials = Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test");
     let request = ship_with(EsAuth::SigV4 { service: SigV4Service::Es, region: "eu-west-1".to_owned() }, true, Some(credentials)).await;
-    assert_eq!(request.path_and_query, "/prefix/_bulk");
+    assert_eq!(request.path_and_query, format!("/prefix{BULK_PATH}"));
     assert_eq!(request.header("content-encoding"), Some("gzip"));
     let signed = verify_sigv4(&request, "es", None);
     assert_eq!(signed.signed_headers, "content-encoding;content-type;host;x-amz-date");
@@ -266,4 +266,36 @@ fn sigv4_needs_credentials() {
     };
     let error = EsClient::new(config, None).unwrap_err();
     assert_eq!(error.to_string(), "sigv4 auth needs a credentials provider");
+}
+
+/// A credentials provider that never has credentials, like a role that cannot be assumed.
+#[derive(Debug)]
+struct NoCredentials;
+
+impl aws_credential_types::provider::ProvideCredentials for NoCredentials {
+    fn provide_credentials<'a>(&'a self) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        aws_credential_types::provider::future::ProvideCredentials::ready(Err(
+            aws_credential_types::provider::error::CredentialsError::not_loaded("no role in this test"),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn missing_credentials_retry_then_report() {
+    let server = FaultyBulkServer::start(Script::accept()).await;
+    let mut config =
+        EsConfig { auth: EsAuth::SigV4 { service: SigV4Service::Es, region: "eu-west-1".to_owned() }, ..EsConfig::new(server.url()) };
+    config.backoff.base = Duration::from_millis(1);
+    config.backoff.max_attempts = 3;
+    let client = EsClient::new(config, Some(SharedCredentialsProvider::new(NoCredentials))).unwrap();
+    let report = client.ship(&small_batch(), Instant::now() + Duration::from_secs(10)).await;
+    assert_eq!(report.counts(), (0, 0, 20));
+    assert_eq!(report.undelivered_records(), vec![0, 1, 2, 3]);
+    let Fate::Undelivered { reason } = &report.items[0].fate else { unreachable!() };
+    assert!(reason.starts_with("gave up after 3 attempts: no aws credentials"), "{reason}");
+    // Nothing unsigned ever left.
+    assert!(server.requests().is_empty());
 }

@@ -375,3 +375,18 @@ async fn every_event_ends_delivered_dead_lettered_or_reported() {
         | create, all 409 | 40 | 40 | 0 | 0 | 0 | 1 | 0 | 0 | 40 |
     "#]].assert_eq(&render(&rows, false));
 }
+
+/// The TLS connector is in the path: `https://` to a plain-HTTP port fails in the handshake
+/// and the records are reported, not lost.
+#[tokio::test]
+async fn https_to_a_plain_port_is_reported() {
+    let server = FaultyBulkServer::start(Script::accept()).await;
+    let url = server.url().replace("http://", "https://");
+    let client = EsClient::new(config(url, BulkAction::Index, true, QUICK), None).expect("client");
+    let batch = batch(SPEC);
+    let report = client.ship(&batch.bodies, Instant::now() + Duration::from_secs(10)).await;
+    assert_eq!(report.counts(), (0, 0, 40));
+    let Fate::Undelivered { reason } = &report.items[0].fate else { unreachable!() };
+    assert!(reason.contains("connection to elasticsearch failed: client error (Connect): received corrupt message"), "{reason}");
+    assert!(server.documents().is_empty());
+}
