@@ -5,6 +5,7 @@
 //! (`SLUICEGATE_BOOTSTRAP`, default `<workspace>/target/debug/bootstrap`): the tests never build
 //! anything themselves, because cargo holds the build-directory lock while they run.
 
+pub mod fault_server;
 pub mod lambda;
 pub mod moto;
 pub mod process;

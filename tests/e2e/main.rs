@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod delivery;
+mod es_faults;
 mod s3_faults;
 
 use serde_json::Value;
@@ -55,6 +56,8 @@ impl Stack {
     /// Starts the emulator and `bootstrap` with S3 at `s3_endpoint` and `extra` settings.
     pub fn lambda(&self, s3_endpoint: &str, extra: &[(&'static str, String)]) -> Lambda {
         let mut env = self.lambda_env(s3_endpoint);
+        // Later settings win: `extra` may point the function elsewhere.
+        env.retain(|(name, _)| !extra.iter().any(|(extra_name, _)| extra_name == name));
         env.extend_from_slice(extra);
         Lambda::start(&sluicegate_tests::venv_dir(), &sluicegate_tests::bootstrap_path(), &env)
     }

@@ -11,5 +11,5 @@ mod retry;
 
 pub use client::{EsClient, EsClientError, EsRequestError, Fate, ItemFate, ShipReport};
 pub use config::{EsAuth, EsConfig, EsConfigError, SigV4Service};
-pub use request::{SigningError, sign_request, sign_request_for};
+pub use request::{BULK_PATH, SigningError, sign_request, sign_request_for};
 pub use retry::Backoff;

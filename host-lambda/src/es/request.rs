@@ -15,6 +15,11 @@ use super::config::{EsAuth, EsConfig, SigV4Service, check_url};
 /// The media type of `_bulk` bodies.
 const NDJSON: &str = "application/x-ndjson";
 
+/// The `_bulk` path, asking for only what `classify` reads: a response for 10,000 items shrinks
+/// from about 2 MB to about 250 KB. The query is written percent-encoded (`,` and `*`) as SigV4's
+/// canonical form has it, so what is signed is exactly what is sent.
+pub const BULK_PATH: &str = "/_bulk?filter_path=errors%2Citems.%2A.status%2Citems.%2A.error";
+
 /// A request could not be signed.
 #[derive(Debug, thiserror::Error)]
 #[error("sigv4 signing failed: {reason}")]
@@ -95,7 +100,7 @@ impl Endpoint {
     /// The `_bulk` request for an NDJSON body, gzip-compressed when asked.
     pub(crate) fn bulk_request(&self, ndjson: &[u8], gzip: bool) -> Result<Request<Bytes>, String> {
         let body = if gzip { Bytes::from(sluicegate_engine::archive::gzip(ndjson)) } else { Bytes::copy_from_slice(ndjson) };
-        self.request(Method::POST, "/_bulk", body, NDJSON, gzip)
+        self.request(Method::POST, BULK_PATH, body, NDJSON, gzip)
     }
 }
 
