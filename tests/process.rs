@@ -65,7 +65,7 @@ impl Server {
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             self.assert_running();
             assert!(started.elapsed() < limit, "{} did not listen on port {} within {limit:?}:\n{}", self.name, self.port, self.output());
-            std::thread::sleep(Duration::from_millis(50));
+            pause();
         }
     }
 }
@@ -124,6 +124,13 @@ pub fn wait_for_line(server: &mut Server, needle: &str, limit: Duration) -> Stri
         }
         server.assert_running();
         assert!(started.elapsed() < limit, "{} never printed {needle:?}:\n{output}", server.name);
-        std::thread::sleep(Duration::from_millis(50));
+        pause();
     }
+}
+
+/// A short pause between polls. The test support is synchronous (the tests block on servers that
+/// run as other processes), so no tokio worker is blocked here.
+#[allow(clippy::disallowed_methods)]
+fn pause() {
+    std::thread::sleep(Duration::from_millis(50));
 }
