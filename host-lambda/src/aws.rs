@@ -13,7 +13,8 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
     sdk_config.into_builder().region(aws_config::Region::from_static("us-east-1")).build()
 }
 
-fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+/// The HTTPS client for AWS SDK clients: rustls with ring.
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     aws_smithy_http_client::Builder::new()
         .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring))
         .build_https()

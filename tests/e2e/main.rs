@@ -7,6 +7,7 @@ mod bad_input;
 mod delivery;
 mod es_faults;
 mod s3_faults;
+mod startup;
 
 use serde_json::Value;
 use sluicegate_tests::lambda::Lambda;

@@ -7,3 +7,4 @@ mod fixture;
 mod handler;
 mod replay;
 mod run;
+mod s3;
