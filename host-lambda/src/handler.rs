@@ -51,7 +51,7 @@ impl<B: BulkSink, A: ArchiveSink> Handler<B, A> {
     /// Handles one batch. Nothing new starts past `deadline` (the Lambda's deadline less a margin).
     pub async fn handle(&self, event: &KinesisEvent, deadline: Instant) -> Handled {
         let started = Instant::now();
-        let (outcome, documents_key) = {
+        let (mut outcome, documents_key) = {
             let mut pipeline = self.pipeline.lock().unwrap_or_else(PoisonError::into_inner);
             let outcome = pipeline.run(event, Some(deadline));
             let config = pipeline.config();
@@ -66,8 +66,11 @@ impl<B: BulkSink, A: ArchiveSink> Handler<B, A> {
         let dead_letter_key = outcome.batch.key(&self.dead_letter_prefix, "");
         let dead_letter_body = (!outcome.dead_letters.is_empty()).then(|| gzip(&dead_letter::ndjson(&outcome.dead_letters)));
         let archive_bytes: usize = outcome.archive.iter().map(|object| object.body.len()).sum();
+        // The bodies move into the puts (no copy of a large object); only the keys stay.
+        let archive_objects = std::mem::take(&mut outcome.archive);
+        let archive_keys: Vec<String> = archive_objects.iter().map(|object| object.key.clone()).collect();
         let archive_puts = futures_util::future::join_all(
-            outcome.archive.iter().map(|object| self.archive.put(&object.key, object.body.clone(), deadline)),
+            archive_objects.into_iter().zip(&archive_keys).map(|(object, key)| self.archive.put(key, object.body, deadline)),
         );
         let dead_letter_put = async {
             match dead_letter_body {
@@ -78,10 +81,10 @@ impl<B: BulkSink, A: ArchiveSink> Handler<B, A> {
         let (report, archive_results, dead_letter_result) =
             tokio::join!(self.bulk.ship(&outcome.bulk, deadline), archive_puts, dead_letter_put);
 
-        for (object, result) in outcome.archive.iter().zip(&archive_results) {
+        for (key, result) in archive_keys.iter().zip(&archive_results) {
             if let Err(error) = result {
-                tracing::error!(key = %object.key, error = %error, "archive object not stored");
-                let is_documents = documents_key.as_deref() == Some(object.key.as_str());
+                tracing::error!(key = %key, error = %error, "archive object not stored");
+                let is_documents = documents_key.as_deref() == Some(key.as_str());
                 for (record_idx, record) in outcome.records.iter().enumerate() {
                     // The documents object holds the shipped documents; a raw object every decoded event.
                     let in_object = if is_documents { record.n_shipped > 0 } else { record.n_events > 0 };

@@ -42,7 +42,7 @@ impl S3Archive {
         &self.bucket
     }
 
-    async fn put_once(&self, key: &str, body: Vec<u8>) -> Result<(), String> {
+    async fn put_once(&self, key: &str, body: bytes::Bytes) -> Result<(), String> {
         let mut request = self
             .client
             .put_object()
@@ -60,6 +60,8 @@ impl S3Archive {
 
 impl ArchiveSink for S3Archive {
     async fn put(&self, key: &str, body: Vec<u8>, deadline: Instant) -> Result<(), PutError> {
+        // `Bytes`, so each attempt shares the body instead of copying it.
+        let body = bytes::Bytes::from(body);
         let mut backoff = FIRST_BACKOFF;
         let mut reason = "the deadline passed before the first attempt".to_owned();
         let mut n_attempts = 0;
