@@ -105,10 +105,14 @@ impl<B: BulkSink, A: ArchiveSink> Handler<B, A> {
                 failed[record_idx] = true;
             }
         }
-        for fate in &report.items {
-            if let Fate::Undelivered { reason } = &fate.fate {
-                tracing::warn!(record_idx = fate.record_idx, reason = %reason, "bulk item undelivered");
-            }
+        // One line for all undelivered items, not one per item: a cluster outage would otherwise
+        // log thousands of lines per invocation.
+        let mut undelivered = report.items.iter().filter_map(|item| match &item.fate {
+            Fate::Undelivered { reason } => Some(reason),
+            _ => None,
+        });
+        if let Some(first_reason) = undelivered.next() {
+            tracing::warn!(n_items = 1 + undelivered.count(), first_reason = %first_reason, "bulk items undelivered");
         }
 
         let rejected = rejected_dead_letters(&outcome, &report);
