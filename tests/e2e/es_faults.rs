@@ -49,3 +49,29 @@ fn items_that_keep_failing_are_reported_and_kinesis_retry_adds_no_duplicates() {
     let documents = fake.documents();
     assert_eq!(documents.len(), 6, "every event once, by its _id: {documents:?}");
 }
+
+#[test]
+fn documents_elasticsearch_refuses_become_dead_letters_in_s3() {
+    let stack = Stack::start();
+    let t0 = sluicegate_tests::recent_t0();
+    let events: Vec<(i64, String)> = (0..4).map(|event_idx| (t0 + event_idx, format!("event {event_idx}"))).collect();
+    stack.moto.put_log_events(LOG_GROUP, LOG_STREAM, &events);
+    let records = stack.moto.read_shard(STREAM);
+
+    // Items 0 and 3 of the request are refused for good, as a mapping conflict would be.
+    let refusing = Step::ItemStatus { status: 400, error_type: "mapper_parsing_exception".to_owned(), every: 3 };
+    let fake = fake_bulk_server(Script { steps: Vec::new(), then: refusing, max_body_bytes: None });
+    let mut lambda = stack.lambda(&stack.moto.url, &[("SLUICEGATE_ES_URL", fake.url())]);
+    let response = lambda.invoke(&lambda_event(STREAM, &records));
+    assert_eq!(failures(&response), Vec::<String>::new(), "dead-lettered is not undelivered: {response}");
+    assert_eq!(fake.documents().len(), 2);
+
+    let dead_letters = stack.objects("dead-letter/");
+    assert_eq!(dead_letters.len(), 1, "{dead_letters:?}");
+    let (key, lines) = &dead_letters[0];
+    assert!(key.ends_with("-bulk.ndjson.gz"), "{key}");
+    let refused: Vec<(&str, &str)> =
+        lines.iter().map(|line| (line["stage"].as_str().unwrap(), line["original"]["message"].as_str().unwrap())).collect();
+    assert_eq!(refused, [("bulk", "event 0"), ("bulk", "event 3")]);
+    assert!(lines.iter().all(|line| line["reason"].as_str().unwrap().contains("mapper_parsing_exception")), "{lines:?}");
+}
