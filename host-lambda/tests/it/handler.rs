@@ -257,3 +257,42 @@ fn an_empty_batch_does_nothing() {
         "#]],
     );
 }
+
+/// Puts that tell a waiting `_bulk` sink they have started.
+struct SignallingArchive(FakeArchive, std::sync::Arc<tokio::sync::Notify>);
+
+impl sluicegate_lambda::sink::ArchiveSink for SignallingArchive {
+    async fn put(&self, key: &str, body: Vec<u8>, deadline: Instant) -> Result<(), sluicegate_lambda::sink::PutError> {
+        self.1.notify_one();
+        self.0.put(key, body, deadline).await
+    }
+}
+
+/// A `_bulk` sink that finishes only once an S3 put has started.
+struct WaitingBulk(MemoryBulk, std::sync::Arc<tokio::sync::Notify>);
+
+impl sluicegate_lambda::sink::BulkSink for WaitingBulk {
+    async fn ship(&self, bodies: &[sluicegate_engine::bulk::BulkBody], deadline: Instant) -> sluicegate_lambda::sink::ShipReport {
+        if tokio::time::timeout(Duration::from_secs(5), self.1.notified()).await.is_err() {
+            panic!("no s3 put started while _bulk was in flight: they do not run concurrently");
+        }
+        self.0.ship(bodies, deadline).await
+    }
+}
+
+#[test]
+fn bulk_and_s3_puts_run_concurrently() {
+    let [a, ..] = three_records();
+    let event = kinesis_event(&[Data::Json(&a)]);
+    let started = std::sync::Arc::new(tokio::sync::Notify::new());
+    let handler = Handler::new(
+        Pipeline::new(PipelineConfig::default()),
+        WaitingBulk(MemoryBulk::new(delivered), started.clone()),
+        SignallingArchive(FakeArchive::new(never), started),
+        "dead-letter",
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let handled = runtime.block_on(handler.handle(&event, Instant::now() + Duration::from_secs(10)));
+    assert_eq!(handled.batch_item_failures, Vec::<String>::new());
+    assert_eq!(handled.metrics.events_out, 2);
+}
