@@ -390,3 +390,20 @@ async fn https_to_a_plain_port_is_reported() {
     assert!(reason.contains("connection to elasticsearch failed: client error (Connect): received corrupt message"), "{reason}");
     assert!(server.documents().is_empty());
 }
+
+/// Connections are kept alive and reused across bodies and across invocations (`ship` calls),
+/// with no more open than requests in flight.
+#[tokio::test]
+async fn connections_are_kept_alive() {
+    let server = FaultyBulkServer::start(Script::accept()).await;
+    let client = EsClient::new(config(server.url(), BulkAction::Index, true, QUICK), None).expect("client");
+    let batch = batch(BatchSpec { n_records: 8, n_events: 25, bulk_max_bytes: 2_000, ..SPEC });
+    assert!(batch.bodies.len() > 10);
+    for _ in 0..3 {
+        let report = client.ship(&batch.bodies, Instant::now() + Duration::from_secs(10)).await;
+        assert_eq!(report.counts(), (200, 0, 0));
+    }
+    assert_eq!(server.requests().len(), 3 * batch.bodies.len());
+    // `max_concurrency` is 2 in these tests.
+    assert!(server.n_connections() <= 2, "{} connections", server.n_connections());
+}
