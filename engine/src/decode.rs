@@ -121,6 +121,17 @@ impl Decoder {
     }
 }
 
+/// A readable reason why `inflated` is not a subscription message.
+///
+/// simd-json's errors name no field, so on this (rare) path the bytes are parsed again with
+/// serde_json, whose messages say what was expected where.
+pub fn explain_json_error(inflated: &[u8]) -> String {
+    match serde_json::from_slice::<LogData<'_>>(inflated) {
+        Err(error) => error.to_string(),
+        Ok(_) => "rejected by the fast parser".to_owned(),
+    }
+}
+
 /// A CloudWatch Logs subscription message. Unknown fields (`policyLevel`, …) are ignored.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]

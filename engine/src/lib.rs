@@ -7,6 +7,7 @@
 
 pub mod archive;
 pub mod bulk;
+pub mod corpus;
 pub mod dead_letter;
 pub mod decode;
 pub mod document;

@@ -7,11 +7,11 @@ use std::time::Instant;
 
 use base64::Engine as _;
 
-use crate::archive::{ArchiveStage, gzip_object};
+use crate::archive::{ArchiveStage, ArchiveWriter};
 use crate::bulk::{BulkAction, BulkWriter, DEFAULT_BULK_MAX_BYTES};
 use crate::dead_letter::{DeadLetter, Original, Stage};
-use crate::decode::{DEFAULT_MAX_INFLATED_BYTES, Decoder};
-use crate::document::{write_document, write_raw_event};
+use crate::decode::{DEFAULT_MAX_INFLATED_BYTES, DecodeError, Decoder, explain_json_error};
+use crate::document::{context_fragment, write_document_with, write_raw_event};
 use crate::event::{Context, Event};
 use crate::index::IndexTemplate;
 use crate::kinesis::KinesisEvent;
@@ -79,8 +79,11 @@ impl Pipeline {
     }
 
     /// Runs one batch. Transforms start no new work past `deadline`.
+    ///
+    /// The batch goes through in slices of about [`SLICE_INFLATED_BYTES`] of inflated records:
+    /// each slice is decoded, transformed and encoded before the next is inflated, so memory
+    /// holds the growing `_bulk` bodies plus one slice, not the whole batch three times over.
     pub fn run(&mut self, batch: &KinesisEvent, deadline: Option<Instant>) -> Outcome {
-        let started = Instant::now();
         let mut outcome = Outcome::default();
         if let Some(first) = batch.records.first() {
             outcome.batch = BatchKey {
@@ -94,22 +97,64 @@ impl Pipeline {
             .iter()
             .map(|record| RecordOutcome { sequence_number: record.kinesis.sequence_number.clone(), ..RecordOutcome::default() })
             .collect();
+        let stage = self.config.archive_stage;
+        let mut writers = Writers {
+            bulk: BulkWriter::new(self.config.bulk_action, self.config.bulk_max_bytes),
+            documents: matches!(stage, ArchiveStage::Documents | ArchiveStage::Both).then(ArchiveWriter::default),
+            raw: matches!(stage, ArchiveStage::Raw | ArchiveStage::Both).then(ArchiveWriter::default),
+        };
 
-        // Inflate every record first: the events borrow their text from these buffers.
-        let mut inflated: Vec<(u32, Vec<u8>)> = Vec::with_capacity(batch.records.len());
-        for (record_idx, record) in batch.records.iter().enumerate() {
-            let record_idx = record_idx as u32;
+        let mut next_record_idx = 0;
+        while next_record_idx < batch.records.len() {
+            next_record_idx = self.run_slice(batch, next_record_idx, deadline, &mut outcome, &mut writers);
+        }
+
+        let encode_started = Instant::now();
+        outcome.bulk = writers.bulk.finish();
+        let prefix = &self.config.archive_prefix;
+        if let Some(object) = writers.documents.and_then(|writer| writer.finish(outcome.batch.key(prefix, ""))) {
+            outcome.archive.push(object);
+        }
+        let raw_prefix = if stage == ArchiveStage::Both { format!("{}-raw", prefix.trim_end_matches('/')) } else { prefix.clone() };
+        if let Some(object) = writers.raw.and_then(|writer| writer.finish(outcome.batch.key(&raw_prefix, ""))) {
+            outcome.archive.push(object);
+        }
+        outcome.timings.encode += encode_started.elapsed();
+        outcome
+    }
+
+    /// Runs the records from `first_record_idx` up to a slice's worth; returns where it stopped.
+    fn run_slice(
+        &mut self,
+        batch: &KinesisEvent,
+        first_record_idx: usize,
+        deadline: Option<Instant>,
+        outcome: &mut Outcome,
+        writers: &mut Writers,
+    ) -> usize {
+        let started = Instant::now();
+        // Inflate first: the slice's events borrow their text from these buffers.
+        let mut inflated: Vec<(u32, Vec<u8>)> = Vec::new();
+        let mut n_inflated_bytes = 0;
+        let mut record_idx = first_record_idx;
+        while record_idx < batch.records.len() && (n_inflated_bytes < SLICE_INFLATED_BYTES || inflated.is_empty()) {
+            let record = &batch.records[record_idx];
+            let record_idx_u32 = record_idx as u32;
+            record_idx += 1;
             let gzip = match base64::engine::general_purpose::STANDARD.decode(record.kinesis.data.as_bytes()) {
                 Ok(gzip) => gzip,
                 Err(error) => {
-                    let reason = crate::decode::DecodeError::Base64 { reason: error.to_string() }.to_string();
-                    reject(&mut outcome, record_idx, reason, record.kinesis.data.as_bytes().to_vec());
+                    let reason = DecodeError::Base64 { reason: error.to_string() }.to_string();
+                    reject(outcome, record_idx_u32, reason, record.kinesis.data.as_bytes().to_vec());
                     continue;
                 }
             };
             match self.decoder.inflate(&gzip) {
-                Ok(bytes) => inflated.push((record_idx, bytes)),
-                Err(error) => reject(&mut outcome, record_idx, error.to_string(), gzip),
+                Ok(bytes) => {
+                    n_inflated_bytes += bytes.len();
+                    inflated.push((record_idx_u32, bytes));
+                }
+                Err(error) => reject(outcome, record_idx_u32, error.to_string(), gzip),
             }
         }
 
@@ -138,28 +183,31 @@ impl Pipeline {
                         index: None,
                     }));
                 }
-                Err(error) => parse_failures.push((record_idx, error.to_string())),
+                Err(DecodeError::BadJson { .. }) => parse_failures.push((record_idx, ParseFailure::Json)),
+                Err(error) => parse_failures.push((record_idx, ParseFailure::Other(error.to_string()))),
             }
         }
         for (record_idx, reason) in parse_failures {
             // simd-json parses in place, so the original is the record's gzip bytes, decoded again.
             let data = &batch.records[record_idx as usize].kinesis.data;
             let gzip = base64::engine::general_purpose::STANDARD.decode(data.as_bytes()).unwrap_or_default();
-            reject(&mut outcome, record_idx, reason, gzip);
+            let reason = match reason {
+                ParseFailure::Json => {
+                    let detail = self.decoder.inflate(&gzip).map(|bytes| explain_json_error(&bytes)).unwrap_or_default();
+                    DecodeError::BadJson { reason: detail }.to_string()
+                }
+                ParseFailure::Other(reason) => reason,
+            };
+            reject(outcome, record_idx, reason, gzip);
         }
-        let decoded = Instant::now();
-        outcome.timings.decode = decoded - started;
-
-        let stage = self.config.archive_stage;
-        let mut raw_archive = Vec::new();
-        if matches!(stage, ArchiveStage::Raw | ArchiveStage::Both) {
-            raw_archive.reserve(events.iter().map(|event| event.message.len() + 160).sum());
+        if let Some(raw) = writers.raw.as_mut() {
             for event in &events {
-                write_raw_event(&mut raw_archive, event, &contexts[event.context_idx as usize]);
-                raw_archive.push(b'\n');
+                write_raw_event(raw.line_buffer(), event, &contexts[event.context_idx as usize]);
+                raw.end_line();
             }
         }
-        let n_raw = events.len();
+        let decoded = Instant::now();
+        outcome.timings.decode += decoded - started;
 
         let chain = match self.transforms.as_mut() {
             Some(transforms) => transforms.apply(&contexts, events, deadline),
@@ -172,63 +220,69 @@ impl Pipeline {
             let mut original = Vec::new();
             write_raw_event(&mut original, &failure.event, &contexts[failure.event.context_idx as usize]);
             dead_letter(
-                &mut outcome,
+                outcome,
                 failure.event.record_idx,
                 Stage::Transform { name: failure.transform },
                 failure.reason,
                 Original::Json(original),
             );
         }
+        for (name, spent) in chain.timings {
+            match outcome.timings.per_transform.iter_mut().find(|(known, _)| *known == name) {
+                Some((_, total)) => *total += spent,
+                None => outcome.timings.per_transform.push((name, spent)),
+            }
+        }
         let transformed = Instant::now();
-        outcome.timings.transform = transformed - decoded;
-        outcome.timings.per_transform = chain.timings;
+        outcome.timings.transform += transformed - decoded;
 
-        let mut writer = BulkWriter::new(self.config.bulk_action, self.config.bulk_max_bytes);
-        let archive_documents = matches!(stage, ArchiveStage::Documents | ArchiveStage::Both);
-        let mut document_archive = Vec::new();
-        let mut n_documents = 0;
         let mut index_cache = IndexCache::default();
+        let fragments: Vec<Vec<u8>> = contexts.iter().map(context_fragment).collect();
         for event in &chain.kept {
             let context = &contexts[event.context_idx as usize];
+            let fragment = &fragments[event.context_idx as usize];
             let index = match &event.index {
                 Some(index) => index.as_str(),
                 None => index_cache.get(&self.config.index_template, event, context),
             };
-            let mut document_start = 0;
-            let pushed = writer.push(event.record_idx, index, &event.id, |out| {
-                document_start = out.len();
-                write_document(out, event, context)?;
-                if archive_documents {
-                    document_archive.extend_from_slice(&out[document_start..]);
-                    document_archive.push(b'\n');
+            let documents = &mut writers.documents;
+            let pushed = writers.bulk.push(event.record_idx, index, &event.id, |out| {
+                let document_start = out.len();
+                write_document_with(out, event, context, fragment)?;
+                if let Some(archive) = documents.as_mut() {
+                    archive.line_buffer().extend_from_slice(&out[document_start..]);
+                    archive.end_line();
                 }
                 Ok::<(), String>(())
             });
             match pushed {
-                Ok(()) => {
-                    outcome.records[event.record_idx as usize].n_shipped += 1;
-                    n_documents += 1;
-                }
+                Ok(()) => outcome.records[event.record_idx as usize].n_shipped += 1,
                 Err(reason) => {
                     let mut original = Vec::new();
                     write_raw_event(&mut original, event, context);
-                    dead_letter(&mut outcome, event.record_idx, Stage::Document, reason, Original::Json(original));
+                    dead_letter(outcome, event.record_idx, Stage::Document, reason, Original::Json(original));
                 }
             }
         }
-        outcome.bulk = writer.finish();
-
-        let prefix = &self.config.archive_prefix;
-        if archive_documents && n_documents > 0 {
-            outcome.archive.push(gzip_object(outcome.batch.key(prefix, ""), &document_archive, n_documents));
-        }
-        if !raw_archive.is_empty() {
-            let raw_prefix = if stage == ArchiveStage::Both { format!("{}-raw", prefix.trim_end_matches('/')) } else { prefix.clone() };
-            outcome.archive.push(gzip_object(outcome.batch.key(&raw_prefix, ""), &raw_archive, n_raw));
-        }
-        outcome.timings.encode = transformed.elapsed();
-        outcome
+        outcome.timings.encode += transformed.elapsed();
+        record_idx
     }
+}
+
+/// Inflated bytes per slice of a batch: large enough that a transform call carries thousands of
+/// events, small enough that a slice's working set is a few megabytes.
+pub const SLICE_INFLATED_BYTES: usize = 4 << 20;
+
+/// Where a batch's output accumulates across slices.
+struct Writers {
+    bulk: BulkWriter,
+    documents: Option<ArchiveWriter>,
+    raw: Option<ArchiveWriter>,
+}
+
+enum ParseFailure {
+    Json,
+    Other(String),
 }
 
 fn reject(outcome: &mut Outcome, record_idx: u32, reason: String, bytes: Vec<u8>) {

@@ -1,2 +1,45 @@
-//! Project automation: `cargo xtask ci`, `demo`, `bench`, `dist`.
-fn main() {}
+//! Project automation: `cargo xtask ci`, `demo`, `bench`, `dist`. One entry point, in Rust, so
+//! nothing goes stale in shell scripts.
+
+use std::path::{Path, PathBuf};
+
+mod bench;
+mod ci;
+mod demo;
+mod run;
+mod tidy;
+mod venv;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  ci      install what the tests need, then fmt, clippy, docs, tidy and every test
+  demo    generate a realistic batch and run it through the pipeline locally
+  bench   benchmarks: events per second and peak memory";
+
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci::main(&root),
+        Some("demo") => demo::main(&root),
+        Some("bench") => bench::main(&root),
+        Some("-h" | "--help") | None => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(anyhow::anyhow!("unknown command {other:?}\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root: the parent of this crate's folder.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}

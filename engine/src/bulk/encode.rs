@@ -97,12 +97,23 @@ pub struct BulkWriter {
     max_bytes: usize,
     bodies: Vec<BulkBody>,
     current: BulkBody,
+    /// The start of the action line for the last index used, `{"index":{"_index":"…","_id":`,
+    /// kept because consecutive events almost always share their index.
+    action_prefix: Vec<u8>,
+    action_index: String,
 }
 
 impl BulkWriter {
     /// A writer with the given action and size limit.
     pub fn new(action: BulkAction, max_bytes: usize) -> BulkWriter {
-        BulkWriter { action, max_bytes: max_bytes.max(1), bodies: Vec::new(), current: BulkBody::default() }
+        BulkWriter {
+            action,
+            max_bytes: max_bytes.max(1),
+            bodies: Vec::new(),
+            current: BulkBody::default(),
+            action_prefix: Vec::new(),
+            action_index: String::new(),
+        }
     }
 
     /// Appends one item; `write_source` appends the document (one line of JSON) and may fail, in
@@ -114,13 +125,18 @@ impl BulkWriter {
         id: &str,
         write_source: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
     ) -> Result<(), E> {
+        if self.action_prefix.is_empty() || self.action_index != index {
+            self.action_prefix.clear();
+            self.action_prefix.extend_from_slice(b"{\"");
+            self.action_prefix.extend_from_slice(self.action.as_str().as_bytes());
+            self.action_prefix.extend_from_slice(b"\":{\"_index\":");
+            write_json_str(&mut self.action_prefix, index);
+            self.action_prefix.extend_from_slice(b",\"_id\":");
+            index.clone_into(&mut self.action_index);
+        }
         let body = &mut self.current.body;
         let start = body.len();
-        body.extend_from_slice(b"{\"");
-        body.extend_from_slice(self.action.as_str().as_bytes());
-        body.extend_from_slice(b"\":{\"_index\":");
-        write_json_str(body, index);
-        body.extend_from_slice(b",\"_id\":");
+        body.extend_from_slice(&self.action_prefix);
         write_json_str(body, id);
         body.extend_from_slice(b"}}\n");
         if let Err(error) = write_source(body) {

@@ -1,0 +1,35 @@
+//! Throughput of the pipeline without transforms, in events per second (divan's item/s), on the
+//! standard corpus (200 records x 50 events) and the maximum batch (1,000 x 100).
+
+use divan::counter::ItemsCount;
+use sluicegate_engine::archive::ArchiveStage;
+use sluicegate_engine::corpus::{CorpusSpec, kinesis_event};
+use sluicegate_engine::{Pipeline, PipelineConfig};
+
+fn main() {
+    divan::main();
+}
+
+fn bench_spec(bencher: divan::Bencher, spec: CorpusSpec, archive_stage: ArchiveStage) {
+    let batch = kinesis_event(spec);
+    let mut pipeline = Pipeline::new(PipelineConfig { archive_stage, ..PipelineConfig::default() });
+    bencher.counter(ItemsCount::new(spec.n_records * spec.n_events_per_record)).bench_local(|| pipeline.run(&batch, None));
+}
+
+/// Decode to `_bulk` bodies (the 700,000 events/s budget).
+#[divan::bench(sample_count = 30)]
+fn standard_decode_to_bulk(bencher: divan::Bencher) {
+    bench_spec(bencher, CorpusSpec::STANDARD, ArchiveStage::None);
+}
+
+/// Decode to `_bulk` bodies and the gzip archive object of the documents.
+#[divan::bench(sample_count = 30)]
+fn standard_decode_to_bulk_and_archive(bencher: divan::Bencher) {
+    bench_spec(bencher, CorpusSpec::STANDARD, ArchiveStage::Documents);
+}
+
+/// The maximum batch, decode to `_bulk` bodies and archive.
+#[divan::bench(sample_count = 5)]
+fn maximum_decode_to_bulk_and_archive(bencher: divan::Bencher) {
+    bench_spec(bencher, CorpusSpec::MAXIMUM, ArchiveStage::Documents);
+}

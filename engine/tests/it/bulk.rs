@@ -1,0 +1,89 @@
+//! `_bulk` bodies: splitting at the size limit, subsets for retries, and response classification.
+
+use expect_test::expect;
+use sluicegate_engine::bulk::{BulkAction, BulkBody, BulkWriter, ItemResult, classify};
+
+fn body_of(n_items: usize, max_bytes: usize) -> Vec<BulkBody> {
+    let mut writer = BulkWriter::new(BulkAction::Index, max_bytes);
+    for item_idx in 0..n_items {
+        writer
+            .push(item_idx as u32, "i", &item_idx.to_string(), |out| {
+                out.extend_from_slice(format!("{{\"n\":{item_idx}}}").as_bytes());
+                Ok::<(), ()>(())
+            })
+            .unwrap();
+    }
+    writer.finish()
+}
+
+#[test]
+fn bodies_split_at_the_limit_and_keep_every_item() {
+    let item_bytes = body_of(1, usize::MAX)[0].body.len();
+    let bodies = body_of(10, item_bytes * 3);
+    assert_eq!(bodies.iter().map(|body| body.items.len()).collect::<Vec<_>>(), [3, 3, 3, 1]);
+    for body in &bodies {
+        assert!(body.body.len() <= item_bytes * 3);
+        // Each item's range is exactly its two lines.
+        for item in &body.items {
+            let lines = std::str::from_utf8(&body.body[item.range.clone()]).unwrap();
+            assert_eq!(lines.lines().count(), 2);
+            assert!(lines.contains(&format!("\"_id\":\"{}\"", item.record_idx)));
+        }
+    }
+    // One item larger than the limit still goes, alone.
+    assert_eq!(body_of(2, 1).iter().map(|body| body.items.len()).collect::<Vec<_>>(), [1, 1]);
+}
+
+#[test]
+fn subsets_and_halves_rebuild_valid_bodies() {
+    let body = body_of(5, usize::MAX).remove(0);
+    let subset = body.subset(&[1, 3]);
+    expect![[r#"
+        {"index":{"_index":"i","_id":"1"}}
+        {"n":1}
+        {"index":{"_index":"i","_id":"3"}}
+        {"n":3}
+    "#]]
+    .assert_eq(std::str::from_utf8(&subset.body).unwrap());
+    assert_eq!(subset.document(1), b"{\"n\":3}");
+    let (first, second) = body.split_in_half().unwrap();
+    assert_eq!((first.items.len(), second.items.len()), (2, 3));
+    assert_eq!([first.body, second.body].concat(), body.body);
+}
+
+#[test]
+fn classifies_each_item() {
+    let body = body_of(7, usize::MAX).remove(0);
+    let response = br#"{"took":3,"errors":true,"items":[
+        {"index":{"_id":"0","status":201}},
+        {"index":{"_id":"1","status":429,"error":{"type":"es_rejected_execution_exception","reason":"queue full"}}},
+        {"index":{"_id":"2","status":400,"error":{"type":"mapper_parsing_exception","reason":"failed to parse field [n]"}}},
+        {"index":{"_id":"3","status":503,"error":{"type":"unavailable_shards_exception","reason":"primary shard is not active"}}},
+        {"index":{"_id":"4","status":409,"error":{"type":"version_conflict_engine_exception","reason":"exists"}}},
+        {"index":{"_id":"5","status":400,"error":{"type":"es_rejected_execution_exception","reason":"rejected"}}},
+        {"index":{"_id":"6","status":200}}
+    ]}"#;
+    let results = classify(response, &body, BulkAction::Index).unwrap();
+    let kinds: Vec<&str> = results
+        .iter()
+        .map(|result| match result {
+            ItemResult::Delivered => "delivered",
+            ItemResult::Retry { .. } => "retry",
+            ItemResult::Reject { .. } => "reject",
+        })
+        .collect();
+    assert_eq!(kinds, ["delivered", "retry", "reject", "retry", "reject", "retry", "delivered"]);
+    // With `create`, 409 means the document is already there: delivered.
+    assert_eq!(classify(response, &body, BulkAction::Create).unwrap()[4], ItemResult::Delivered);
+    let ItemResult::Reject { status, error } = &results[2] else { unreachable!() };
+    assert_eq!(*status, 400);
+    assert!(error.contains("mapper_parsing_exception"));
+}
+
+#[test]
+fn a_response_that_does_not_match_the_request_is_an_error() {
+    let body = body_of(2, usize::MAX).remove(0);
+    assert!(classify(br#"{"errors":false,"items":[{"index":{"status":201}}]}"#, &body, BulkAction::Index).is_err());
+    assert!(classify(b"<html>bad gateway</html>", &body, BulkAction::Index).is_err());
+    assert_eq!(classify(br#"{"errors":false,"items":[{},{}]}"#, &body, BulkAction::Index).unwrap(), vec![ItemResult::Delivered; 2]);
+}

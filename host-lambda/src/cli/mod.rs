@@ -1,0 +1,3 @@
+//! The subcommands of the `sluicegate` command line, one file each.
+
+pub mod run;
