@@ -318,6 +318,7 @@ async fn every_event_ends_delivered_dead_lettered_or_reported() {
             ..Scenario::new("request 500, always", Script { then: Step::Status(500), ..Script::accept() })
         },
         Scenario::new("request 403 once, then ok", Script::steps(vec![Step::Status(403)])),
+        Scenario::new("request 429, 503, then ok", Script::steps(vec![Step::Status(429), Step::Status(503)])),
         Scenario {
             reason: "refused with status 400",
             ..Scenario::new("request 400, always", Script { then: Step::Status(400), ..Script::accept() })
@@ -372,6 +373,7 @@ async fn every_event_ends_delivered_dead_lettered_or_reported() {
         | request 500 twice, then ok | 40 | 40 | 0 | 0 | 0 | 3 | 0 | 0 | 0 | 40 |
         | request 500, always | 40 | 0 | 0 | 40 | 4 | 5 | 0 | 0 | 0 | 40 |
         | request 403 once, then ok | 40 | 40 | 0 | 0 | 0 | 2 | 0 | 0 | 0 | 40 |
+        | request 429, 503, then ok | 40 | 40 | 0 | 0 | 0 | 3 | 0 | 0 | 0 | 40 |
         | request 400, always | 40 | 0 | 0 | 40 | 4 | 1 | 0 | 0 | 0 | 40 |
         | 413 above 1500 bytes | 40 | 40 | 0 | 0 | 0 | 7 | 0 | 3 | 0 | 40 |
         | 413, one document too large | 40 | 39 | 1 | 0 | 0 | 13 | 0 | 6 | 0 | 39 |
