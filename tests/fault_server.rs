@@ -114,6 +114,7 @@ struct State {
     /// (index, field) → JSON type name, the first one seen.
     mapping: HashMap<(String, String), &'static str>,
     requests: Vec<ReceivedRequest>,
+    n_connections: usize,
 }
 
 /// The fake `_bulk` endpoint; see the module docs.
@@ -136,6 +137,7 @@ impl FaultyBulkServer {
             let mut connections = JoinSet::new();
             loop {
                 let Ok((stream, _)) = listener.accept().await else { continue };
+                lock(&accept_state).n_connections += 1;
                 let state = accept_state.clone();
                 connections.spawn(async move {
                     let service = hyper::service::service_fn(move |request| handle(state.clone(), request));
@@ -163,6 +165,11 @@ impl FaultyBulkServer {
     /// The stored documents by `_id`.
     pub fn documents(&self) -> BTreeMap<String, StoredDocument> {
         lock(&self.state).documents.clone()
+    }
+
+    /// How many TCP connections were accepted: few, when the client keeps them alive.
+    pub fn n_connections(&self) -> usize {
+        lock(&self.state).n_connections
     }
 
     /// Every request received so far, in order.

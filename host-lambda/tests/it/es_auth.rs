@@ -299,3 +299,13 @@ async fn missing_credentials_retry_then_report() {
     // Nothing unsigned ever left.
     assert!(server.requests().is_empty());
 }
+
+/// Regression: gzip bodies were once written at libdeflate's level 0, which stores without
+/// compressing; what goes on the wire must be much smaller than the NDJSON.
+#[tokio::test]
+async fn gzip_bodies_are_compressed() {
+    let request = ship_with(EsAuth::None, true, None).await;
+    let ndjson: usize = small_batch().iter().map(|body| body.body.len()).sum();
+    assert_eq!(request.header("content-encoding"), Some("gzip"));
+    assert!(request.body.len() * 3 < ndjson, "{} bytes of gzip for {ndjson} bytes of ndjson", request.body.len());
+}

@@ -152,6 +152,7 @@ struct Row {
     n_records_reported: usize,
     report: ShipReport,
     n_stored_after_resend: usize,
+    n_written_twice: usize,
     timing_dependent: bool,
 }
 
@@ -173,7 +174,12 @@ async fn run(scenario: Scenario) -> Row {
     let deadline = started + scenario.deadline;
     let report = client.ship(&batch.bodies, deadline).await;
     let elapsed = started.elapsed();
-    assert!(elapsed < scenario.deadline + Duration::from_millis(300), "{name}: ship took {elapsed:?}, past its deadline");
+    // Only the items that failed go again: a stored document is written twice only when its
+    // request's answer could not be trusted.
+    let n_written_twice = server.documents().values().filter(|document| document.n_writes > 1).count();
+    // The slack allows for a loaded machine (two shared cores); it stays below the 2 s request
+    // timeout, so a client that ignored the deadline would still fail here.
+    assert!(elapsed < scenario.deadline + Duration::from_millis(700), "{name}: ship took {elapsed:?}, past its deadline");
 
     // One fate per item, in order, each one delivered, dead-lettered or reported.
     assert_eq!(report.items.len(), ids.len(), "{name}: one fate per item");
@@ -244,21 +250,22 @@ async fn run(scenario: Scenario) -> Row {
         n_records_reported: reported.len(),
         report,
         n_stored_after_resend: stored.len(),
+        n_written_twice,
         timing_dependent: scenario.timing_dependent,
     }
 }
 
 fn render(rows: &[Row], with_timing: bool) -> String {
     let mut table = String::from(
-        "| scenario | events | delivered | dead-lettered | reported | records reported | requests | items retried | splits | stored after re-send |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n",
+        "| scenario | events | delivered | dead-lettered | reported | records reported | requests | items retried | splits | written twice | stored after re-send |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for row in rows {
         // Rows whose counts depend on how many retries fit before the deadline show `*` in the
         // snapshot; their invariants are still checked by `run`.
         let timed = |n: usize| if row.timing_dependent && !with_timing { "*".to_owned() } else { n.to_string() };
         table.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             row.name,
             row.n_events,
             timed(row.n_delivered),
@@ -268,6 +275,7 @@ fn render(rows: &[Row], with_timing: bool) -> String {
             timed(row.report.n_requests as usize),
             timed(row.report.n_items_retried as usize),
             row.report.n_splits,
+            row.n_written_twice,
             row.n_stored_after_resend
         ));
     }
@@ -310,6 +318,7 @@ async fn every_event_ends_delivered_dead_lettered_or_reported() {
             ..Scenario::new("request 500, always", Script { then: Step::Status(500), ..Script::accept() })
         },
         Scenario::new("request 403 once, then ok", Script::steps(vec![Step::Status(403)])),
+        Scenario::new("request 429, 503, then ok", Script::steps(vec![Step::Status(429), Step::Status(503)])),
         Scenario {
             reason: "refused with status 400",
             ..Scenario::new("request 400, always", Script { then: Step::Status(400), ..Script::accept() })
@@ -349,30 +358,31 @@ async fn every_event_ends_delivered_dead_lettered_or_reported() {
     }
     // The item at position 0 of every retry fails again, so the deadline must have cut it off.
     let until_deadline = rows.iter().find(|row| row.name == "item 429s until the deadline").unwrap();
-    assert!(until_deadline.n_reported >= 1 && until_deadline.report.n_requests >= 3, "retries must go on until the deadline");
+    assert!(until_deadline.n_reported >= 1 && until_deadline.report.n_requests >= 2, "retries must go on until the deadline");
     println!("{}", render(&rows, true));
     expect![[r#"
-        | scenario | events | delivered | dead-lettered | reported | records reported | requests | items retried | splits | stored after re-send |
-        |---|---|---|---|---|---|---|---|---|---|
-        | healthy | 40 | 40 | 0 | 0 | 0 | 1 | 0 | 0 | 40 |
-        | healthy, many bodies | 200 | 200 | 0 | 0 | 0 | 14 | 0 | 0 | 200 |
-        | healthy, no gzip | 40 | 40 | 0 | 0 | 0 | 1 | 0 | 0 | 40 |
-        | item 429s, then ok | 40 | 40 | 0 | 0 | 0 | 2 | 14 | 0 | 40 |
-        | item 429s, always | 40 | 39 | 0 | 1 | 1 | 5 | 15 | 0 | 40 |
-        | item 400s (mapping conflict) | 40 | 34 | 6 | 0 | 0 | 1 | 0 | 0 | 34 |
-        | mixed 400s, 429s, 503s | 40 | 34 | 6 | 0 | 0 | 3 | 15 | 0 | 34 |
-        | request 500 twice, then ok | 40 | 40 | 0 | 0 | 0 | 3 | 0 | 0 | 40 |
-        | request 500, always | 40 | 0 | 0 | 40 | 4 | 5 | 0 | 0 | 40 |
-        | request 403 once, then ok | 40 | 40 | 0 | 0 | 0 | 2 | 0 | 0 | 40 |
-        | request 400, always | 40 | 0 | 0 | 40 | 4 | 1 | 0 | 0 | 40 |
-        | 413 above 1500 bytes | 40 | 40 | 0 | 0 | 0 | 7 | 0 | 3 | 40 |
-        | 413, one document too large | 40 | 39 | 1 | 0 | 0 | 13 | 0 | 6 | 39 |
-        | hang-up, then ok | 40 | 40 | 0 | 0 | 0 | 2 | 0 | 0 | 40 |
-        | short response, then ok | 40 | 40 | 0 | 0 | 0 | 2 | 0 | 0 | 40 |
-        | slow past the deadline | 40 | 0 | 0 | 40 | 4 | 1 | 0 | 0 | 40 |
-        | item 429s until the deadline | 40 | * | 0 | * | * | * | * | 0 | 40 |
-        | connection refused | 40 | 0 | 0 | 40 | 4 | 5 | 0 | 0 | 40 |
-        | create, all 409 | 40 | 40 | 0 | 0 | 0 | 1 | 0 | 0 | 40 |
+        | scenario | events | delivered | dead-lettered | reported | records reported | requests | items retried | splits | written twice | stored after re-send |
+        |---|---|---|---|---|---|---|---|---|---|---|
+        | healthy | 40 | 40 | 0 | 0 | 0 | 1 | 0 | 0 | 0 | 40 |
+        | healthy, many bodies | 200 | 200 | 0 | 0 | 0 | 14 | 0 | 0 | 0 | 200 |
+        | healthy, no gzip | 40 | 40 | 0 | 0 | 0 | 1 | 0 | 0 | 0 | 40 |
+        | item 429s, then ok | 40 | 40 | 0 | 0 | 0 | 2 | 14 | 0 | 0 | 40 |
+        | item 429s, always | 40 | 39 | 0 | 1 | 1 | 5 | 15 | 0 | 0 | 40 |
+        | item 400s (mapping conflict) | 40 | 34 | 6 | 0 | 0 | 1 | 0 | 0 | 0 | 34 |
+        | mixed 400s, 429s, 503s | 40 | 34 | 6 | 0 | 0 | 3 | 15 | 0 | 0 | 34 |
+        | request 500 twice, then ok | 40 | 40 | 0 | 0 | 0 | 3 | 0 | 0 | 0 | 40 |
+        | request 500, always | 40 | 0 | 0 | 40 | 4 | 5 | 0 | 0 | 0 | 40 |
+        | request 403 once, then ok | 40 | 40 | 0 | 0 | 0 | 2 | 0 | 0 | 0 | 40 |
+        | request 429, 503, then ok | 40 | 40 | 0 | 0 | 0 | 3 | 0 | 0 | 0 | 40 |
+        | request 400, always | 40 | 0 | 0 | 40 | 4 | 1 | 0 | 0 | 0 | 40 |
+        | 413 above 1500 bytes | 40 | 40 | 0 | 0 | 0 | 7 | 0 | 3 | 0 | 40 |
+        | 413, one document too large | 40 | 39 | 1 | 0 | 0 | 13 | 0 | 6 | 0 | 39 |
+        | hang-up, then ok | 40 | 40 | 0 | 0 | 0 | 2 | 0 | 0 | 0 | 40 |
+        | short response, then ok | 40 | 40 | 0 | 0 | 0 | 2 | 0 | 0 | 40 | 40 |
+        | slow past the deadline | 40 | 0 | 0 | 40 | 4 | 1 | 0 | 0 | 0 | 40 |
+        | item 429s until the deadline | 40 | * | 0 | * | * | * | * | 0 | 0 | 40 |
+        | connection refused | 40 | 0 | 0 | 40 | 4 | 5 | 0 | 0 | 0 | 40 |
+        | create, all 409 | 40 | 40 | 0 | 0 | 0 | 1 | 0 | 0 | 0 | 40 |
     "#]].assert_eq(&render(&rows, false));
 }
 
@@ -389,4 +399,22 @@ async fn https_to_a_plain_port_is_reported() {
     let Fate::Undelivered { reason } = &report.items[0].fate else { unreachable!() };
     assert!(reason.contains("connection to elasticsearch failed: client error (Connect): received corrupt message"), "{reason}");
     assert!(server.documents().is_empty());
+}
+
+/// Connections are kept alive and reused across bodies and across invocations (`ship` calls),
+/// with no more open than requests in flight.
+#[tokio::test]
+async fn connections_are_kept_alive() {
+    let server = FaultyBulkServer::start(Script::accept()).await;
+    let client = EsClient::new(config(server.url(), BulkAction::Index, true, QUICK), None).expect("client");
+    let batch = batch(BatchSpec { n_records: 8, n_events: 25, bulk_max_bytes: 2_000, ..SPEC });
+    assert!(batch.bodies.len() > 10);
+    for _ in 0..3 {
+        let report = client.ship(&batch.bodies, Instant::now() + Duration::from_secs(10)).await;
+        assert_eq!(report.counts(), (200, 0, 0));
+    }
+    assert_eq!(server.requests().len(), 3 * batch.bodies.len());
+    // `max_concurrency` is 2 in these tests; a connection goes back to the pool a moment after its
+    // response is read, so the next request may race it and open one more now and then.
+    assert!(server.n_connections() <= 4, "{} connections for {} requests", server.n_connections(), 3 * batch.bodies.len());
 }
