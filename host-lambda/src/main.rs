@@ -20,6 +20,8 @@ enum Command {
     Check(cli::check::CheckArgs),
     /// Precompile transform modules to `.cwasm` for a target architecture.
     Compile(cli::compile::CompileArgs),
+    /// Read archive objects from S3 back into Elasticsearch/OpenSearch (backfills).
+    Replay(cli::replay::ReplayArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -28,6 +30,7 @@ fn main() -> std::process::ExitCode {
         Command::Run(run_args) => cli::run::run(run_args),
         Command::Check(check_args) => cli::check::run(check_args),
         Command::Compile(compile_args) => cli::compile::run(compile_args),
+        Command::Replay(replay_args) => cli::replay::run(replay_args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -5,6 +5,7 @@
 //! archive is under `DIR/archive/` and dead letters under `DIR/dead-letter/`.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Args;
@@ -18,6 +19,11 @@ use sluicegate_engine::outcome::Summary;
 use sluicegate_engine::pipeline_file::PipelineFile;
 use sluicegate_engine::wasm::WasmHost;
 use sluicegate_engine::{Outcome, Pipeline, PipelineConfig};
+use sluicegate_lambda::archive::S3Archive;
+use sluicegate_lambda::config::S3Config;
+use sluicegate_lambda::es;
+use sluicegate_lambda::handler::Handler;
+use sluicegate_lambda::sink::{LocalFolder, OneOf};
 
 /// Options of `sluicegate run`.
 #[derive(Args, Debug)]
@@ -50,6 +56,28 @@ pub struct RunArgs {
     /// Key prefix of dead-letter objects.
     #[arg(long, default_value = "dead-letter")]
     pub dead_letter_prefix: String,
+    /// Ship the `_bulk` bodies to this Elasticsearch/OpenSearch URL instead of writing them to the folder.
+    #[arg(long)]
+    pub es_url: Option<String>,
+    /// How to authenticate to --es-url: none, basic, api-key, sigv4-es or sigv4-aoss. Secrets come
+    /// from SLUICEGATE_ES_PASSWORD or SLUICEGATE_ES_API_KEY, never from the command line.
+    #[arg(long)]
+    pub es_auth: Option<String>,
+    /// The user for --es-auth basic.
+    #[arg(long)]
+    pub es_username: Option<String>,
+    /// Put the archive objects and dead letters into this S3 bucket instead of the folder.
+    #[arg(long)]
+    pub s3_bucket: Option<String>,
+    /// An S3 endpoint other than AWS's (an emulator such as moto).
+    #[arg(long, requires = "s3_bucket")]
+    pub s3_endpoint: Option<String>,
+    /// The KMS key for SSE-KMS on the objects (default: the bucket's AWS-managed key).
+    #[arg(long, requires = "s3_bucket")]
+    pub s3_kms_key_id: Option<String>,
+    /// Give up on what is not shipped after this many seconds (with --es-url or --s3-bucket).
+    #[arg(long, default_value_t = 300)]
+    pub timeout_secs: u64,
 }
 
 /// The one-line JSON summary `run` prints.
@@ -83,12 +111,68 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         None => Pipeline::new(config),
     };
+    if args.es_url.is_some() || args.s3_bucket.is_some() {
+        let summary = run_with_servers(&args, pipeline, &event)?;
+        println!("{}", serde_json::to_string(&summary)?);
+        return Ok(());
+    }
     let outcome = pipeline.run(&event, None);
     write_outcome(&args.out, &outcome, &args.dead_letter_prefix)?;
     // Every object was written locally, so no record is left undelivered.
     let summary = RunSummary { counts: outcome.summary(), batch_item_failures: Vec::new() };
     println!("{}", serde_json::to_string(&summary)?);
     Ok(())
+}
+
+/// Runs the batch through the Lambda's own handler, shipping to the servers given and writing
+/// the rest to the folder, and reports what the Lambda would answer.
+fn run_with_servers(args: &RunArgs, pipeline: Pipeline, event: &KinesisEvent) -> anyhow::Result<RunSummary> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the tokio runtime")?;
+    runtime.block_on(async {
+        let needs_aws = args.s3_bucket.is_some() || args.es_auth.as_deref().is_some_and(|auth| auth.starts_with("sigv4"));
+        let sdk_config = if needs_aws { Some(sluicegate_lambda::aws::sdk_config().await) } else { None };
+        let bulk = match &args.es_url {
+            Some(url) => {
+                let get = |name: &str| match name {
+                    "SLUICEGATE_ES_URL" => Some(url.clone()),
+                    "SLUICEGATE_ES_AUTH" => args.es_auth.clone(),
+                    "SLUICEGATE_ES_USERNAME" => args.es_username.clone(),
+                    "SLUICEGATE_BULK_ACTION" => Some(args.bulk_action.clone()),
+                    _ => std::env::var(name).ok(),
+                };
+                let es_config = es::EsConfig::from_env(get).context("--es-url")?;
+                let credentials = sdk_config.as_ref().and_then(aws_config::SdkConfig::credentials_provider);
+                OneOf::First(es::EsClient::new(es_config, credentials).context("cannot build the elasticsearch client")?)
+            }
+            None => OneOf::Second(LocalFolder::new(&args.out)),
+        };
+        let archive = match (&args.s3_bucket, &sdk_config) {
+            (Some(bucket), Some(sdk_config)) => {
+                let s3_config = S3Config {
+                    bucket: bucket.clone(),
+                    kms_key_id: args.s3_kms_key_id.clone(),
+                    endpoint: args.s3_endpoint.clone(),
+                    max_attempts: 4,
+                };
+                OneOf::First(S3Archive::new(S3Archive::client(sdk_config, &s3_config), &s3_config))
+            }
+            _ => OneOf::Second(LocalFolder::new(&args.out)),
+        };
+        let handler = Handler::new(pipeline, bulk, archive, args.dead_letter_prefix.clone());
+        let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
+        let handled = handler.handle(event, deadline).await;
+        let metrics = &handled.metrics;
+        let counts = Summary {
+            records: metrics.records as usize,
+            events_in: metrics.events_in,
+            events_out: metrics.events_out,
+            dropped: metrics.dropped,
+            dead_lettered: metrics.dead_lettered,
+            bulk_requests: metrics.bulk_requests as usize,
+            bulk_bytes: metrics.bulk_bytes as usize,
+        };
+        Ok(RunSummary { counts, batch_item_failures: handled.batch_item_failures })
+    })
 }
 
 fn pipeline_config(args: &RunArgs) -> anyhow::Result<PipelineConfig> {

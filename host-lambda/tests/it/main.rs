@@ -4,3 +4,11 @@
 mod guests;
 
 mod check;
+mod es_auth;
+mod es_config;
+mod es_faults;
+mod fixture;
+mod handler;
+mod replay;
+mod run;
+mod s3;

@@ -1,0 +1,249 @@
+//! The Elasticsearch client's settings, read and checked from the environment in one place.
+
+use std::fmt;
+use std::time::Duration;
+
+use sluicegate_engine::bulk::BulkAction;
+
+use super::retry::Backoff;
+
+/// Where and how to send `_bulk` requests.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EsConfig {
+    /// The cluster's base URL, `http` or `https`, possibly with a path prefix; no query.
+    pub url: String,
+    /// How requests are authenticated.
+    pub auth: EsAuth,
+    /// Whether request bodies are gzip-compressed (`Content-Encoding: gzip`).
+    pub gzip: bool,
+    /// The `_bulk` action the bodies were written with (decides whether 409 counts as delivered).
+    pub action: BulkAction,
+    /// The longest one request may take, response included.
+    pub request_timeout: Duration,
+    /// Retry settings: attempts, backoff, and the time kept free before the deadline.
+    pub backoff: Backoff,
+    /// How many `_bulk` requests may be in flight at once.
+    pub max_concurrency: usize,
+}
+
+/// How requests are authenticated.
+#[derive(Clone, PartialEq, Eq)]
+pub enum EsAuth {
+    /// No authentication.
+    None,
+    /// HTTP basic authentication.
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password (never printed).
+        password: String,
+    },
+    /// `Authorization: ApiKey …` with the encoded key as Elasticsearch hands it out (never printed).
+    ApiKey(String),
+    /// AWS Signature Version 4 with the credentials of the Lambda's role.
+    SigV4 {
+        /// Amazon OpenSearch Service or OpenSearch Serverless.
+        service: SigV4Service,
+        /// The region the domain or collection is in.
+        region: String,
+    },
+}
+
+/// The service name SigV4 signs for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigV4Service {
+    /// Amazon OpenSearch Service (`es`).
+    Es,
+    /// Amazon OpenSearch Serverless (`aoss`), which needs the `x-amz-content-sha256` header.
+    Aoss,
+}
+
+impl SigV4Service {
+    /// The signing name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigV4Service::Es => "es",
+            SigV4Service::Aoss => "aoss",
+        }
+    }
+}
+
+/// A bad or missing environment variable for the Elasticsearch client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EsConfigError {
+    /// A required variable is not set (or empty).
+    #[error("{variable} is not set: {why}")]
+    Missing {
+        /// The variable.
+        variable: &'static str,
+        /// Why it is needed.
+        why: &'static str,
+    },
+    /// A variable has a value that cannot be used.
+    #[error("{variable} is {value:?}: {reason}")]
+    Invalid {
+        /// The variable.
+        variable: &'static str,
+        /// The value as given (never a secret).
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// `SLUICEGATE_ES_URL`: the cluster's base URL.
+pub const ES_URL: &str = "SLUICEGATE_ES_URL";
+/// `SLUICEGATE_ES_AUTH`: `sigv4-es`, `sigv4-aoss`, `basic`, `api-key` or `none`.
+pub const ES_AUTH: &str = "SLUICEGATE_ES_AUTH";
+/// `SLUICEGATE_ES_USERNAME`: the basic-auth user.
+pub const ES_USERNAME: &str = "SLUICEGATE_ES_USERNAME";
+/// `SLUICEGATE_ES_PASSWORD`: the basic-auth password.
+pub const ES_PASSWORD: &str = "SLUICEGATE_ES_PASSWORD";
+/// `SLUICEGATE_ES_API_KEY`: the encoded API key.
+pub const ES_API_KEY: &str = "SLUICEGATE_ES_API_KEY";
+/// `SLUICEGATE_ES_REGION`: the SigV4 region, default `AWS_REGION`.
+pub const ES_REGION: &str = "SLUICEGATE_ES_REGION";
+/// `SLUICEGATE_ES_GZIP`: `true` (default) or `false`.
+pub const ES_GZIP: &str = "SLUICEGATE_ES_GZIP";
+/// `SLUICEGATE_BULK_ACTION`: `index` (default) or `create`.
+pub const BULK_ACTION: &str = "SLUICEGATE_BULK_ACTION";
+/// `SLUICEGATE_ES_TIMEOUT_MS`: the per-request timeout in milliseconds, default 30000.
+pub const ES_TIMEOUT_MS: &str = "SLUICEGATE_ES_TIMEOUT_MS";
+/// `SLUICEGATE_ES_MAX_ATTEMPTS`: attempts per item including the first, default 8.
+pub const ES_MAX_ATTEMPTS: &str = "SLUICEGATE_ES_MAX_ATTEMPTS";
+/// `SLUICEGATE_ES_CONCURRENCY`: `_bulk` requests in flight at once, default 4.
+pub const ES_CONCURRENCY: &str = "SLUICEGATE_ES_CONCURRENCY";
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_CONCURRENCY: usize = 4;
+
+impl EsConfig {
+    /// A configuration with defaults for everything but the URL: no auth, gzip on, `index`.
+    pub fn new(url: impl Into<String>) -> EsConfig {
+        EsConfig {
+            url: url.into(),
+            auth: EsAuth::None,
+            gzip: true,
+            action: BulkAction::Index,
+            request_timeout: DEFAULT_TIMEOUT,
+            backoff: Backoff::default(),
+            max_concurrency: DEFAULT_CONCURRENCY,
+        }
+    }
+
+    /// Reads the configuration through `get` (the environment, or a map in tests).
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<EsConfig, EsConfigError> {
+        // An empty variable means unset: Terraform writes empty strings for optional settings.
+        let get = |name: &str| get(name).filter(|value| !value.trim().is_empty());
+        let url = get(ES_URL).ok_or(EsConfigError::Missing { variable: ES_URL, why: "the elasticsearch endpoint is needed" })?;
+        check_url(&url).map_err(|reason| EsConfigError::Invalid { variable: ES_URL, value: url.clone(), reason })?;
+        let auth = match get(ES_AUTH).as_deref().unwrap_or("none") {
+            "none" => EsAuth::None,
+            "basic" => EsAuth::Basic {
+                username: get(ES_USERNAME).ok_or(EsConfigError::Missing { variable: ES_USERNAME, why: "basic auth needs a user" })?,
+                password: get(ES_PASSWORD).ok_or(EsConfigError::Missing { variable: ES_PASSWORD, why: "basic auth needs a password" })?,
+            },
+            "api-key" => {
+                EsAuth::ApiKey(get(ES_API_KEY).ok_or(EsConfigError::Missing { variable: ES_API_KEY, why: "api-key auth needs the key" })?)
+            }
+            mode @ ("sigv4-es" | "sigv4-aoss") => {
+                let service = if mode == "sigv4-es" { SigV4Service::Es } else { SigV4Service::Aoss };
+                let region = get(ES_REGION).or_else(|| get("AWS_REGION")).ok_or(EsConfigError::Missing {
+                    variable: ES_REGION,
+                    why: "sigv4 needs a region (and AWS_REGION is not set either)",
+                })?;
+                EsAuth::SigV4 { service, region }
+            }
+            other => {
+                return Err(EsConfigError::Invalid {
+                    variable: ES_AUTH,
+                    value: other.to_owned(),
+                    reason: "expected sigv4-es, sigv4-aoss, basic, api-key or none".to_owned(),
+                });
+            }
+        };
+        let gzip = match get(ES_GZIP) {
+            None => true,
+            Some(value) => match value.as_str() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" => false,
+                _ => return Err(EsConfigError::Invalid { variable: ES_GZIP, value, reason: "expected true or false".to_owned() }),
+            },
+        };
+        let action = match get(BULK_ACTION) {
+            None => BulkAction::Index,
+            Some(value) => value.parse().map_err(|reason| EsConfigError::Invalid { variable: BULK_ACTION, value, reason })?,
+        };
+        let request_timeout = match get(ES_TIMEOUT_MS) {
+            None => DEFAULT_TIMEOUT,
+            Some(value) => Duration::from_millis(positive(ES_TIMEOUT_MS, value)?),
+        };
+        let mut backoff = Backoff::default();
+        if let Some(value) = get(ES_MAX_ATTEMPTS) {
+            backoff.max_attempts = u32::try_from(positive(ES_MAX_ATTEMPTS, value.clone())?).map_err(|_| EsConfigError::Invalid {
+                variable: ES_MAX_ATTEMPTS,
+                value,
+                reason: "too large".to_owned(),
+            })?;
+        }
+        let max_concurrency = match get(ES_CONCURRENCY) {
+            None => DEFAULT_CONCURRENCY,
+            Some(value) => positive(ES_CONCURRENCY, value)?.min(64) as usize,
+        };
+        Ok(EsConfig { url, auth, gzip, action, request_timeout, backoff, max_concurrency })
+    }
+}
+
+fn positive(variable: &'static str, value: String) -> Result<u64, EsConfigError> {
+    match value.trim().parse::<u64>() {
+        Ok(number) if number > 0 => Ok(number),
+        _ => Err(EsConfigError::Invalid { variable, value, reason: "expected a positive whole number".to_owned() }),
+    }
+}
+
+/// Checks that a base URL can be joined with `/_bulk`: http or https, a host, no query.
+pub(crate) fn check_url(url: &str) -> Result<http::Uri, String> {
+    let uri: http::Uri = url.parse().map_err(|error| format!("not a url: {error}"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        Some(other) => return Err(format!("scheme {other} is not http or https")),
+        None => return Err("no scheme (expected http:// or https://)".to_owned()),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err("no host".to_owned());
+    }
+    if uri.query().is_some() {
+        return Err("a query is not allowed in the base url".to_owned());
+    }
+    if uri.authority().is_some_and(|authority| authority.as_str().contains('@')) {
+        return Err("credentials in the url are not allowed (use SLUICEGATE_ES_AUTH=basic)".to_owned());
+    }
+    Ok(uri)
+}
+
+impl fmt::Debug for EsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EsConfig")
+            .field("url", &self.url)
+            .field("auth", &self.auth)
+            .field("gzip", &self.gzip)
+            .field("action", &self.action)
+            .field("request_timeout", &self.request_timeout)
+            .field("backoff", &self.backoff)
+            .field("max_concurrency", &self.max_concurrency)
+            .finish()
+    }
+}
+
+impl fmt::Debug for EsAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Secrets stay out of logs: only their presence shows.
+        match self {
+            EsAuth::None => f.write_str("None"),
+            EsAuth::Basic { username, .. } => f.debug_struct("Basic").field("username", username).field("password", &"<redacted>").finish(),
+            EsAuth::ApiKey(_) => f.debug_tuple("ApiKey").field(&"<redacted>").finish(),
+            EsAuth::SigV4 { service, region } => f.debug_struct("SigV4").field("service", service).field("region", region).finish(),
+        }
+    }
+}

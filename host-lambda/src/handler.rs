@@ -1,0 +1,233 @@
+//! One invocation: run the pipeline, ship `_bulk` and S3 objects concurrently, and work out
+//! exactly which records were not durably delivered (`batchItemFailures`).
+//!
+//! A record is reported when any of its documents is undelivered, or when an object holding its
+//! content (the archive object, or a dead-letter object with one of its dead letters) could not
+//! be written. Everything else ends delivered or dead-lettered, so no record blocks the shard.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use sluicegate_engine::archive::{ArchiveStage, gzip};
+use sluicegate_engine::dead_letter::{self, DeadLetter, Original, Stage};
+use sluicegate_engine::kinesis::KinesisEvent;
+use sluicegate_engine::{Outcome, Pipeline};
+
+use crate::metrics::InvocationMetrics;
+use crate::sink::{ArchiveSink, BulkSink, Fate, ShipReport};
+
+/// The handler state that lives as long as the container: the pipeline (with its Wasm instances)
+/// and the two sinks.
+#[derive(Debug)]
+pub struct Handler<B, A> {
+    // A mutex, not `&mut self`: the runtime borrows the handler into every invocation, and the
+    // lock is only held while the (synchronous) pipeline runs, never across an await.
+    pipeline: Mutex<Pipeline>,
+    bulk: B,
+    archive: A,
+    dead_letter_prefix: String,
+}
+
+/// What one invocation came to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Handled {
+    /// Sequence numbers of the records not durably delivered, in batch order.
+    pub batch_item_failures: Vec<String>,
+    /// Counts and times for the metrics line.
+    pub metrics: InvocationMetrics,
+}
+
+impl<B: BulkSink, A: ArchiveSink> Handler<B, A> {
+    /// A handler that ships through `bulk` and `archive`, with dead letters under `dead_letter_prefix`.
+    pub fn new(pipeline: Pipeline, bulk: B, archive: A, dead_letter_prefix: impl Into<String>) -> Handler<B, A> {
+        Handler { pipeline: Mutex::new(pipeline), bulk, archive, dead_letter_prefix: dead_letter_prefix.into() }
+    }
+
+    /// The sinks, back from the handler (tests look into them).
+    pub fn into_sinks(self) -> (B, A) {
+        (self.bulk, self.archive)
+    }
+
+    /// Handles one batch. Nothing new starts past `deadline` (the Lambda's deadline less a margin).
+    pub async fn handle(&self, event: &KinesisEvent, deadline: Instant) -> Handled {
+        let started = Instant::now();
+        let (mut outcome, documents_key) = {
+            let mut pipeline = self.pipeline.lock().unwrap_or_else(PoisonError::into_inner);
+            let outcome = pipeline.run(event, Some(deadline));
+            let config = pipeline.config();
+            let documents_key = matches!(config.archive_stage, ArchiveStage::Documents | ArchiveStage::Both)
+                .then(|| outcome.batch.key(&config.archive_prefix, ""));
+            (outcome, documents_key)
+        };
+        let shipping = Instant::now();
+        let n_records = outcome.records.len();
+        let mut failed = vec![false; n_records];
+
+        let dead_letter_key = outcome.batch.key(&self.dead_letter_prefix, "");
+        let dead_letter_body = (!outcome.dead_letters.is_empty()).then(|| gzip(&dead_letter::ndjson(&outcome.dead_letters)));
+        let archive_bytes: usize = outcome.archive.iter().map(|object| object.body.len()).sum();
+        // The bodies move into the puts (no copy of a large object); only the keys stay.
+        let archive_objects = std::mem::take(&mut outcome.archive);
+        let archive_keys: Vec<String> = archive_objects.iter().map(|object| object.key.clone()).collect();
+        let archive_puts = futures_util::future::join_all(
+            archive_objects.into_iter().zip(&archive_keys).map(|(object, key)| self.archive.put(key, object.body, deadline)),
+        );
+        let dead_letter_put = async {
+            match dead_letter_body {
+                Some(body) => Some(self.archive.put(&dead_letter_key, body, deadline).await),
+                None => None,
+            }
+        };
+        let (report, archive_results, dead_letter_result) =
+            tokio::join!(self.bulk.ship(&outcome.bulk, deadline), archive_puts, dead_letter_put);
+
+        for (key, result) in archive_keys.iter().zip(&archive_results) {
+            if let Err(error) = result {
+                tracing::error!(key = %key, error = %error, "archive object not stored");
+                let is_documents = documents_key.as_deref() == Some(key.as_str());
+                for (record_idx, record) in outcome.records.iter().enumerate() {
+                    // The documents object holds the shipped documents; a raw object every decoded event.
+                    let in_object = if is_documents { record.n_shipped > 0 } else { record.n_events > 0 };
+                    failed[record_idx] |= in_object;
+                }
+            }
+        }
+        if let Some(Err(error)) = &dead_letter_result {
+            tracing::error!(key = %dead_letter_key, error = %error, "dead letters not stored");
+            mark(&mut failed, &outcome.dead_letters);
+        }
+
+        let settled = settled_per_record(&report, n_records);
+        for (record_idx, record) in outcome.records.iter().enumerate() {
+            // Counting what settled, rather than looking for `Undelivered`, also reports a record
+            // whose items a sink failed to account for.
+            if settled[record_idx] < record.n_shipped {
+                failed[record_idx] = true;
+            }
+        }
+        // One line for all undelivered items, not one per item: a cluster outage would otherwise
+        // log thousands of lines per invocation.
+        let mut undelivered = report.items.iter().filter_map(|item| match &item.fate {
+            Fate::Undelivered { reason } => Some(reason),
+            _ => None,
+        });
+        if let Some(first_reason) = undelivered.next() {
+            tracing::warn!(n_items = 1 + undelivered.count(), first_reason = %first_reason, "bulk items undelivered");
+        }
+
+        let rejected = rejected_dead_letters(&outcome, &report);
+        if !rejected.is_empty() {
+            let key = outcome.batch.key(&self.dead_letter_prefix, "-bulk");
+            if let Err(error) = self.archive.put(&key, gzip(&dead_letter::ndjson(&rejected)), deadline).await {
+                tracing::error!(key = %key, error = %error, "rejected documents not stored");
+                mark(&mut failed, &rejected);
+            }
+        }
+
+        let batch_item_failures: Vec<String> =
+            outcome.records.iter().zip(&failed).filter(|(_, failed)| **failed).map(|(record, _)| record.sequence_number.clone()).collect();
+        let summary = outcome.summary();
+        let metrics = InvocationMetrics {
+            records: summary.records as u64,
+            events_in: summary.events_in,
+            events_out: summary.events_out,
+            dropped: summary.dropped,
+            dead_lettered: summary.dead_lettered + rejected.len() as u64,
+            bulk_requests: report.n_requests as u64,
+            bulk_items_retried: report.n_items_retried as u64,
+            bulk_rejected: rejected.len() as u64,
+            bulk_undelivered: report.items.iter().filter(|item| matches!(item.fate, Fate::Undelivered { .. })).count() as u64,
+            batch_item_failures: batch_item_failures.len() as u64,
+            bulk_bytes: summary.bulk_bytes as u64,
+            archive_bytes: archive_bytes as u64,
+            decode: outcome.timings.decode,
+            transform: outcome.timings.transform,
+            per_transform: outcome.timings.per_transform.clone(),
+            encode: outcome.timings.encode,
+            ship: shipping.elapsed(),
+            total: started.elapsed(),
+        };
+        Handled { batch_item_failures, metrics }
+    }
+}
+
+fn mark(failed: &mut [bool], dead_letters: &[DeadLetter]) {
+    for dead_letter in dead_letters {
+        if let Some(failed) = failed.get_mut(dead_letter.record_idx as usize) {
+            *failed = true;
+        }
+    }
+}
+
+/// Items that ended delivered or rejected (and so dead-lettered), per record.
+fn settled_per_record(report: &ShipReport, n_records: usize) -> Vec<u32> {
+    let mut settled = vec![0; n_records];
+    for item in &report.items {
+        if matches!(item.fate, Fate::Delivered | Fate::Rejected { .. })
+            && let Some(count) = settled.get_mut(item.record_idx as usize)
+        {
+            *count += 1;
+        }
+    }
+    settled
+}
+
+/// Documents Elasticsearch refused for good, as dead letters with its error.
+fn rejected_dead_letters(outcome: &Outcome, report: &ShipReport) -> Vec<DeadLetter> {
+    report
+        .items
+        .iter()
+        .filter_map(|item| match &item.fate {
+            Fate::Rejected { status, error, document } => Some(DeadLetter {
+                record_idx: item.record_idx,
+                sequence_number: outcome
+                    .records
+                    .get(item.record_idx as usize)
+                    .map(|record| record.sequence_number.clone())
+                    .unwrap_or_default(),
+                stage: Stage::Bulk,
+                reason: format!("status {status}: {error}"),
+                original: Original::Json(document.clone()),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The time left before `deadline_ms` (milliseconds since the Unix epoch, as Lambda gives it),
+/// less `margin`, as an [`Instant`]; a deadline already past gives now.
+///
+/// A value too small to be a date in this century is taken as the time left itself: cargo-lambda's
+/// Runtime API emulator sends the function's timeout (`600000`) in `Lambda-Runtime-Deadline-Ms`,
+/// and reading that as a date would leave no time at all.
+pub fn deadline_from_epoch_ms(deadline_ms: u64, margin: Duration) -> Instant {
+    const YEAR_2001_MS: u64 = 978_307_200_000;
+    let now = Instant::now();
+    let left_ms = if deadline_ms < YEAR_2001_MS {
+        deadline_ms
+    } else {
+        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |now| now.as_millis() as u64);
+        deadline_ms.saturating_sub(now_ms)
+    };
+    now + Duration::from_millis(left_ms).saturating_sub(margin)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+    use super::deadline_from_epoch_ms;
+
+    #[test]
+    fn deadlines_leave_the_margin() {
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        let margin = Duration::from_millis(500);
+        let left = deadline_from_epoch_ms(now_ms + 10_000, margin) - Instant::now();
+        assert!(left > Duration::from_millis(9_000) && left <= Duration::from_millis(9_500), "{left:?}");
+        // Past deadlines leave nothing rather than underflowing.
+        assert!(deadline_from_epoch_ms(now_ms - 10_000, margin) <= Instant::now());
+        // cargo-lambda's emulator sends the timeout itself.
+        let left = deadline_from_epoch_ms(600_000, margin) - Instant::now();
+        assert!(left > Duration::from_secs(599) && left <= Duration::from_millis(599_500), "{left:?}");
+    }
+}

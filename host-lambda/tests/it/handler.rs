@@ -1,0 +1,298 @@
+//! The handler: which records go back as `batchItemFailures`, and what lands in S3.
+
+use std::time::{Duration, Instant};
+
+use expect_test::{Expect, expect};
+use sluicegate_engine::archive::ArchiveStage;
+use sluicegate_engine::{Pipeline, PipelineConfig};
+use sluicegate_lambda::handler::Handler;
+use sluicegate_lambda::sink::Fate;
+
+use crate::fixture::{Data, FakeArchive, MemoryBulk, gunzip, kinesis_event, log_message};
+
+/// Runs `data` through a handler whose `_bulk` items end as `fate_of` says and whose S3 puts fail
+/// for the keys `put_fails` picks; renders the failures, the delivered ids and every object.
+#[track_caller]
+fn check_with(data: &[Data<'_>], stage: ArchiveStage, fate_of: fn(&str) -> Fate, put_fails: fn(&str) -> bool, expect: Expect) {
+    let event = kinesis_event(data);
+    let config = PipelineConfig { archive_stage: stage, ..PipelineConfig::default() };
+    let handler = Handler::new(Pipeline::new(config), MemoryBulk::new(fate_of), FakeArchive::new(put_fails), "dead-letter");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let handled = runtime.block_on(handler.handle(&event, Instant::now() + Duration::from_secs(5)));
+    let (bulk, archive) = handler.into_sinks();
+    let mut rendered = format!("batchItemFailures: {:?}\n", handled.batch_item_failures);
+    rendered += &format!("delivered: {:?}\n", bulk.received.into_inner().unwrap());
+    for (key, body) in archive.objects.into_inner().unwrap() {
+        rendered += &format!("{key}\n");
+        for line in String::from_utf8(gunzip(&body)).unwrap().lines() {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            let summary = match value.get("stage") {
+                Some(stage) => {
+                    format!("{} seq={} {}", stage.as_str().unwrap(), value["sequence_number"], value["reason"].as_str().unwrap())
+                }
+                None if value.get("@timestamp").is_some() => format!("document {}", value["event"]["id"]),
+                None => format!("raw {}", value["id"]),
+            };
+            rendered += &format!("  {summary}\n");
+        }
+    }
+    let metrics = &handled.metrics;
+    rendered += &format!(
+        "metrics: records={} in={} out={} dead_lettered={} rejected={} undelivered={} failures={}\n",
+        metrics.records,
+        metrics.events_in,
+        metrics.events_out,
+        metrics.dead_lettered,
+        metrics.bulk_rejected,
+        metrics.bulk_undelivered,
+        metrics.batch_item_failures
+    );
+    expect.assert_eq(&rendered);
+}
+
+#[track_caller]
+fn check(data: &[Data<'_>], fate_of: fn(&str) -> Fate, put_fails: fn(&str) -> bool, expect: Expect) {
+    check_with(data, ArchiveStage::Documents, fate_of, put_fails, expect);
+}
+
+fn delivered(_: &str) -> Fate {
+    Fate::Delivered
+}
+
+fn never(_: &str) -> bool {
+    false
+}
+
+fn three_records() -> [String; 3] {
+    [log_message(&[("a1", "one"), ("a2", "two")]), log_message(&[("b1", "three")]), log_message(&[("c1", "four"), ("c2", "five")])]
+}
+
+#[test]
+fn a_clean_batch_reports_nothing() {
+    let [a, b, c] = three_records();
+    check(
+        &[Data::Json(&a), Data::Json(&b), Data::Json(&c)],
+        delivered,
+        never,
+        expect![[r#"
+            batchItemFailures: []
+            delivered: ["a1", "a2", "b1", "c1", "c2"]
+            archive/year=2023/month=11/day=14/hour=22/shardId-000000000000-100.ndjson.gz
+              document "a1"
+              document "a2"
+              document "b1"
+              document "c1"
+              document "c2"
+            metrics: records=3 in=5 out=5 dead_lettered=0 rejected=0 undelivered=0 failures=0
+        "#]],
+    );
+}
+
+#[test]
+fn an_undelivered_item_reports_its_record_only() {
+    let [a, b, c] = three_records();
+    check(
+        &[Data::Json(&a), Data::Json(&b), Data::Json(&c)],
+        |id| if id == "c2" { Fate::Undelivered { reason: "status 429".to_owned() } } else { Fate::Delivered },
+        never,
+        expect![[r#"
+            batchItemFailures: ["102"]
+            delivered: ["a1", "a2", "b1", "c1"]
+            archive/year=2023/month=11/day=14/hour=22/shardId-000000000000-100.ndjson.gz
+              document "a1"
+              document "a2"
+              document "b1"
+              document "c1"
+              document "c2"
+            metrics: records=3 in=5 out=5 dead_lettered=0 rejected=0 undelivered=1 failures=1
+        "#]],
+    );
+}
+
+#[test]
+fn rejected_documents_become_dead_letters() {
+    let [a, b, c] = three_records();
+    check(
+        &[Data::Json(&a), Data::Json(&b), Data::Json(&c)],
+        |id| {
+            if id == "b1" {
+                Fate::Rejected { status: 400, error: "mapper_parsing_exception".to_owned(), document: Vec::new() }
+            } else {
+                Fate::Delivered
+            }
+        },
+        never,
+        expect![[r#"
+            batchItemFailures: []
+            delivered: ["a1", "a2", "c1", "c2"]
+            archive/year=2023/month=11/day=14/hour=22/shardId-000000000000-100.ndjson.gz
+              document "a1"
+              document "a2"
+              document "b1"
+              document "c1"
+              document "c2"
+            dead-letter/year=2023/month=11/day=14/hour=22/shardId-000000000000-100-bulk.ndjson.gz
+              bulk seq="101" status 400: mapper_parsing_exception
+            metrics: records=3 in=5 out=5 dead_lettered=1 rejected=1 undelivered=0 failures=0
+        "#]],
+    );
+}
+
+#[test]
+fn a_rejected_document_whose_dead_letter_is_not_stored_reports_its_record() {
+    let [a, b, c] = three_records();
+    check(
+        &[Data::Json(&a), Data::Json(&b), Data::Json(&c)],
+        |id| {
+            if id == "b1" {
+                Fate::Rejected { status: 400, error: "mapper_parsing_exception".to_owned(), document: Vec::new() }
+            } else {
+                Fate::Delivered
+            }
+        },
+        |key| key.ends_with("-bulk.ndjson.gz"),
+        expect![[r#"
+            batchItemFailures: ["101"]
+            delivered: ["a1", "a2", "c1", "c2"]
+            archive/year=2023/month=11/day=14/hour=22/shardId-000000000000-100.ndjson.gz
+              document "a1"
+              document "a2"
+              document "b1"
+              document "c1"
+              document "c2"
+            metrics: records=3 in=5 out=5 dead_lettered=1 rejected=1 undelivered=0 failures=1
+        "#]],
+    );
+}
+
+#[test]
+fn an_archive_failure_reports_the_records_with_documents_in_it() {
+    let [a, _, c] = three_records();
+    // The garbage record has nothing in the archive, so only the two good records are reported.
+    check(
+        &[Data::Json(&a), Data::Base64("not base64!"), Data::Json(&c)],
+        delivered,
+        |key| key.starts_with("archive/"),
+        expect![[r#"
+            batchItemFailures: ["100", "102"]
+            delivered: ["a1", "a2", "c1", "c2"]
+            dead-letter/year=2023/month=11/day=14/hour=22/shardId-000000000000-100.ndjson.gz
+              decode seq="101" record data is not valid base64: Invalid symbol 32, offset 3.
+            metrics: records=3 in=4 out=4 dead_lettered=1 rejected=0 undelivered=0 failures=2
+        "#]],
+    );
+}
+
+#[test]
+fn a_raw_archive_failure_reports_records_whose_events_were_all_rejected_too() {
+    let [a, b, _] = three_records();
+    check_with(
+        &[Data::Json(&a), Data::Json(&b)],
+        ArchiveStage::Raw,
+        |id| {
+            if id == "b1" {
+                Fate::Rejected { status: 400, error: "mapper_parsing_exception".to_owned(), document: Vec::new() }
+            } else {
+                Fate::Delivered
+            }
+        },
+        |key| key.starts_with("archive/"),
+        expect![[r#"
+            batchItemFailures: ["100", "101"]
+            delivered: ["a1", "a2"]
+            dead-letter/year=2023/month=11/day=14/hour=22/shardId-000000000000-100-bulk.ndjson.gz
+              bulk seq="101" status 400: mapper_parsing_exception
+            metrics: records=2 in=3 out=3 dead_lettered=1 rejected=1 undelivered=0 failures=2
+        "#]],
+    );
+}
+
+#[test]
+fn undecodable_records_are_dead_lettered_and_reported_only_if_that_fails() {
+    let [a, ..] = three_records();
+    let not_json = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, crate::fixture::gzip(b"{not json"));
+    let data = [Data::Json(&a), Data::Base64("not base64!"), Data::Base64("bm90IGd6aXA="), Data::Base64(&not_json)];
+    check(
+        &data,
+        delivered,
+        never,
+        expect![[r#"
+            batchItemFailures: []
+            delivered: ["a1", "a2"]
+            archive/year=2023/month=11/day=14/hour=22/shardId-000000000000-100.ndjson.gz
+              document "a1"
+              document "a2"
+            dead-letter/year=2023/month=11/day=14/hour=22/shardId-000000000000-100.ndjson.gz
+              decode seq="101" record data is not valid base64: Invalid symbol 32, offset 3.
+              decode seq="102" record is not gzip (first bytes [6e, 6f, 74, 20])
+              decode seq="103" record is not cloudwatch logs subscription json: key must be a string at line 1 column 2
+            metrics: records=4 in=2 out=2 dead_lettered=3 rejected=0 undelivered=0 failures=0
+        "#]],
+    );
+    check(
+        &data,
+        delivered,
+        |key| key.starts_with("dead-letter/"),
+        expect![[r#"
+            batchItemFailures: ["101", "102", "103"]
+            delivered: ["a1", "a2"]
+            archive/year=2023/month=11/day=14/hour=22/shardId-000000000000-100.ndjson.gz
+              document "a1"
+              document "a2"
+            metrics: records=4 in=2 out=2 dead_lettered=3 rejected=0 undelivered=0 failures=3
+        "#]],
+    );
+}
+
+#[test]
+fn an_empty_batch_does_nothing() {
+    check(
+        &[],
+        delivered,
+        never,
+        expect![[r#"
+            batchItemFailures: []
+            delivered: []
+            metrics: records=0 in=0 out=0 dead_lettered=0 rejected=0 undelivered=0 failures=0
+        "#]],
+    );
+}
+
+/// Puts that tell a waiting `_bulk` sink they have started.
+struct SignallingArchive(FakeArchive, std::sync::Arc<tokio::sync::Notify>);
+
+impl sluicegate_lambda::sink::ArchiveSink for SignallingArchive {
+    async fn put(&self, key: &str, body: Vec<u8>, deadline: Instant) -> Result<(), sluicegate_lambda::sink::PutError> {
+        self.1.notify_one();
+        self.0.put(key, body, deadline).await
+    }
+}
+
+/// A `_bulk` sink that finishes only once an S3 put has started.
+struct WaitingBulk(MemoryBulk, std::sync::Arc<tokio::sync::Notify>);
+
+impl sluicegate_lambda::sink::BulkSink for WaitingBulk {
+    async fn ship(&self, bodies: &[sluicegate_engine::bulk::BulkBody], deadline: Instant) -> sluicegate_lambda::sink::ShipReport {
+        if tokio::time::timeout(Duration::from_secs(5), self.1.notified()).await.is_err() {
+            panic!("no s3 put started while _bulk was in flight: they do not run concurrently");
+        }
+        self.0.ship(bodies, deadline).await
+    }
+}
+
+#[test]
+fn bulk_and_s3_puts_run_concurrently() {
+    let [a, ..] = three_records();
+    let event = kinesis_event(&[Data::Json(&a)]);
+    let started = std::sync::Arc::new(tokio::sync::Notify::new());
+    let handler = Handler::new(
+        Pipeline::new(PipelineConfig::default()),
+        WaitingBulk(MemoryBulk::new(delivered), started.clone()),
+        SignallingArchive(FakeArchive::new(never), started),
+        "dead-letter",
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let handled = runtime.block_on(handler.handle(&event, Instant::now() + Duration::from_secs(10)));
+    assert_eq!(handled.batch_item_failures, Vec::<String>::new());
+    assert_eq!(handled.metrics.events_out, 2);
+}

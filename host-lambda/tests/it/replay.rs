@@ -1,0 +1,92 @@
+//! `sluicegate replay`: archives written by `sluicegate run` go back into a fresh OpenSearch.
+
+use std::process::Command;
+
+use serde_json::Value;
+use sluicegate_tests::moto::Moto;
+use sluicegate_tests::process::{self, scratch_dir};
+
+use crate::fixture::{Data, kinesis_event, log_message};
+
+fn sluicegate(args: &[&str]) -> Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_sluicegate"))
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "sluicegate {args:?}: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|error| panic!("{stdout:?}: {error}"))
+}
+
+/// `(_id, message)` of every document, sorted.
+fn documents(es_url: &str) -> Vec<(String, String)> {
+    let text = ureq::get(&format!("{es_url}/cwl-*/_search?size=100")).call().unwrap().into_body().read_to_string().unwrap();
+    let search: Value = serde_json::from_str(&text).unwrap();
+    let mut documents: Vec<(String, String)> = search["hits"]["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hit| (hit["_id"].as_str().unwrap().to_owned(), hit["_source"]["message"].as_str().unwrap().to_owned()))
+        .collect();
+    documents.sort();
+    documents
+}
+
+#[test]
+fn replay_rebuilds_the_index_from_documents_and_raw_archives() {
+    let venv = sluicegate_tests::venv_dir();
+    let moto_server = process::moto(&venv);
+    let moto = Moto { url: moto_server.url() };
+    moto.create_bucket("archive");
+    let original = process::osmem(&venv);
+
+    let dir = scratch_dir("replay");
+    let event = kinesis_event(&[Data::Json(&log_message(&[("e1", "one"), ("e2", "two")])), Data::Json(&log_message(&[("e3", "three")]))]);
+    let event_path = dir.join("event.json");
+    std::fs::write(&event_path, serde_json::to_vec(&event).unwrap()).unwrap();
+    let event_path = event_path.to_str().unwrap();
+    let run = sluicegate(&[
+        "run",
+        "--event",
+        event_path,
+        "--es-url",
+        &original.url(),
+        "--s3-bucket",
+        "archive",
+        "--s3-endpoint",
+        &moto.url,
+        "--archive-stage",
+        "both",
+    ]);
+    assert_eq!(run["batch_item_failures"], serde_json::json!([]));
+    let expected = documents(&original.url());
+    assert_eq!(expected.len(), 3);
+
+    let from_documents = process::osmem(&venv);
+    let replay = |prefix: &str, stage: &str, es_url: &str, extra: &[&str]| {
+        let mut args =
+            vec!["replay", "--s3-bucket", "archive", "--s3-endpoint", &moto.url, "--prefix", prefix, "--stage", stage, "--es-url", es_url];
+        args.extend_from_slice(extra);
+        sluicegate(&args)
+    };
+    let summary = replay("archive/", "documents", &from_documents.url(), &[]);
+    assert_eq!(summary["objects"], 1, "{summary}");
+    assert_eq!(summary["delivered"], 3, "{summary}");
+    assert_eq!(documents(&from_documents.url()), expected);
+    // A second replay overwrites the same `_id`s.
+    replay("archive/", "documents", &from_documents.url(), &[]);
+    assert_eq!(documents(&from_documents.url()), expected);
+
+    let from_raw = process::osmem(&venv);
+    let summary = replay("archive-raw/", "raw", &from_raw.url(), &[]);
+    assert_eq!(summary["delivered"], 3, "{summary}");
+    assert_eq!(documents(&from_raw.url()), expected);
+
+    // The fixture's records arrived in 2023: a range from 2024 on selects nothing.
+    let summary = replay("archive/", "documents", &from_raw.url(), &["--from", "2024-01-01T00:00:00Z"]);
+    assert_eq!(summary["objects"], 0, "{summary}");
+}
