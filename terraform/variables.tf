@@ -16,6 +16,7 @@ variable "tags" {
   description = "Tags added to every resource that supports them."
   type        = map(string)
   default     = {}
+  nullable    = false
 }
 
 ################################################################################
@@ -37,6 +38,7 @@ variable "kms_key_deletion_window_in_days" {
   description = "Waiting period before the module-created KMS key is deleted after a destroy."
   type        = number
   default     = 30
+  nullable    = false
 
   validation {
     condition     = var.kms_key_deletion_window_in_days >= 7 && var.kms_key_deletion_window_in_days <= 30 && floor(var.kms_key_deletion_window_in_days) == var.kms_key_deletion_window_in_days
@@ -52,6 +54,7 @@ variable "stream_mode" {
   description = "Capacity mode of the Kinesis stream: ON_DEMAND, or PROVISIONED with stream_shard_count shards."
   type        = string
   default     = "ON_DEMAND"
+  nullable    = false
 
   validation {
     condition     = contains(["ON_DEMAND", "PROVISIONED"], var.stream_mode)
@@ -79,6 +82,7 @@ variable "stream_retention_hours" {
   description = "How long the stream keeps records, in hours (24 to 8760). Records older than the retention are lost if the Lambda falls that far behind."
   type        = number
   default     = 24
+  nullable    = false
 
   validation {
     condition     = var.stream_retention_hours >= 24 && var.stream_retention_hours <= 8760 && floor(var.stream_retention_hours) == var.stream_retention_hours
@@ -96,7 +100,8 @@ variable "log_groups" {
     filter_pattern = optional(string, "")
     distribution   = optional(string, "Random")
   }))
-  default = {}
+  default  = {}
+  nullable = false
 
   validation {
     condition     = alltrue([for log_group_name in keys(var.log_groups) : can(regex("^[.\\-_/#A-Za-z0-9]{1,512}$", log_group_name))])
@@ -177,7 +182,8 @@ variable "transforms" {
     config_json = optional(string, "{}")
     on_error    = optional(string, "dead-letter")
   }))
-  default = []
+  default  = []
+  nullable = false
 
   validation {
     condition     = alltrue([for transform in var.transforms : can(regex("^[a-z][a-z0-9_-]{0,62}$", transform.name))])
@@ -209,6 +215,7 @@ variable "architecture" {
   description = "Instruction set of the Lambda and its layer: arm64 or x86_64. The zips must be built for it."
   type        = string
   default     = "arm64"
+  nullable    = false
 
   validation {
     condition     = contains(["arm64", "x86_64"], var.architecture)
@@ -220,6 +227,7 @@ variable "memory_size" {
   description = "Lambda memory in MB (128 to 10240). CPU scales with it."
   type        = number
   default     = 512
+  nullable    = false
 
   validation {
     condition     = var.memory_size >= 128 && var.memory_size <= 10240 && floor(var.memory_size) == var.memory_size
@@ -231,6 +239,7 @@ variable "timeout" {
   description = "Lambda timeout in seconds (1 to 900). The Lambda derives its shipping deadline from it."
   type        = number
   default     = 60
+  nullable    = false
 
   validation {
     condition     = var.timeout >= 1 && var.timeout <= 900 && floor(var.timeout) == var.timeout
@@ -242,6 +251,7 @@ variable "reserved_concurrent_executions" {
   description = "Concurrency reserved for the Lambda. It caps the load on the domain and should be at least the shard count times parallelization_factor, or the stream falls behind."
   type        = number
   default     = 10
+  nullable    = false
 
   validation {
     condition     = var.reserved_concurrent_executions >= 1 && floor(var.reserved_concurrent_executions) == var.reserved_concurrent_executions
@@ -249,10 +259,22 @@ variable "reserved_concurrent_executions" {
   }
 }
 
+variable "code_signing_config_arn" {
+  description = "ARN of a Lambda code signing configuration that the deployment zip must satisfy. Null disables code signing."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.code_signing_config_arn == null || can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:code-signing-config:csc-[a-z0-9]+$", var.code_signing_config_arn))
+    error_message = "code_signing_config_arn must be null or a Lambda code signing configuration ARN."
+  }
+}
+
 variable "tracing_mode" {
   description = "X-Ray tracing mode of the Lambda: Active or PassThrough."
   type        = string
   default     = "Active"
+  nullable    = false
 
   validation {
     condition     = contains(["Active", "PassThrough"], var.tracing_mode)
@@ -264,6 +286,7 @@ variable "log_level" {
   description = "Log level of the Lambda (SLUICEGATE_LOG_LEVEL and the application log level of its JSON logs): error, warn, info, debug or trace."
   type        = string
   default     = "info"
+  nullable    = false
 
   validation {
     condition     = contains(["error", "warn", "info", "debug", "trace"], var.log_level)
@@ -275,6 +298,7 @@ variable "log_retention_days" {
   description = "Retention of the log groups the module creates (the Lambda's and the domain's), in days; one of the values CloudWatch Logs accepts."
   type        = number
   default     = 365
+  nullable    = false
 
   validation {
     condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
@@ -290,6 +314,7 @@ variable "index_template" {
   description = "Index name template (SLUICEGATE_INDEX_TEMPLATE and the pipeline's index_template); placeholders such as {yyyy}, {MM}, {dd} come from the event time."
   type        = string
   default     = "cwl-{yyyy}.{MM}.{dd}"
+  nullable    = false
 
   validation {
     condition     = length(var.index_template) <= 255 && can(regex("^[^\\s\\\\/*?\"<>|,#_+-][^\\s\\\\/*?\"<>|,#]*$", var.index_template))
@@ -301,6 +326,7 @@ variable "bulk_action" {
   description = "Bulk action (SLUICEGATE_BULK_ACTION): index, or create for data streams (a 409 then counts as delivered)."
   type        = string
   default     = "index"
+  nullable    = false
 
   validation {
     condition     = contains(["index", "create"], var.bulk_action)
@@ -312,6 +338,7 @@ variable "bulk_max_bytes" {
   description = "Largest _bulk request body in bytes (SLUICEGATE_BULK_MAX_BYTES)."
   type        = number
   default     = 5242880
+  nullable    = false
 
   validation {
     condition     = var.bulk_max_bytes >= 65536 && var.bulk_max_bytes <= 104857600 && floor(var.bulk_max_bytes) == var.bulk_max_bytes
@@ -323,6 +350,7 @@ variable "archive_prefix" {
   description = "Key prefix of the archive objects (SLUICEGATE_ARCHIVE_PREFIX), without leading or trailing slash."
   type        = string
   default     = "archive"
+  nullable    = false
 
   validation {
     condition     = can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$", var.archive_prefix)) && var.archive_prefix != "aws"
@@ -334,6 +362,7 @@ variable "archive_stage" {
   description = "What the archive holds (SLUICEGATE_ARCHIVE_STAGE and the pipeline's archive_stage): documents (as shipped, after redaction), raw (events as received) or both."
   type        = string
   default     = "documents"
+  nullable    = false
 
   validation {
     condition     = contains(["documents", "raw", "both"], var.archive_stage)
@@ -345,6 +374,7 @@ variable "dead_letter_prefix" {
   description = "Key prefix of the dead letters in the archive bucket (SLUICEGATE_DEAD_LETTER_PREFIX). Must differ from archive_prefix."
   type        = string
   default     = "dead-letter"
+  nullable    = false
 
   validation {
     condition     = can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$", var.dead_letter_prefix)) && var.dead_letter_prefix != var.archive_prefix && var.dead_letter_prefix != "aws"
@@ -360,6 +390,7 @@ variable "batch_size" {
   description = "Largest number of Kinesis records per invocation (1 to 10000)."
   type        = number
   default     = 100
+  nullable    = false
 
   validation {
     condition     = var.batch_size >= 1 && var.batch_size <= 10000 && floor(var.batch_size) == var.batch_size
@@ -371,6 +402,7 @@ variable "maximum_batching_window_in_seconds" {
   description = "How long the event source mapping gathers records before invoking (0 to 300 seconds)."
   type        = number
   default     = 1
+  nullable    = false
 
   validation {
     condition     = var.maximum_batching_window_in_seconds >= 0 && var.maximum_batching_window_in_seconds <= 300 && floor(var.maximum_batching_window_in_seconds) == var.maximum_batching_window_in_seconds
@@ -382,6 +414,7 @@ variable "parallelization_factor" {
   description = "Concurrent batches per shard (1 to 10). Ordering per shard is not needed because documents have idempotent ids."
   type        = number
   default     = 1
+  nullable    = false
 
   validation {
     condition     = var.parallelization_factor >= 1 && var.parallelization_factor <= 10 && floor(var.parallelization_factor) == var.parallelization_factor
@@ -393,6 +426,7 @@ variable "maximum_retry_attempts" {
   description = "Retries of a failing batch before its records go to the failure destination (-1 means until the record expires, up to 10000)."
   type        = number
   default     = 10
+  nullable    = false
 
   validation {
     condition     = var.maximum_retry_attempts >= -1 && var.maximum_retry_attempts <= 10000 && floor(var.maximum_retry_attempts) == var.maximum_retry_attempts
@@ -404,6 +438,7 @@ variable "maximum_record_age_in_seconds" {
   description = "Records older than this go to the failure destination instead of being retried (-1 for no limit, or 60 to 604800 seconds)."
   type        = number
   default     = 86400
+  nullable    = false
 
   validation {
     condition     = floor(var.maximum_record_age_in_seconds) == var.maximum_record_age_in_seconds && (var.maximum_record_age_in_seconds == -1 || (var.maximum_record_age_in_seconds >= 60 && var.maximum_record_age_in_seconds <= 604800))
@@ -415,12 +450,14 @@ variable "bisect_batch_on_function_error" {
   description = "Split a batch in two and retry when the function fails as a whole, to isolate a bad record."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "starting_position" {
   description = "Where the event source mapping starts reading a new stream: TRIM_HORIZON (oldest record) or LATEST."
   type        = string
   default     = "TRIM_HORIZON"
+  nullable    = false
 
   validation {
     condition     = contains(["TRIM_HORIZON", "LATEST"], var.starting_position)
@@ -432,6 +469,7 @@ variable "failure_destination_type" {
   description = "Where the event source mapping sends batches it gives up on: s3 (the archive bucket by default), sqs or sns (a KMS-encrypted queue or topic the module creates by default)."
   type        = string
   default     = "s3"
+  nullable    = false
 
   validation {
     condition     = contains(["s3", "sqs", "sns"], var.failure_destination_type)
@@ -458,6 +496,7 @@ variable "create_domain" {
   description = "Create an OpenSearch domain. When false, existing_domain_endpoint and existing_domain_arn name the domain (or OpenSearch Serverless collection) to ship to."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "existing_domain_endpoint" {
@@ -496,6 +535,7 @@ variable "domain_engine_version" {
   description = "Engine of the created domain, for example OpenSearch_2.17."
   type        = string
   default     = "OpenSearch_2.17"
+  nullable    = false
 
   validation {
     condition     = can(regex("^(OpenSearch|Elasticsearch)_[0-9]+\\.[0-9]+$", var.domain_engine_version))
@@ -507,6 +547,7 @@ variable "domain_instance_type" {
   description = "Instance type of the data nodes."
   type        = string
   default     = "r6g.large.search"
+  nullable    = false
 
   validation {
     condition     = endswith(var.domain_instance_type, ".search")
@@ -518,6 +559,7 @@ variable "domain_instance_count" {
   description = "Number of data nodes; a multiple of domain_availability_zone_count so every zone holds the same share."
   type        = number
   default     = 3
+  nullable    = false
 
   validation {
     condition     = var.domain_instance_count >= 2 && floor(var.domain_instance_count) == var.domain_instance_count && var.domain_instance_count % var.domain_availability_zone_count == 0
@@ -529,6 +571,7 @@ variable "domain_availability_zone_count" {
   description = "Availability zones the domain spreads over (zone awareness): 2 or 3."
   type        = number
   default     = 3
+  nullable    = false
 
   validation {
     condition     = contains([2, 3], var.domain_availability_zone_count)
@@ -540,6 +583,7 @@ variable "domain_master_instance_type" {
   description = "Instance type of the dedicated master nodes."
   type        = string
   default     = "m6g.large.search"
+  nullable    = false
 
   validation {
     condition     = endswith(var.domain_master_instance_type, ".search")
@@ -551,6 +595,7 @@ variable "domain_master_instance_count" {
   description = "Number of dedicated master nodes: 3 or 5 (an odd number keeps a quorum through a zone loss)."
   type        = number
   default     = 3
+  nullable    = false
 
   validation {
     condition     = contains([3, 5], var.domain_master_instance_count)
@@ -562,6 +607,7 @@ variable "domain_volume_size" {
   description = "gp3 EBS volume per data node, in GiB."
   type        = number
   default     = 100
+  nullable    = false
 
   validation {
     condition     = var.domain_volume_size >= 10 && var.domain_volume_size <= 24576 && floor(var.domain_volume_size) == var.domain_volume_size
@@ -573,6 +619,7 @@ variable "domain_tls_security_policy" {
   description = "TLS policy of the domain endpoint; both choices require TLS 1.2 or newer."
   type        = string
   default     = "Policy-Min-TLS-1-2-PFS-2023-10"
+  nullable    = false
 
   validation {
     condition     = contains(["Policy-Min-TLS-1-2-PFS-2023-10", "Policy-Min-TLS-1-2-2019-07"], var.domain_tls_security_policy)
@@ -604,6 +651,7 @@ variable "vpc_subnet_ids" {
   description = "Subnets for the Lambda and the created domain. Empty places neither in a VPC. The domain uses the first domain_availability_zone_count subnets, which must be in different zones. The subnets need a route to S3, KMS, Kinesis and CloudWatch Logs (NAT or VPC endpoints)."
   type        = list(string)
   default     = []
+  nullable    = false
 
   validation {
     condition     = alltrue([for subnet_id in var.vpc_subnet_ids : can(regex("^subnet-[0-9a-f]+$", subnet_id))])
@@ -620,6 +668,7 @@ variable "vpc_security_group_ids" {
   description = "Security groups for the Lambda and the created domain when vpc_subnet_ids is set. The domain's groups must admit HTTPS from the Lambda's."
   type        = list(string)
   default     = []
+  nullable    = false
 
   validation {
     condition     = alltrue([for security_group_id in var.vpc_security_group_ids : can(regex("^sg-[0-9a-f]+$", security_group_id))])
@@ -651,12 +700,14 @@ variable "archive_force_destroy" {
   description = "Let terraform destroy delete a non-empty archive bucket. Leave false in production."
   type        = bool
   default     = false
+  nullable    = false
 }
 
 variable "archive_transition_days" {
   description = "Days after which archive objects move to archive_transition_storage_class."
   type        = number
   default     = 30
+  nullable    = false
 
   validation {
     condition     = var.archive_transition_days >= 1 && floor(var.archive_transition_days) == var.archive_transition_days
@@ -668,6 +719,7 @@ variable "archive_transition_storage_class" {
   description = "Storage class archive objects move to after archive_transition_days."
   type        = string
   default     = "STANDARD_IA"
+  nullable    = false
 
   validation {
     condition     = contains(["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"], var.archive_transition_storage_class)
@@ -696,6 +748,7 @@ variable "archive_noncurrent_expiration_days" {
   description = "Days after which noncurrent (overwritten or deleted) object versions expire."
   type        = number
   default     = 30
+  nullable    = false
 
   validation {
     condition     = var.archive_noncurrent_expiration_days >= 1 && floor(var.archive_noncurrent_expiration_days) == var.archive_noncurrent_expiration_days
@@ -707,6 +760,7 @@ variable "archive_abort_incomplete_upload_days" {
   description = "Days after which incomplete multipart uploads are aborted."
   type        = number
   default     = 7
+  nullable    = false
 
   validation {
     condition     = var.archive_abort_incomplete_upload_days >= 1 && floor(var.archive_abort_incomplete_upload_days) == var.archive_abort_incomplete_upload_days
@@ -743,6 +797,7 @@ variable "archive_access_log_prefix" {
   description = "Key prefix of the archive bucket's access logs in archive_access_log_bucket."
   type        = string
   default     = "s3-access/"
+  nullable    = false
 }
 
 ################################################################################
@@ -753,12 +808,14 @@ variable "create_alarms" {
   description = "Create the CloudWatch alarms (iterator age, Lambda errors and throttles, subscription delivery errors, failure destination, domain health)."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "alarm_actions" {
   description = "ARNs notified when an alarm fires (for example an SNS topic)."
   type        = list(string)
   default     = []
+  nullable    = false
 
   validation {
     condition     = alltrue([for action_arn in var.alarm_actions : startswith(action_arn, "arn:")])
@@ -770,6 +827,7 @@ variable "ok_actions" {
   description = "ARNs notified when an alarm returns to OK."
   type        = list(string)
   default     = []
+  nullable    = false
 
   validation {
     condition     = alltrue([for action_arn in var.ok_actions : startswith(action_arn, "arn:")])
@@ -781,20 +839,10 @@ variable "iterator_age_alarm_threshold_ms" {
   description = "Alarm when the oldest unread record of the stream is older than this many milliseconds."
   type        = number
   default     = 300000
+  nullable    = false
 
   validation {
     condition     = var.iterator_age_alarm_threshold_ms >= 1000
     error_message = "iterator_age_alarm_threshold_ms must be at least 1000."
-  }
-}
-
-variable "code_signing_config_arn" {
-  description = "ARN of a Lambda code signing configuration that the deployment zip must satisfy. Null disables code signing."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.code_signing_config_arn == null || can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:code-signing-config:csc-[a-z0-9]+$", var.code_signing_config_arn))
-    error_message = "code_signing_config_arn must be null or a Lambda code signing configuration ARN."
   }
 }
