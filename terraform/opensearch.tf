@@ -99,13 +99,28 @@ resource "aws_opensearch_domain" "this" {
     }
   }
 
-  dynamic "log_publishing_options" {
-    for_each = aws_cloudwatch_log_group.domain
+  log_publishing_options {
+    enabled                  = true
+    log_type                 = "INDEX_SLOW_LOGS"
+    cloudwatch_log_group_arn = aws_cloudwatch_log_group.domain["INDEX_SLOW_LOGS"].arn
+  }
 
-    content {
-      log_type                 = log_publishing_options.key
-      cloudwatch_log_group_arn = log_publishing_options.value.arn
-    }
+  log_publishing_options {
+    enabled                  = true
+    log_type                 = "SEARCH_SLOW_LOGS"
+    cloudwatch_log_group_arn = aws_cloudwatch_log_group.domain["SEARCH_SLOW_LOGS"].arn
+  }
+
+  log_publishing_options {
+    enabled                  = true
+    log_type                 = "ES_APPLICATION_LOGS"
+    cloudwatch_log_group_arn = aws_cloudwatch_log_group.domain["ES_APPLICATION_LOGS"].arn
+  }
+
+  log_publishing_options {
+    enabled                  = true
+    log_type                 = "AUDIT_LOGS"
+    cloudwatch_log_group_arn = aws_cloudwatch_log_group.domain["AUDIT_LOGS"].arn
   }
 
   dynamic "vpc_options" {
