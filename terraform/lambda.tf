@@ -215,7 +215,7 @@ resource "aws_lambda_layer_version" "transforms" {
     # describes; a stale layer would silently run another transform chain.
     precondition {
       condition     = var.layer_pipeline_path == null || try(jsonencode(jsondecode(file(var.layer_pipeline_path))) == local.pipeline_json, false)
-      error_message = "the pipeline file at layer_pipeline_path differs from the pipeline the module generates (output pipeline_json); rebuild the layer with `cargo xtask dist`."
+      error_message = "the pipeline file at layer_pipeline_path differs from the pipeline this module generates; rebuild the layer with `cargo xtask dist` from this pipeline: ${local.pipeline_json}"
     }
   }
 }
