@@ -6,15 +6,11 @@ data "aws_iam_policy_document" "lambda_assume" {
   statement {
     actions = ["sts:AssumeRole"]
 
+    # No source condition: Lambda assumes the role only for functions that a principal of this
+    # account created with iam:PassRole, and it is not documented to supply aws:SourceAccount.
     principals {
       type        = "Service"
       identifiers = ["lambda.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
     }
   }
 }

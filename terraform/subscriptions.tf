@@ -11,17 +11,12 @@ data "aws_iam_policy_document" "logs_assume" {
       identifiers = ["logs.amazonaws.com"]
     }
 
-    # Only CloudWatch Logs acting for this account and region may use the role.
+    # Only CloudWatch Logs acting for this account and region may use the role (the source
+    # condition CloudWatch Logs documents for subscription roles).
     condition {
       test     = "StringLike"
       variable = "aws:SourceArn"
       values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:*"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
     }
   }
 }

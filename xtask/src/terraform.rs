@@ -36,6 +36,8 @@ pub fn check(root: &Path, checkov: Option<&Path>) -> anyhow::Result<()> {
     fs::write(&cli_config, cli_config_text())
         .with_context(|| format!("failed to write {}", cli_config.display()))?;
 
+    check_readme(&module_dir)?;
+
     let mut configurations = vec![("module".to_owned(), module_dir.clone())];
     for example_dir in examples(&module_dir)? {
         let example_name = example_dir
@@ -145,6 +147,41 @@ fn examples(module_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         examples_dir.display()
     );
     Ok(example_dirs)
+}
+
+/// The README's input and output tables are written by hand (terraform-docs is not on the
+/// machine), so check that they name every variable and output and nothing else has drifted.
+fn check_readme(module_dir: &Path) -> anyhow::Result<()> {
+    let readme_path = module_dir.join("README.md");
+    let readme = fs::read_to_string(&readme_path)
+        .with_context(|| format!("failed to read {}", readme_path.display()))?;
+    let mut missing = Vec::new();
+    for (file_name, keyword) in [("variables.tf", "variable"), ("outputs.tf", "output")] {
+        let path = module_dir.join(file_name);
+        let text = fs::read_to_string(&path)
+            .with_context(|| format!("failed to read {}", path.display()))?;
+        for line in text.lines() {
+            let Some(rest) = line.strip_prefix(keyword).map(str::trim_start) else {
+                continue;
+            };
+            let Some(name) = rest
+                .strip_prefix('"')
+                .and_then(|rest| rest.split('"').next())
+            else {
+                continue;
+            };
+            if !readme.contains(&format!("| `{name}` |")) {
+                missing.push(format!("{keyword} {name}"));
+            }
+        }
+    }
+    ensure!(
+        missing.is_empty(),
+        "{} does not describe {}",
+        readme_path.display(),
+        missing.join(", ")
+    );
+    Ok(())
 }
 
 /// Init writes provider binaries and lock files; make sure git would never pick them up.
