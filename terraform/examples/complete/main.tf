@@ -1,0 +1,118 @@
+provider "aws" {
+  region = var.region
+}
+
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+################################################################################
+# Where alarms go: a topic encrypted with a key CloudWatch may use
+################################################################################
+
+data "aws_iam_policy_document" "alarms_key" {
+  #checkov:skip=CKV_AWS_109:a key policy's resource "*" is the key itself; the account root statement is the documented default that keeps the key manageable through IAM
+  #checkov:skip=CKV_AWS_111:a key policy's resource "*" is the key itself, not every resource
+  #checkov:skip=CKV_AWS_356:a key policy's resource "*" is the key itself, not every resource
+  statement {
+    sid       = "AccountAdministersKeyThroughIam"
+    actions   = ["kms:*"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+
+  # CloudWatch publishes alarm notifications to the encrypted topic.
+  statement {
+    sid       = "CloudWatchPublishesAlarms"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_kms_key" "alarms" {
+  description         = "Sluicegate example: alarm notifications"
+  enable_key_rotation = true
+  policy              = data.aws_iam_policy_document.alarms_key.json
+}
+
+resource "aws_sns_topic" "alarms" {
+  name              = "sluicegate-alarms"
+  kms_master_key_id = aws_kms_key.alarms.arn
+}
+
+################################################################################
+# Sluicegate
+################################################################################
+
+module "logs" {
+  source = "../../"
+
+  name = "logs"
+
+  lambda_zip_path = var.lambda_zip_path
+  layer_zip_path  = var.layer_zip_path
+  # `cargo xtask dist` leaves the pipeline it packed next to the layer; the plan fails if it
+  # differs from the transforms below.
+  layer_pipeline_path = "${dirname(var.layer_zip_path)}/pipeline.json"
+
+  transforms = [
+    {
+      name        = "filter"
+      wasm_path   = "../../../transforms/target/wasm32-unknown-unknown/release/filter.wasm"
+      config_json = jsonencode({ drop_levels = ["debug", "trace"] })
+      on_error    = "pass"
+    },
+    {
+      name        = "redact"
+      wasm_path   = "../../../transforms/target/wasm32-unknown-unknown/release/redact.wasm"
+      config_json = jsonencode({ fields = ["password", "authorization", "token"] })
+    },
+  ]
+
+  log_groups = {
+    "/ecs/checkout" = {}
+    "/ecs/payments" = { filter_pattern = "{ $.level = \"error\" || $.level = \"warn\" }" }
+  }
+
+  account_subscription = {
+    filter_pattern      = ""
+    excluded_log_groups = ["/aws/vpc/flow-logs"]
+  }
+
+  stream_mode        = "PROVISIONED"
+  stream_shard_count = 4
+
+  parallelization_factor         = 2
+  reserved_concurrent_executions = 16
+
+  failure_destination_type = "sqs"
+
+  domain_master_user_arn = var.search_admin_role_arn
+  domain_instance_type   = "r6g.xlarge.search"
+  domain_instance_count  = 6
+  domain_volume_size     = 500
+
+  vpc_subnet_ids         = var.vpc_subnet_ids
+  vpc_security_group_ids = var.vpc_security_group_ids
+
+  archive_object_lock              = { mode = "GOVERNANCE", days = 90 }
+  archive_transition_days          = 30
+  archive_transition_storage_class = "GLACIER_IR"
+  archive_expiration_days          = 400
+
+  alarm_actions = [aws_sns_topic.alarms.arn]
+  ok_actions    = [aws_sns_topic.alarms.arn]
+
+  tags = {
+    service = "logging"
+  }
+}

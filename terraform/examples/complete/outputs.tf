@@ -1,0 +1,34 @@
+output "kinesis_stream_arn" {
+  description = "Destination for further subscription filters."
+  value       = module.logs.kinesis_stream_arn
+}
+
+output "cloudwatch_logs_role_arn" {
+  description = "Role for further subscription filters."
+  value       = module.logs.cloudwatch_logs_role_arn
+}
+
+output "lambda_role_arn" {
+  description = "Map this role to a writing role in OpenSearch Dashboards (Security, Roles, Mapped users, Backend roles)."
+  value       = module.logs.lambda_role_arn
+}
+
+output "domain_dashboard_endpoint" {
+  description = "OpenSearch Dashboards."
+  value       = module.logs.domain_dashboard_endpoint
+}
+
+output "archive_bucket_name" {
+  description = "Archive, dead letters and failure records."
+  value       = module.logs.archive_bucket_name
+}
+
+output "failure_destination_arn" {
+  description = "Queue of batches the event source mapping gave up on."
+  value       = module.logs.failure_destination_arn
+}
+
+output "pipeline_json" {
+  description = "Pipeline the layer must carry."
+  value       = module.logs.pipeline_json
+}

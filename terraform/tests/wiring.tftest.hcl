@@ -1,0 +1,562 @@
+# Wiring of the module against a mocked AWS provider: nothing here talks to AWS. Runs apply
+# with mocks so that computed attributes (ARNs, names) have values to compare.
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "123456789012"
+      arn        = "arn:aws:iam::123456789012:user/terraform"
+    }
+  }
+
+  mock_data "aws_partition" {
+    defaults = {
+      partition  = "aws"
+      dns_suffix = "amazonaws.com"
+    }
+  }
+
+  mock_data "aws_region" {
+    defaults = {
+      name = "eu-west-1"
+    }
+  }
+
+  mock_data "aws_iam_policy_document" {
+    defaults = {
+      json = "{}"
+    }
+  }
+
+  mock_resource "aws_kms_key" {
+    defaults = {
+      arn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    }
+  }
+
+  mock_resource "aws_kinesis_stream" {
+    defaults = {
+      arn = "arn:aws:kinesis:eu-west-1:123456789012:stream/logs"
+    }
+  }
+
+  mock_resource "aws_s3_bucket" {
+    defaults = {
+      arn = "arn:aws:s3:::logs-archive-123456789012-eu-west-1"
+    }
+  }
+
+  mock_resource "aws_iam_role" {
+    defaults = {
+      arn = "arn:aws:iam::123456789012:role/logs-lambda"
+    }
+  }
+
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = {
+      arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/logs"
+    }
+  }
+
+  mock_resource "aws_opensearch_domain" {
+    defaults = {
+      arn      = "arn:aws:es:eu-west-1:123456789012:domain/logs"
+      endpoint = "search-logs-abc123.eu-west-1.es.amazonaws.com"
+    }
+  }
+
+  mock_resource "aws_lambda_layer_version" {
+    defaults = {
+      arn = "arn:aws:lambda:eu-west-1:123456789012:layer:logs-transforms:1"
+    }
+  }
+
+  mock_resource "aws_lambda_function" {
+    defaults = {
+      arn = "arn:aws:lambda:eu-west-1:123456789012:function:logs"
+    }
+  }
+
+  mock_resource "aws_sqs_queue" {
+    defaults = {
+      arn = "arn:aws:sqs:eu-west-1:123456789012:logs-failures"
+    }
+  }
+
+  mock_resource "aws_sns_topic" {
+    defaults = {
+      arn = "arn:aws:sns:eu-west-1:123456789012:logs-failures"
+    }
+  }
+}
+
+variables {
+  name                   = "logs"
+  lambda_zip_path        = "tests/fixtures/function.zip"
+  layer_zip_path         = "tests/fixtures/layer.zip"
+  domain_master_user_arn = "arn:aws:iam::123456789012:role/search-admin"
+}
+
+run "defaults" {
+  command = apply
+
+  variables {
+    log_groups = {
+      "/aws/lambda/checkout" = {}
+      "/ecs/api"             = { filter_pattern = "{ $.level = \"error\" }", distribution = "ByLogStream" }
+    }
+  }
+
+  # KMS key created, with rotation, and used everywhere.
+  assert {
+    condition     = length(aws_kms_key.this) == 1 && aws_kms_key.this[0].enable_key_rotation
+    error_message = "a rotating KMS key must be created when none is given"
+  }
+
+  assert {
+    condition = alltrue([
+      aws_kinesis_stream.this.kms_key_id == aws_kms_key.this[0].arn,
+      aws_lambda_function.this.kms_key_arn == aws_kms_key.this[0].arn,
+      aws_cloudwatch_log_group.lambda.kms_key_id == aws_kms_key.this[0].arn,
+      one(aws_opensearch_domain.this[0].encrypt_at_rest).kms_key_id == aws_kms_key.this[0].arn,
+      one(one(aws_s3_bucket_server_side_encryption_configuration.archive.rule).apply_server_side_encryption_by_default).kms_master_key_id == aws_kms_key.this[0].arn,
+    ])
+    error_message = "the module's key must encrypt the stream, the Lambda environment and logs, the domain and the archive"
+  }
+
+  # Stream: on-demand, KMS-encrypted.
+  assert {
+    condition     = aws_kinesis_stream.this.encryption_type == "KMS" && one(aws_kinesis_stream.this.stream_mode_details).stream_mode == "ON_DEMAND" && aws_kinesis_stream.this.shard_count == null
+    error_message = "the stream must be on-demand and KMS-encrypted by default"
+  }
+
+  # Subscriptions: one per log group, into the stream, with the logs role.
+  assert {
+    condition     = length(aws_cloudwatch_log_subscription_filter.this) == 2 && aws_cloudwatch_log_subscription_filter.this["/ecs/api"].filter_pattern == "{ $.level = \"error\" }" && aws_cloudwatch_log_subscription_filter.this["/aws/lambda/checkout"].filter_pattern == ""
+    error_message = "every log group must get a subscription filter with its pattern"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_log_subscription_filter.this["/ecs/api"].distribution == "ByLogStream" && aws_cloudwatch_log_subscription_filter.this["/aws/lambda/checkout"].distribution == "Random"
+    error_message = "distribution must default to Random and follow the variable"
+  }
+
+  assert {
+    condition     = alltrue([for filter in aws_cloudwatch_log_subscription_filter.this : filter.destination_arn == aws_kinesis_stream.this.arn && filter.role_arn == aws_iam_role.logs.arn])
+    error_message = "subscription filters must point at the stream with the logs role"
+  }
+
+  assert {
+    condition     = one(data.aws_iam_policy_document.logs_assume.statement).principals != null && contains(flatten([for principal in one(data.aws_iam_policy_document.logs_assume.statement).principals : principal.identifiers]), "logs.amazonaws.com")
+    error_message = "the logs role must trust the CloudWatch Logs service"
+  }
+
+  assert {
+    condition     = contains([for condition in one(data.aws_iam_policy_document.logs_assume.statement).condition : condition.variable], "aws:SourceArn")
+    error_message = "the logs role trust must carry a source condition"
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_log_account_policy.subscription) == 0
+    error_message = "no account subscription policy unless asked for"
+  }
+
+  # Lambda.
+  assert {
+    condition = alltrue([
+      aws_lambda_function.this.runtime == "provided.al2023",
+      aws_lambda_function.this.handler == "bootstrap",
+      aws_lambda_function.this.architectures == tolist(["arm64"]),
+      aws_lambda_function.this.reserved_concurrent_executions == 10,
+      one(aws_lambda_function.this.tracing_config).mode == "Active",
+      one(aws_lambda_function.this.logging_config).log_format == "JSON",
+      one(aws_lambda_function.this.logging_config).log_group == "/aws/lambda/logs",
+      length(aws_lambda_function.this.vpc_config) == 0,
+    ])
+    error_message = "the Lambda must be provided.al2023, arm64, bootstrap, traced, JSON-logging to its own group, with reserved concurrency"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.layers == tolist([aws_lambda_layer_version.transforms.arn]) && aws_lambda_layer_version.transforms.compatible_architectures == toset(["arm64"])
+    error_message = "the Lambda must use the transforms layer built for its architecture"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_log_group.lambda.retention_in_days == 365
+    error_message = "the Lambda log group must keep logs for log_retention_days"
+  }
+
+  # The environment contract the Lambda reads.
+  assert {
+    condition = one(aws_lambda_function.this.environment).variables == tomap({
+      SLUICEGATE_ES_URL             = "https://search-logs-abc123.eu-west-1.es.amazonaws.com"
+      SLUICEGATE_ES_AUTH            = "sigv4-es"
+      SLUICEGATE_INDEX_TEMPLATE     = "cwl-{yyyy}.{MM}.{dd}"
+      SLUICEGATE_BULK_ACTION        = "index"
+      SLUICEGATE_BULK_MAX_BYTES     = "5242880"
+      SLUICEGATE_ARCHIVE_BUCKET     = "logs-archive-123456789012-eu-west-1"
+      SLUICEGATE_ARCHIVE_PREFIX     = "archive"
+      SLUICEGATE_ARCHIVE_STAGE      = "documents"
+      SLUICEGATE_ARCHIVE_KMS_KEY_ID = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+      SLUICEGATE_DEAD_LETTER_PREFIX = "dead-letter"
+      SLUICEGATE_PIPELINE           = "/opt/sluicegate/pipeline.json"
+      SLUICEGATE_LOG_LEVEL          = "info"
+    })
+    error_message = "the Lambda environment must follow the SLUICEGATE_* contract"
+  }
+
+  assert {
+    condition     = output.pipeline_json == jsonencode({ transforms = [], index_template = "cwl-{yyyy}.{MM}.{dd}", archive_stage = "documents" })
+    error_message = "an empty transform chain must still produce a pipeline document"
+  }
+
+  # Event source mapping.
+  assert {
+    condition = alltrue([
+      aws_lambda_event_source_mapping.this.event_source_arn == aws_kinesis_stream.this.arn,
+      aws_lambda_event_source_mapping.this.function_response_types == toset(["ReportBatchItemFailures"]),
+      aws_lambda_event_source_mapping.this.bisect_batch_on_function_error,
+      aws_lambda_event_source_mapping.this.maximum_retry_attempts == 10,
+      aws_lambda_event_source_mapping.this.maximum_record_age_in_seconds == 86400,
+      aws_lambda_event_source_mapping.this.batch_size == 100,
+      aws_lambda_event_source_mapping.this.maximum_batching_window_in_seconds == 1,
+      aws_lambda_event_source_mapping.this.parallelization_factor == 1,
+      aws_lambda_event_source_mapping.this.starting_position == "TRIM_HORIZON",
+    ])
+    error_message = "the event source mapping must read the stream with item failures, bisection and bounded retries"
+  }
+
+  assert {
+    condition     = one(one(aws_lambda_event_source_mapping.this.destination_config).on_failure).destination_arn == aws_s3_bucket.archive.arn && length(aws_sqs_queue.failure) == 0 && length(aws_sns_topic.failure) == 0
+    error_message = "the failure destination must default to the archive bucket"
+  }
+
+  # Domain.
+  assert {
+    condition = alltrue([
+      one(aws_opensearch_domain.this[0].node_to_node_encryption).enabled,
+      one(aws_opensearch_domain.this[0].domain_endpoint_options).enforce_https,
+      one(aws_opensearch_domain.this[0].domain_endpoint_options).tls_security_policy == "Policy-Min-TLS-1-2-PFS-2023-10",
+      one(aws_opensearch_domain.this[0].advanced_security_options).enabled,
+      one(aws_opensearch_domain.this[0].cluster_config).zone_awareness_enabled,
+      one(aws_opensearch_domain.this[0].cluster_config).dedicated_master_enabled,
+      one(aws_opensearch_domain.this[0].cluster_config).dedicated_master_count == 3,
+      length(aws_opensearch_domain.this[0].log_publishing_options) == 4,
+      length(aws_opensearch_domain.this[0].vpc_options) == 0,
+    ])
+    error_message = "the domain must be encrypted, HTTPS-only, fine-grained, zone aware, with masters and published logs"
+  }
+
+  assert {
+    condition     = flatten([for statement in data.aws_iam_policy_document.domain_access[0].statement : [for principal in statement.principals : principal.identifiers]]) == [aws_iam_role.lambda.arn]
+    error_message = "the domain access policy must admit the Lambda role only"
+  }
+
+  # Archive bucket.
+  assert {
+    condition = alltrue([
+      aws_s3_bucket_public_access_block.archive.block_public_acls,
+      aws_s3_bucket_public_access_block.archive.block_public_policy,
+      aws_s3_bucket_public_access_block.archive.ignore_public_acls,
+      aws_s3_bucket_public_access_block.archive.restrict_public_buckets,
+      one(aws_s3_bucket_ownership_controls.archive.rule).object_ownership == "BucketOwnerEnforced",
+      one(aws_s3_bucket_server_side_encryption_configuration.archive.rule).bucket_key_enabled,
+      one(aws_s3_bucket_versioning.archive.versioning_configuration).status == "Enabled",
+      length(aws_s3_bucket_lifecycle_configuration.archive.rule) == 3,
+      length(aws_s3_bucket_object_lock_configuration.archive) == 0,
+      !aws_s3_bucket.archive.object_lock_enabled,
+    ])
+    error_message = "the archive bucket must be private, owner-enforced, SSE-KMS with bucket key, versioned, with lifecycle"
+  }
+
+  assert {
+    condition     = aws_s3_bucket.archive.bucket == "logs-archive-123456789012-eu-west-1"
+    error_message = "the archive bucket name must be derived from name, account and region"
+  }
+
+  # Least privilege: no action wildcards in grants.
+  assert {
+    condition = alltrue(flatten([
+      for document in [data.aws_iam_policy_document.lambda, data.aws_iam_policy_document.logs, data.aws_iam_policy_document.domain_access[0]] : [
+        for statement in document.statement : [for action in statement.actions : !strcontains(action, "*")]
+      ]
+    ]))
+    error_message = "role policies must not grant wildcard actions"
+  }
+
+  assert {
+    condition     = !contains(flatten([for statement in data.aws_iam_policy_document.lambda.statement : statement.sid]), "ManageVpcInterfaces")
+    error_message = "VPC permissions must only be granted in a VPC"
+  }
+
+  # Alarms.
+  assert {
+    condition = alltrue([
+      length(aws_cloudwatch_metric_alarm.iterator_age) == 1,
+      length(aws_cloudwatch_metric_alarm.lambda_errors) == 1,
+      length(aws_cloudwatch_metric_alarm.lambda_throttles) == 1,
+      length(aws_cloudwatch_metric_alarm.subscription_delivery_errors) == 2,
+      length(aws_cloudwatch_metric_alarm.failure_destination_deliveries) == 1,
+      length(aws_cloudwatch_metric_alarm.failure_destination_depth) == 0,
+      length(aws_cloudwatch_metric_alarm.domain_red) == 1,
+      length(aws_cloudwatch_metric_alarm.domain_write_blocked) == 1,
+      aws_cloudwatch_metric_alarm.domain_red[0].dimensions == tomap({ DomainName = "logs", ClientId = "123456789012" }),
+    ])
+    error_message = "the default alarms must all exist"
+  }
+
+  assert {
+    condition     = length(output.alarm_arns) == 9
+    error_message = "every alarm must appear in the alarm_arns output"
+  }
+}
+
+run "provisioned_stream" {
+  command = apply
+
+  variables {
+    stream_mode        = "PROVISIONED"
+    stream_shard_count = 4
+  }
+
+  assert {
+    condition     = aws_kinesis_stream.this.shard_count == 4 && one(aws_kinesis_stream.this.stream_mode_details).stream_mode == "PROVISIONED"
+    error_message = "a provisioned stream must get its shard count"
+  }
+}
+
+run "transforms_make_the_pipeline" {
+  command = apply
+
+  variables {
+    transforms = [
+      { name = "redact", wasm_path = "transforms/redact.wasm", config_json = jsonencode({ fields = ["password", "token"] }) },
+      { name = "filter", wasm_path = "transforms/filter.wasm", config_json = jsonencode({ drop_levels = ["debug"], sample = 1 }), on_error = "pass" },
+    ]
+    # The same document as the layer carries: the plan must accept it.
+    layer_pipeline_path = "tests/fixtures/pipeline.json"
+  }
+
+  assert {
+    condition     = jsondecode(output.pipeline_json).transforms[0] == { name = "redact", module = "/opt/sluicegate/transforms/redact.wasm", config = { fields = ["password", "token"] }, on_error = "dead-letter" }
+    error_message = "a transform must become a pipeline entry with its layer path, config and default on_error"
+  }
+
+  assert {
+    condition     = [for transform in jsondecode(output.pipeline_json).transforms : transform.name] == ["redact", "filter"] && jsondecode(output.pipeline_json).transforms[1].on_error == "pass"
+    error_message = "the pipeline must keep the transforms in order with their on_error"
+  }
+
+  assert {
+    condition     = jsondecode(output.pipeline_json).index_template == "cwl-{yyyy}.{MM}.{dd}" && jsondecode(output.pipeline_json).archive_stage == "documents"
+    error_message = "the pipeline must carry the index template and archive stage"
+  }
+}
+
+run "stale_layer_pipeline_is_refused" {
+  command = plan
+
+  variables {
+    transforms          = [{ name = "redact", wasm_path = "transforms/redact.wasm" }]
+    layer_pipeline_path = "tests/fixtures/pipeline.json"
+  }
+
+  expect_failures = [aws_lambda_layer_version.transforms]
+}
+
+# Regression guard: subscribing the Lambda's own log group makes it ship its own logs forever.
+run "loop_guard_refuses_own_log_group" {
+  command = plan
+
+  variables {
+    log_groups = { "/aws/lambda/logs" = {} }
+  }
+
+  expect_failures = [aws_cloudwatch_log_subscription_filter.this]
+}
+
+run "loop_guard_refuses_domain_log_group" {
+  command = plan
+
+  variables {
+    log_groups = { "/aws/opensearch/logs/es_application_logs" = {} }
+  }
+
+  expect_failures = [aws_cloudwatch_log_subscription_filter.this]
+}
+
+run "account_subscription_excludes_own_log_groups" {
+  command = apply
+
+  variables {
+    account_subscription = {
+      filter_pattern      = "-DEBUG"
+      excluded_log_groups = ["/aws/lambda/noisy"]
+    }
+  }
+
+  assert {
+    condition     = aws_cloudwatch_log_account_policy.subscription[0].policy_type == "SUBSCRIPTION_FILTER_POLICY"
+    error_message = "the account policy must be a subscription filter policy"
+  }
+
+  assert {
+    condition     = strcontains(aws_cloudwatch_log_account_policy.subscription[0].selection_criteria, "\"/aws/lambda/logs\"") && strcontains(aws_cloudwatch_log_account_policy.subscription[0].selection_criteria, "\"/aws/lambda/noisy\"") && startswith(aws_cloudwatch_log_account_policy.subscription[0].selection_criteria, "LogGroupName NOT IN [")
+    error_message = "the account policy must exclude the Lambda's own log group and the user's exclusions"
+  }
+
+  assert {
+    condition     = jsondecode(aws_cloudwatch_log_account_policy.subscription[0].policy_document).DestinationArn == aws_kinesis_stream.this.arn && jsondecode(aws_cloudwatch_log_account_policy.subscription[0].policy_document).FilterPattern == "-DEBUG"
+    error_message = "the account policy must send to the stream with the filter pattern"
+  }
+}
+
+run "existing_domain" {
+  command = apply
+
+  variables {
+    create_domain            = false
+    domain_master_user_arn   = null
+    existing_domain_endpoint = "https://search-shared-xyz.eu-west-1.es.amazonaws.com/"
+    existing_domain_arn      = "arn:aws:es:eu-west-1:210987654321:domain/shared"
+  }
+
+  assert {
+    condition     = length(aws_opensearch_domain.this) == 0 && length(aws_opensearch_domain_policy.this) == 0 && length(aws_cloudwatch_log_group.domain) == 0
+    error_message = "no domain must be created when an existing one is given"
+  }
+
+  assert {
+    condition     = one(aws_lambda_function.this.environment).variables["SLUICEGATE_ES_URL"] == "https://search-shared-xyz.eu-west-1.es.amazonaws.com" && one(aws_lambda_function.this.environment).variables["SLUICEGATE_ES_AUTH"] == "sigv4-es"
+    error_message = "the Lambda must ship to the given endpoint with SigV4 for es"
+  }
+
+  assert {
+    condition     = contains(flatten([for statement in data.aws_iam_policy_document.lambda.statement : statement.resources if statement.sid == "ShipToDomain"]), "arn:aws:es:eu-west-1:210987654321:domain/shared/*")
+    error_message = "the Lambda's write permission must be scoped to the given domain"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.domain_red[0].dimensions == tomap({ DomainName = "shared", ClientId = "210987654321" })
+    error_message = "domain alarms must watch the given domain"
+  }
+}
+
+run "existing_serverless_collection" {
+  command = apply
+
+  variables {
+    create_domain            = false
+    domain_master_user_arn   = null
+    existing_domain_endpoint = "abc123.eu-west-1.aoss.amazonaws.com"
+    existing_domain_arn      = "arn:aws:aoss:eu-west-1:123456789012:collection/abc123"
+  }
+
+  assert {
+    condition     = one(aws_lambda_function.this.environment).variables["SLUICEGATE_ES_AUTH"] == "sigv4-aoss" && one(aws_lambda_function.this.environment).variables["SLUICEGATE_ES_URL"] == "https://abc123.eu-west-1.aoss.amazonaws.com"
+    error_message = "a collection must be signed for aoss"
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.domain_red) == 0 && length(aws_cloudwatch_metric_alarm.domain_write_blocked) == 0
+    error_message = "a collection has no cluster health alarms"
+  }
+}
+
+run "given_kms_key" {
+  command = apply
+
+  variables {
+    kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+  }
+
+  assert {
+    condition     = length(aws_kms_key.this) == 0 && aws_kinesis_stream.this.kms_key_id == var.kms_key_arn && aws_lambda_function.this.kms_key_arn == var.kms_key_arn
+    error_message = "a given key must be used instead of creating one"
+  }
+}
+
+run "sqs_failure_destination" {
+  command = apply
+
+  variables {
+    failure_destination_type = "sqs"
+  }
+
+  assert {
+    condition     = one(one(aws_lambda_event_source_mapping.this.destination_config).on_failure).destination_arn == aws_sqs_queue.failure[0].arn && aws_sqs_queue.failure[0].kms_master_key_id == aws_kms_key.this[0].arn
+    error_message = "an encrypted queue must be created and used as failure destination"
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.failure_destination_depth) == 1 && aws_cloudwatch_metric_alarm.failure_destination_depth[0].dimensions["QueueName"] == "logs-failures"
+    error_message = "the failure queue depth must be alarmed"
+  }
+
+  assert {
+    condition     = contains(flatten([for statement in data.aws_iam_policy_document.lambda.statement : statement.actions]), "sqs:SendMessage")
+    error_message = "the Lambda role must be able to send to the queue"
+  }
+}
+
+run "sns_failure_destination_given" {
+  command = apply
+
+  variables {
+    failure_destination_type = "sns"
+    failure_destination_arn  = "arn:aws:sns:eu-west-1:123456789012:ops-failures"
+  }
+
+  assert {
+    condition     = one(one(aws_lambda_event_source_mapping.this.destination_config).on_failure).destination_arn == "arn:aws:sns:eu-west-1:123456789012:ops-failures" && length(aws_sns_topic.failure) == 0
+    error_message = "a given topic must be used as failure destination"
+  }
+
+  assert {
+    condition     = contains(flatten([for statement in data.aws_iam_policy_document.lambda.statement : statement.resources if statement.sid == "DeliverFailuresToSns"]), "arn:aws:sns:eu-west-1:123456789012:ops-failures")
+    error_message = "the publish permission must be scoped to the given topic"
+  }
+}
+
+run "vpc_placement" {
+  command = apply
+
+  variables {
+    vpc_subnet_ids         = ["subnet-0a", "subnet-0b", "subnet-0c", "subnet-0d"]
+    vpc_security_group_ids = ["sg-01"]
+  }
+
+  assert {
+    condition     = one(aws_lambda_function.this.vpc_config).subnet_ids == toset(["subnet-0a", "subnet-0b", "subnet-0c", "subnet-0d"])
+    error_message = "the Lambda must be placed in the subnets"
+  }
+
+  assert {
+    condition     = one(aws_opensearch_domain.this[0].vpc_options).subnet_ids == toset(["subnet-0a", "subnet-0b", "subnet-0c"])
+    error_message = "the domain must use one subnet per zone"
+  }
+
+  assert {
+    condition     = contains(flatten([for statement in data.aws_iam_policy_document.lambda.statement : statement.sid]), "ManageVpcInterfaces")
+    error_message = "a Lambda in a VPC needs to manage its network interfaces"
+  }
+}
+
+run "object_lock_and_no_alarms" {
+  command = apply
+
+  variables {
+    archive_object_lock = { mode = "GOVERNANCE", days = 30 }
+    create_alarms       = false
+  }
+
+  assert {
+    condition     = aws_s3_bucket.archive.object_lock_enabled && one(one(aws_s3_bucket_object_lock_configuration.archive[0].rule).default_retention).days == 30
+    error_message = "object lock must be enabled with its retention"
+  }
+
+  assert {
+    condition     = length(output.alarm_arns) == 0
+    error_message = "create_alarms = false must create no alarm"
+  }
+}

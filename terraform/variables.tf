@@ -1,0 +1,848 @@
+################################################################################
+# General
+################################################################################
+
+variable "name" {
+  description = "Name of this Sluicegate deployment. Prefixes every resource it creates and names the OpenSearch domain, so it must be 3 to 24 lowercase letters, digits or hyphens, starting with a letter."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,22}[a-z0-9]$", var.name))
+    error_message = "name must be 3 to 24 characters of lowercase letters, digits and hyphens, start with a letter and not end with a hyphen."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource that supports them."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
+
+################################################################################
+# KMS
+################################################################################
+
+variable "kms_key_arn" {
+  description = "ARN of an existing customer-managed KMS key. When null the module creates one (with rotation). The key encrypts the stream, the archive bucket, the Lambda environment and log group, the failure destination and the domain; its policy must let CloudWatch Logs use it for the module's log groups."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-zA-Z0-9-]+$", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID); aliases are not accepted because key policies and grants need the key itself."
+  }
+}
+
+variable "kms_key_deletion_window_in_days" {
+  description = "Waiting period before the module-created KMS key is deleted after a destroy."
+  type        = number
+  default     = 30
+  nullable    = false
+
+  validation {
+    condition     = var.kms_key_deletion_window_in_days >= 7 && var.kms_key_deletion_window_in_days <= 30 && floor(var.kms_key_deletion_window_in_days) == var.kms_key_deletion_window_in_days
+    error_message = "kms_key_deletion_window_in_days must be a whole number from 7 to 30."
+  }
+}
+
+################################################################################
+# Kinesis stream
+################################################################################
+
+variable "stream_mode" {
+  description = "Capacity mode of the Kinesis stream: ON_DEMAND, or PROVISIONED with stream_shard_count shards."
+  type        = string
+  default     = "ON_DEMAND"
+  nullable    = false
+
+  validation {
+    condition     = contains(["ON_DEMAND", "PROVISIONED"], var.stream_mode)
+    error_message = "stream_mode must be ON_DEMAND or PROVISIONED."
+  }
+}
+
+variable "stream_shard_count" {
+  description = "Number of shards when stream_mode is PROVISIONED. Must be null for ON_DEMAND."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = (var.stream_mode == "PROVISIONED") == (var.stream_shard_count != null)
+    error_message = "stream_shard_count is required when stream_mode is PROVISIONED and must be null when it is ON_DEMAND."
+  }
+
+  validation {
+    condition     = var.stream_shard_count == null || try(var.stream_shard_count >= 1 && var.stream_shard_count <= 10000 && floor(var.stream_shard_count) == var.stream_shard_count, false)
+    error_message = "stream_shard_count must be a whole number from 1 to 10000."
+  }
+}
+
+variable "stream_retention_hours" {
+  description = "How long the stream keeps records, in hours (24 to 8760). Records older than the retention are lost if the Lambda falls that far behind."
+  type        = number
+  default     = 24
+  nullable    = false
+
+  validation {
+    condition     = var.stream_retention_hours >= 24 && var.stream_retention_hours <= 8760 && floor(var.stream_retention_hours) == var.stream_retention_hours
+    error_message = "stream_retention_hours must be a whole number from 24 to 8760."
+  }
+}
+
+################################################################################
+# Subscriptions
+################################################################################
+
+variable "log_groups" {
+  description = "Log groups to subscribe to the stream, keyed by log group name. filter_pattern selects events (empty means all); distribution is Random (spreads load over shards, the default because Sluicegate does not need per-stream ordering) or ByLogStream. The module's own log groups are refused: subscribing them would feed the Lambda its own output."
+  type = map(object({
+    filter_pattern = optional(string, "")
+    distribution   = optional(string, "Random")
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for log_group_name in keys(var.log_groups) : can(regex("^[.\\-_/#A-Za-z0-9]{1,512}$", log_group_name))])
+    error_message = "Every log_groups key must be a log group name: 1 to 512 characters of letters, digits, '.', '-', '_', '/' and '#'."
+  }
+
+  validation {
+    condition     = alltrue([for subscription in values(var.log_groups) : length(subscription.filter_pattern) <= 1024])
+    error_message = "A log_groups filter_pattern must be at most 1024 characters."
+  }
+
+  validation {
+    condition     = alltrue([for subscription in values(var.log_groups) : contains(["Random", "ByLogStream"], subscription.distribution)])
+    error_message = "A log_groups distribution must be Random or ByLogStream."
+  }
+}
+
+variable "account_subscription" {
+  description = "When set, creates an account-level subscription filter policy that sends every log group of the account and region to the stream, except excluded_log_groups. The module's own log groups are always excluded (they would loop). Null disables it."
+  type = object({
+    filter_pattern      = optional(string, "")
+    excluded_log_groups = optional(list(string), [])
+  })
+  default = null
+
+  validation {
+    condition     = var.account_subscription == null || try(length(var.account_subscription.filter_pattern) <= 1024, false)
+    error_message = "account_subscription.filter_pattern must be at most 1024 characters."
+  }
+
+  validation {
+    # The selection criteria accept at most 50 names; the module adds up to 5 of its own.
+    condition     = var.account_subscription == null || try(length(var.account_subscription.excluded_log_groups) <= 45 && alltrue([for log_group_name in var.account_subscription.excluded_log_groups : can(regex("^[.\\-_/#A-Za-z0-9]{1,512}$", log_group_name))]), false)
+    error_message = "account_subscription.excluded_log_groups must hold at most 45 valid log group names."
+  }
+}
+
+################################################################################
+# Lambda
+################################################################################
+
+variable "lambda_zip_path" {
+  description = "Path of the Lambda deployment package: a zip holding the `bootstrap` binary built for the chosen architecture (`cargo xtask dist` writes it)."
+  type        = string
+
+  validation {
+    condition     = endswith(var.lambda_zip_path, ".zip")
+    error_message = "lambda_zip_path must be the path of a .zip file."
+  }
+}
+
+variable "layer_zip_path" {
+  description = "Path of the transforms layer zip built by `cargo xtask dist`: `sluicegate/pipeline.json` and `sluicegate/transforms/<name>.wasm` for every entry of `transforms`. Its pipeline.json must equal the module's `pipeline_json` output; set layer_pipeline_path to have the module check that."
+  type        = string
+
+  validation {
+    condition     = endswith(var.layer_zip_path, ".zip")
+    error_message = "layer_zip_path must be the path of a .zip file."
+  }
+}
+
+variable "layer_pipeline_path" {
+  description = "Optional path of the pipeline.json that was packed into layer_zip_path (for example the copy `cargo xtask dist` leaves next to the zip). When set, the plan fails unless it equals the pipeline this module generates from `transforms`, `index_template` and `archive_stage`."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.layer_pipeline_path == null || try(endswith(var.layer_pipeline_path, ".json"), false)
+    error_message = "layer_pipeline_path must be null or the path of a .json file."
+  }
+}
+
+variable "transforms" {
+  description = "The transform chain, in order. name is used as the module file name in the layer (`/opt/sluicegate/transforms/<name>.wasm`); wasm_path is the source `.wasm` that `cargo xtask dist` packs; config_json is the transform's JSON configuration (write it with jsonencode); on_error is what happens to an event the transform fails on: dead-letter, drop or pass."
+  type = list(object({
+    name        = string
+    wasm_path   = string
+    config_json = optional(string, "{}")
+    on_error    = optional(string, "dead-letter")
+  }))
+  default  = []
+  nullable = false
+
+  validation {
+    condition     = alltrue([for transform in var.transforms : can(regex("^[a-z][a-z0-9_-]{0,62}$", transform.name))])
+    error_message = "Every transform name must be 1 to 63 characters of lowercase letters, digits, '_' and '-', starting with a letter."
+  }
+
+  validation {
+    condition     = length(distinct([for transform in var.transforms : transform.name])) == length(var.transforms)
+    error_message = "Transform names must be unique: each one names a file in the layer."
+  }
+
+  validation {
+    condition     = alltrue([for transform in var.transforms : endswith(transform.wasm_path, ".wasm")])
+    error_message = "Every transform wasm_path must be the path of a .wasm file."
+  }
+
+  validation {
+    condition     = alltrue([for transform in var.transforms : can(keys(jsondecode(transform.config_json)))])
+    error_message = "Every transform config_json must be a JSON object (use jsonencode({ ... }))."
+  }
+
+  validation {
+    condition     = alltrue([for transform in var.transforms : contains(["dead-letter", "drop", "pass"], transform.on_error)])
+    error_message = "Every transform on_error must be dead-letter, drop or pass."
+  }
+}
+
+variable "architecture" {
+  description = "Instruction set of the Lambda and its layer: arm64 or x86_64. The zips must be built for it."
+  type        = string
+  default     = "arm64"
+  nullable    = false
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.architecture)
+    error_message = "architecture must be arm64 or x86_64."
+  }
+}
+
+variable "memory_size" {
+  description = "Lambda memory in MB (128 to 10240). CPU scales with it."
+  type        = number
+  default     = 512
+  nullable    = false
+
+  validation {
+    condition     = var.memory_size >= 128 && var.memory_size <= 10240 && floor(var.memory_size) == var.memory_size
+    error_message = "memory_size must be a whole number of MB from 128 to 10240."
+  }
+}
+
+variable "timeout" {
+  description = "Lambda timeout in seconds (1 to 900). The Lambda derives its shipping deadline from it."
+  type        = number
+  default     = 60
+  nullable    = false
+
+  validation {
+    condition     = var.timeout >= 1 && var.timeout <= 900 && floor(var.timeout) == var.timeout
+    error_message = "timeout must be a whole number of seconds from 1 to 900."
+  }
+}
+
+variable "reserved_concurrent_executions" {
+  description = "Concurrency reserved for the Lambda. It caps the load on the domain and should be at least the shard count times parallelization_factor, or the stream falls behind."
+  type        = number
+  default     = 10
+  nullable    = false
+
+  validation {
+    condition     = var.reserved_concurrent_executions >= 1 && floor(var.reserved_concurrent_executions) == var.reserved_concurrent_executions
+    error_message = "reserved_concurrent_executions must be a whole number of at least 1."
+  }
+}
+
+variable "code_signing_config_arn" {
+  description = "ARN of a Lambda code signing configuration that the deployment zip must satisfy. Null disables code signing."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.code_signing_config_arn == null || can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:code-signing-config:csc-[a-z0-9]+$", var.code_signing_config_arn))
+    error_message = "code_signing_config_arn must be null or a Lambda code signing configuration ARN."
+  }
+}
+
+variable "tracing_mode" {
+  description = "X-Ray tracing mode of the Lambda: Active or PassThrough."
+  type        = string
+  default     = "Active"
+  nullable    = false
+
+  validation {
+    condition     = contains(["Active", "PassThrough"], var.tracing_mode)
+    error_message = "tracing_mode must be Active or PassThrough."
+  }
+}
+
+variable "log_level" {
+  description = "Log level of the Lambda (SLUICEGATE_LOG_LEVEL and the application log level of its JSON logs): error, warn, info, debug or trace."
+  type        = string
+  default     = "info"
+  nullable    = false
+
+  validation {
+    condition     = contains(["error", "warn", "info", "debug", "trace"], var.log_level)
+    error_message = "log_level must be error, warn, info, debug or trace."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the log groups the module creates (the Lambda's and the domain's), in days; one of the values CloudWatch Logs accepts."
+  type        = number
+  default     = 365
+  nullable    = false
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653."
+  }
+}
+
+################################################################################
+# Pipeline and shipping (the Lambda's environment)
+################################################################################
+
+variable "index_template" {
+  description = "Index name template (SLUICEGATE_INDEX_TEMPLATE and the pipeline's index_template); placeholders such as {yyyy}, {MM}, {dd} come from the event time."
+  type        = string
+  default     = "cwl-{yyyy}.{MM}.{dd}"
+  nullable    = false
+
+  validation {
+    condition     = length(var.index_template) <= 255 && can(regex("^[^\\s\\\\/*?\"<>|,#_+-][^\\s\\\\/*?\"<>|,#]*$", var.index_template))
+    error_message = "index_template must be at most 255 characters without whitespace or any of \\ / * ? \" < > | , #, and must not start with _, - or +."
+  }
+}
+
+variable "bulk_action" {
+  description = "Bulk action (SLUICEGATE_BULK_ACTION): index, or create for data streams (a 409 then counts as delivered)."
+  type        = string
+  default     = "index"
+  nullable    = false
+
+  validation {
+    condition     = contains(["index", "create"], var.bulk_action)
+    error_message = "bulk_action must be index or create."
+  }
+}
+
+variable "bulk_max_bytes" {
+  description = "Largest _bulk request body in bytes (SLUICEGATE_BULK_MAX_BYTES)."
+  type        = number
+  default     = 5242880
+  nullable    = false
+
+  validation {
+    condition     = var.bulk_max_bytes >= 65536 && var.bulk_max_bytes <= 104857600 && floor(var.bulk_max_bytes) == var.bulk_max_bytes
+    error_message = "bulk_max_bytes must be a whole number from 65536 to 104857600 (the domain's default http.max_content_length)."
+  }
+}
+
+variable "archive_prefix" {
+  description = "Key prefix of the archive objects (SLUICEGATE_ARCHIVE_PREFIX), without leading or trailing slash."
+  type        = string
+  default     = "archive"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$", var.archive_prefix)) && var.archive_prefix != "aws"
+    error_message = "archive_prefix must be S3-safe path segments separated by '/', without leading or trailing slash, and not 'aws' (the failure destination writes under aws/lambda/)."
+  }
+}
+
+variable "archive_stage" {
+  description = "What the archive holds (SLUICEGATE_ARCHIVE_STAGE and the pipeline's archive_stage): documents (as shipped, after redaction), raw (events as received) or both."
+  type        = string
+  default     = "documents"
+  nullable    = false
+
+  validation {
+    condition     = contains(["documents", "raw", "both"], var.archive_stage)
+    error_message = "archive_stage must be documents, raw or both."
+  }
+}
+
+variable "dead_letter_prefix" {
+  description = "Key prefix of the dead letters in the archive bucket (SLUICEGATE_DEAD_LETTER_PREFIX). Must differ from archive_prefix."
+  type        = string
+  default     = "dead-letter"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$", var.dead_letter_prefix)) && var.dead_letter_prefix != var.archive_prefix && var.dead_letter_prefix != "aws"
+    error_message = "dead_letter_prefix must be S3-safe path segments without leading or trailing slash, differ from archive_prefix, and not be 'aws'."
+  }
+}
+
+################################################################################
+# Event source mapping
+################################################################################
+
+variable "batch_size" {
+  description = "Largest number of Kinesis records per invocation (1 to 10000)."
+  type        = number
+  default     = 100
+  nullable    = false
+
+  validation {
+    condition     = var.batch_size >= 1 && var.batch_size <= 10000 && floor(var.batch_size) == var.batch_size
+    error_message = "batch_size must be a whole number from 1 to 10000."
+  }
+}
+
+variable "maximum_batching_window_in_seconds" {
+  description = "How long the event source mapping gathers records before invoking (0 to 300 seconds)."
+  type        = number
+  default     = 1
+  nullable    = false
+
+  validation {
+    condition     = var.maximum_batching_window_in_seconds >= 0 && var.maximum_batching_window_in_seconds <= 300 && floor(var.maximum_batching_window_in_seconds) == var.maximum_batching_window_in_seconds
+    error_message = "maximum_batching_window_in_seconds must be a whole number from 0 to 300."
+  }
+}
+
+variable "parallelization_factor" {
+  description = "Concurrent batches per shard (1 to 10). Ordering per shard is not needed because documents have idempotent ids."
+  type        = number
+  default     = 1
+  nullable    = false
+
+  validation {
+    condition     = var.parallelization_factor >= 1 && var.parallelization_factor <= 10 && floor(var.parallelization_factor) == var.parallelization_factor
+    error_message = "parallelization_factor must be a whole number from 1 to 10."
+  }
+}
+
+variable "maximum_retry_attempts" {
+  description = "Retries of a failing batch before its records go to the failure destination (-1 means until the record expires, up to 10000)."
+  type        = number
+  default     = 10
+  nullable    = false
+
+  validation {
+    condition     = var.maximum_retry_attempts >= -1 && var.maximum_retry_attempts <= 10000 && floor(var.maximum_retry_attempts) == var.maximum_retry_attempts
+    error_message = "maximum_retry_attempts must be a whole number from -1 to 10000."
+  }
+}
+
+variable "maximum_record_age_in_seconds" {
+  description = "Records older than this go to the failure destination instead of being retried (-1 for no limit, or 60 to 604800 seconds)."
+  type        = number
+  default     = 86400
+  nullable    = false
+
+  validation {
+    condition     = floor(var.maximum_record_age_in_seconds) == var.maximum_record_age_in_seconds && (var.maximum_record_age_in_seconds == -1 || (var.maximum_record_age_in_seconds >= 60 && var.maximum_record_age_in_seconds <= 604800))
+    error_message = "maximum_record_age_in_seconds must be -1 or a whole number from 60 to 604800."
+  }
+}
+
+variable "bisect_batch_on_function_error" {
+  description = "Split a batch in two and retry when the function fails as a whole, to isolate a bad record."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "starting_position" {
+  description = "Where the event source mapping starts reading a new stream: TRIM_HORIZON (oldest record) or LATEST."
+  type        = string
+  default     = "TRIM_HORIZON"
+  nullable    = false
+
+  validation {
+    condition     = contains(["TRIM_HORIZON", "LATEST"], var.starting_position)
+    error_message = "starting_position must be TRIM_HORIZON or LATEST."
+  }
+}
+
+variable "failure_destination_type" {
+  description = "Where the event source mapping sends batches it gives up on: s3 (the archive bucket by default), sqs or sns (a KMS-encrypted queue or topic the module creates by default)."
+  type        = string
+  default     = "s3"
+  nullable    = false
+
+  validation {
+    condition     = contains(["s3", "sqs", "sns"], var.failure_destination_type)
+    error_message = "failure_destination_type must be s3, sqs or sns."
+  }
+}
+
+variable "failure_destination_arn" {
+  description = "ARN of an existing failure destination of failure_destination_type (an S3 bucket, SQS queue or SNS topic). Null uses the archive bucket for s3 and creates a queue or topic for sqs and sns."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.failure_destination_arn == null || can(regex("^arn:aws[a-z-]*:${var.failure_destination_type}:", var.failure_destination_arn))
+    error_message = "failure_destination_arn must be null or the ARN of a resource of failure_destination_type (arn:aws:s3:::..., arn:aws:sqs:..., arn:aws:sns:...)."
+  }
+}
+
+################################################################################
+# OpenSearch
+################################################################################
+
+variable "create_domain" {
+  description = "Create an OpenSearch domain. When false, existing_domain_endpoint and existing_domain_arn name the domain (or OpenSearch Serverless collection) to ship to."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "existing_domain_endpoint" {
+  description = "Endpoint of an existing domain or collection, with or without https:// (used when create_domain is false)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.create_domain || var.existing_domain_endpoint != null
+    error_message = "existing_domain_endpoint is required when create_domain is false."
+  }
+
+  validation {
+    condition     = var.existing_domain_endpoint == null || can(regex("^(https://)?[a-zA-Z0-9.-]+(:[0-9]+)?/?$", var.existing_domain_endpoint))
+    error_message = "existing_domain_endpoint must be a host name, optionally with https:// and a port; plain http is not accepted."
+  }
+}
+
+variable "existing_domain_arn" {
+  description = "ARN of the existing domain (arn:aws:es:...:domain/NAME, signed as sigv4-es) or OpenSearch Serverless collection (arn:aws:aoss:...:collection/ID, signed as sigv4-aoss). Used to scope the Lambda's permissions."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.create_domain || var.existing_domain_arn != null
+    error_message = "existing_domain_arn is required when create_domain is false."
+  }
+
+  validation {
+    condition     = var.existing_domain_arn == null || can(regex("^arn:aws[a-z-]*:(es:[a-z0-9-]+:[0-9]{12}:domain|aoss:[a-z0-9-]+:[0-9]{12}:collection)/[a-z0-9-]+$", var.existing_domain_arn))
+    error_message = "existing_domain_arn must be an OpenSearch domain ARN (arn:aws:es:REGION:ACCOUNT:domain/NAME) or a collection ARN (arn:aws:aoss:REGION:ACCOUNT:collection/ID)."
+  }
+}
+
+variable "domain_engine_version" {
+  description = "Engine of the created domain, for example OpenSearch_2.17."
+  type        = string
+  default     = "OpenSearch_2.17"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^(OpenSearch|Elasticsearch)_[0-9]+\\.[0-9]+$", var.domain_engine_version))
+    error_message = "domain_engine_version must look like OpenSearch_2.17 or Elasticsearch_7.10."
+  }
+}
+
+variable "domain_instance_type" {
+  description = "Instance type of the data nodes."
+  type        = string
+  default     = "r6g.large.search"
+  nullable    = false
+
+  validation {
+    condition     = endswith(var.domain_instance_type, ".search")
+    error_message = "domain_instance_type must be an OpenSearch instance type ending in .search."
+  }
+}
+
+variable "domain_instance_count" {
+  description = "Number of data nodes; a multiple of domain_availability_zone_count so every zone holds the same share."
+  type        = number
+  default     = 3
+  nullable    = false
+
+  validation {
+    condition     = var.domain_instance_count >= 2 && floor(var.domain_instance_count) == var.domain_instance_count && var.domain_instance_count % var.domain_availability_zone_count == 0
+    error_message = "domain_instance_count must be a whole number of at least 2 and a multiple of domain_availability_zone_count."
+  }
+}
+
+variable "domain_availability_zone_count" {
+  description = "Availability zones the domain spreads over (zone awareness): 2 or 3."
+  type        = number
+  default     = 3
+  nullable    = false
+
+  validation {
+    condition     = contains([2, 3], var.domain_availability_zone_count)
+    error_message = "domain_availability_zone_count must be 2 or 3."
+  }
+}
+
+variable "domain_master_instance_type" {
+  description = "Instance type of the dedicated master nodes."
+  type        = string
+  default     = "m6g.large.search"
+  nullable    = false
+
+  validation {
+    condition     = endswith(var.domain_master_instance_type, ".search")
+    error_message = "domain_master_instance_type must be an OpenSearch instance type ending in .search."
+  }
+}
+
+variable "domain_master_instance_count" {
+  description = "Number of dedicated master nodes: 3 or 5 (an odd number keeps a quorum through a zone loss)."
+  type        = number
+  default     = 3
+  nullable    = false
+
+  validation {
+    condition     = contains([3, 5], var.domain_master_instance_count)
+    error_message = "domain_master_instance_count must be 3 or 5."
+  }
+}
+
+variable "domain_volume_size" {
+  description = "gp3 EBS volume per data node, in GiB."
+  type        = number
+  default     = 100
+  nullable    = false
+
+  validation {
+    condition     = var.domain_volume_size >= 10 && var.domain_volume_size <= 24576 && floor(var.domain_volume_size) == var.domain_volume_size
+    error_message = "domain_volume_size must be a whole number of GiB from 10 to 24576."
+  }
+}
+
+variable "domain_tls_security_policy" {
+  description = "TLS policy of the domain endpoint; both choices require TLS 1.2 or newer."
+  type        = string
+  default     = "Policy-Min-TLS-1-2-PFS-2023-10"
+  nullable    = false
+
+  validation {
+    condition     = contains(["Policy-Min-TLS-1-2-PFS-2023-10", "Policy-Min-TLS-1-2-2019-07"], var.domain_tls_security_policy)
+    error_message = "domain_tls_security_policy must be Policy-Min-TLS-1-2-PFS-2023-10 or Policy-Min-TLS-1-2-2019-07."
+  }
+}
+
+variable "domain_master_user_arn" {
+  description = "IAM ARN of the fine-grained access control master user of the created domain (a role your administrators assume). Required when create_domain is true. Map the Lambda role (output lambda_role_arn) to a role that may write the indices."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = !var.create_domain || var.domain_master_user_arn != null
+    error_message = "domain_master_user_arn is required when create_domain is true: fine-grained access control needs a master user."
+  }
+
+  validation {
+    condition     = var.domain_master_user_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$", var.domain_master_user_arn))
+    error_message = "domain_master_user_arn must be an IAM role or user ARN."
+  }
+}
+
+################################################################################
+# Networking
+################################################################################
+
+variable "vpc_subnet_ids" {
+  description = "Subnets for the Lambda and the created domain. Empty places neither in a VPC. The domain uses the first domain_availability_zone_count subnets, which must be in different zones. The subnets need a route to S3, KMS, Kinesis and CloudWatch Logs (NAT or VPC endpoints)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for subnet_id in var.vpc_subnet_ids : can(regex("^subnet-[0-9a-f]+$", subnet_id))])
+    error_message = "vpc_subnet_ids must be subnet ids (subnet-...)."
+  }
+
+  validation {
+    condition     = length(var.vpc_subnet_ids) == 0 || !var.create_domain || length(var.vpc_subnet_ids) >= var.domain_availability_zone_count
+    error_message = "vpc_subnet_ids must hold at least domain_availability_zone_count subnets (one per zone) when the module creates the domain."
+  }
+}
+
+variable "vpc_security_group_ids" {
+  description = "Security groups for the Lambda and the created domain when vpc_subnet_ids is set. The domain's groups must admit HTTPS from the Lambda's."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for security_group_id in var.vpc_security_group_ids : can(regex("^sg-[0-9a-f]+$", security_group_id))])
+    error_message = "vpc_security_group_ids must be security group ids (sg-...)."
+  }
+
+  validation {
+    condition     = (length(var.vpc_subnet_ids) == 0) == (length(var.vpc_security_group_ids) == 0)
+    error_message = "vpc_subnet_ids and vpc_security_group_ids must be set together."
+  }
+}
+
+################################################################################
+# Archive bucket
+################################################################################
+
+variable "archive_bucket_name" {
+  description = "Name of the archive bucket. Null derives a globally unique one from name, account id and region."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.archive_bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.archive_bucket_name))
+    error_message = "archive_bucket_name must be a valid S3 bucket name: 3 to 63 lowercase letters, digits, '.' and '-'."
+  }
+}
+
+variable "archive_force_destroy" {
+  description = "Let terraform destroy delete a non-empty archive bucket. Leave false in production."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "archive_transition_days" {
+  description = "Days after which archive objects move to archive_transition_storage_class."
+  type        = number
+  default     = 30
+  nullable    = false
+
+  validation {
+    condition     = var.archive_transition_days >= 1 && floor(var.archive_transition_days) == var.archive_transition_days
+    error_message = "archive_transition_days must be a whole number of at least 1."
+  }
+}
+
+variable "archive_transition_storage_class" {
+  description = "Storage class archive objects move to after archive_transition_days."
+  type        = string
+  default     = "STANDARD_IA"
+  nullable    = false
+
+  validation {
+    condition     = contains(["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"], var.archive_transition_storage_class)
+    error_message = "archive_transition_storage_class must be STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, GLACIER_IR, GLACIER or DEEP_ARCHIVE."
+  }
+
+  validation {
+    # S3 refuses a transition to an infrequent-access class before 30 days.
+    condition     = !contains(["STANDARD_IA", "ONEZONE_IA"], var.archive_transition_storage_class) || var.archive_transition_days >= 30
+    error_message = "archive_transition_days must be at least 30 for STANDARD_IA and ONEZONE_IA."
+  }
+}
+
+variable "archive_expiration_days" {
+  description = "Days after which current archive objects expire. Null keeps them."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.archive_expiration_days == null || try(var.archive_expiration_days > var.archive_transition_days && floor(var.archive_expiration_days) == var.archive_expiration_days, false)
+    error_message = "archive_expiration_days must be null or a whole number greater than archive_transition_days."
+  }
+}
+
+variable "archive_noncurrent_expiration_days" {
+  description = "Days after which noncurrent (overwritten or deleted) object versions expire."
+  type        = number
+  default     = 30
+  nullable    = false
+
+  validation {
+    condition     = var.archive_noncurrent_expiration_days >= 1 && floor(var.archive_noncurrent_expiration_days) == var.archive_noncurrent_expiration_days
+    error_message = "archive_noncurrent_expiration_days must be a whole number of at least 1."
+  }
+}
+
+variable "archive_abort_incomplete_upload_days" {
+  description = "Days after which incomplete multipart uploads are aborted."
+  type        = number
+  default     = 7
+  nullable    = false
+
+  validation {
+    condition     = var.archive_abort_incomplete_upload_days >= 1 && floor(var.archive_abort_incomplete_upload_days) == var.archive_abort_incomplete_upload_days
+    error_message = "archive_abort_incomplete_upload_days must be a whole number of at least 1."
+  }
+}
+
+variable "archive_object_lock" {
+  description = "Object lock default retention for the archive bucket (mode GOVERNANCE or COMPLIANCE, and days). Null disables object lock. Object lock can only be turned on when the bucket is created."
+  type = object({
+    mode = string
+    days = number
+  })
+  default = null
+
+  validation {
+    condition     = var.archive_object_lock == null || try(contains(["GOVERNANCE", "COMPLIANCE"], var.archive_object_lock.mode) && var.archive_object_lock.days >= 1 && floor(var.archive_object_lock.days) == var.archive_object_lock.days, false)
+    error_message = "archive_object_lock.mode must be GOVERNANCE or COMPLIANCE and archive_object_lock.days a whole number of at least 1."
+  }
+}
+
+variable "archive_access_log_bucket" {
+  description = "Name of an existing bucket that receives the archive bucket's server access logs (under archive_access_log_prefix). Null disables access logging."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.archive_access_log_bucket == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.archive_access_log_bucket))
+    error_message = "archive_access_log_bucket must be null or a valid S3 bucket name."
+  }
+}
+
+variable "archive_access_log_prefix" {
+  description = "Key prefix of the archive bucket's access logs in archive_access_log_bucket."
+  type        = string
+  default     = "s3-access/"
+  nullable    = false
+}
+
+################################################################################
+# Alarms
+################################################################################
+
+variable "create_alarms" {
+  description = "Create the CloudWatch alarms (iterator age, Lambda errors and throttles, subscription delivery errors, failure destination, domain health)."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "alarm_actions" {
+  description = "ARNs notified when an alarm fires (for example an SNS topic)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for action_arn in var.alarm_actions : startswith(action_arn, "arn:")])
+    error_message = "alarm_actions must be ARNs."
+  }
+}
+
+variable "ok_actions" {
+  description = "ARNs notified when an alarm returns to OK."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for action_arn in var.ok_actions : startswith(action_arn, "arn:")])
+    error_message = "ok_actions must be ARNs."
+  }
+}
+
+variable "iterator_age_alarm_threshold_ms" {
+  description = "Alarm when the oldest unread record of the stream is older than this many milliseconds."
+  type        = number
+  default     = 300000
+  nullable    = false
+
+  validation {
+    condition     = var.iterator_age_alarm_threshold_ms >= 1000
+    error_message = "iterator_age_alarm_threshold_ms must be at least 1000."
+  }
+}
