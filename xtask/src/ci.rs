@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use crate::run::{cmd, run};
-use crate::{tidy, venv};
+use crate::{terraform, tidy, venv};
 
 /// Runs the whole CI.
 pub fn main(root: &Path) -> anyhow::Result<()> {
@@ -23,6 +23,13 @@ pub fn main(root: &Path) -> anyhow::Result<()> {
             .env("SLUICEGATE_VENV", &venv)
             .env("SLUICEGATE_BOOTSTRAP", root.join("target/debug/bootstrap")))
     })?;
+    step("transforms fmt and clippy", || {
+        let transforms = root.join("transforms");
+        let target_dir = root.join("target/transforms");
+        run(&mut cmd(&transforms, "cargo", &["fmt", "--all", "--check"]))?;
+        run(cmd(&transforms, "cargo", &["clippy", "--locked", "--workspace", "--", "-D", "warnings"]).env("CARGO_TARGET_DIR", &target_dir))
+    })?;
+    step("terraform", || terraform::check(root, Some(&venv.join("bin/checkov"))))?;
     eprintln!("ci passed in {:.0?}", started.elapsed());
     Ok(())
 }

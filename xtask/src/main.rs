@@ -7,6 +7,7 @@ mod bench;
 mod ci;
 mod demo;
 mod run;
+mod terraform;
 mod tidy;
 mod transforms;
 mod venv;

@@ -30,20 +30,15 @@ pub fn check(root: &Path, checkov: Option<&Path>) -> anyhow::Result<()> {
 
     let module_dir = root.join("terraform");
     let work_dir = root.join("target").join("terraform");
-    fs::create_dir_all(&work_dir)
-        .with_context(|| format!("failed to create {}", work_dir.display()))?;
+    fs::create_dir_all(&work_dir).with_context(|| format!("failed to create {}", work_dir.display()))?;
     let cli_config = work_dir.join("terraform.rc");
-    fs::write(&cli_config, cli_config_text())
-        .with_context(|| format!("failed to write {}", cli_config.display()))?;
+    fs::write(&cli_config, cli_config_text()).with_context(|| format!("failed to write {}", cli_config.display()))?;
 
     check_readme(&module_dir)?;
 
     let mut configurations = vec![("module".to_owned(), module_dir.clone())];
     for example_dir in examples(&module_dir)? {
-        let example_name = example_dir
-            .file_name()
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let example_name = example_dir.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
         configurations.push((format!("example-{example_name}"), example_dir));
     }
 
@@ -53,8 +48,7 @@ pub fn check(root: &Path, checkov: Option<&Path>) -> anyhow::Result<()> {
         // next to the configuration are ignored by .gitignore).
         let data_dir = work_dir.join("data").join(label);
         let run = |args: &[&str]| {
-            run_terraform(&terraform, dir, &cli_config, &data_dir, args)
-                .with_context(|| format!("terraform check of {label} failed"))
+            run_terraform(&terraform, dir, &cli_config, &data_dir, args).with_context(|| format!("terraform check of {label} failed"))
         };
         run(&["fmt", "-check", "-recursive", "-diff"])?;
         run(&["init", "-backend=false", "-input=false", "-no-color"])?;
@@ -66,21 +60,11 @@ pub fn check(root: &Path, checkov: Option<&Path>) -> anyhow::Result<()> {
 
     if let Some(checkov) = checkov {
         let status = Command::new(checkov)
-            .args([
-                "-d",
-                "terraform",
-                "--framework",
-                "terraform",
-                "--skip-download",
-                "--compact",
-            ])
+            .args(["-d", "terraform", "--framework", "terraform", "--skip-download", "--compact"])
             .current_dir(root)
             .status()
             .with_context(|| format!("failed to start checkov at {}", checkov.display()))?;
-        ensure!(
-            status.success(),
-            "checkov reported failed checks on terraform/ ({status})"
-        );
+        ensure!(status.success(), "checkov reported failed checks on terraform/ ({status})");
     }
     Ok(())
 }
@@ -100,13 +84,7 @@ fn cli_config_text() -> String {
     )
 }
 
-fn run_terraform(
-    terraform: &Path,
-    dir: &Path,
-    cli_config: &Path,
-    data_dir: &Path,
-    args: &[&str],
-) -> anyhow::Result<()> {
+fn run_terraform(terraform: &Path, dir: &Path, cli_config: &Path, data_dir: &Path, args: &[&str]) -> anyhow::Result<()> {
     eprintln!("$ terraform {} (in {})", args.join(" "), dir.display());
     let status = Command::new(terraform)
         .args(args)
@@ -119,33 +97,21 @@ fn run_terraform(
         .env("CHECKPOINT_DISABLE", "1")
         .status()
         .with_context(|| format!("failed to start {}", terraform.display()))?;
-    ensure!(
-        status.success(),
-        "`terraform {}` failed ({status})",
-        args.join(" ")
-    );
+    ensure!(status.success(), "`terraform {}` failed ({status})", args.join(" "));
     Ok(())
 }
 
 fn examples(module_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let examples_dir = module_dir.join("examples");
     let mut example_dirs = Vec::new();
-    for entry in fs::read_dir(&examples_dir)
-        .with_context(|| format!("failed to list {}", examples_dir.display()))?
-    {
-        let path = entry
-            .with_context(|| format!("failed to list {}", examples_dir.display()))?
-            .path();
+    for entry in fs::read_dir(&examples_dir).with_context(|| format!("failed to list {}", examples_dir.display()))? {
+        let path = entry.with_context(|| format!("failed to list {}", examples_dir.display()))?.path();
         if path.is_dir() {
             example_dirs.push(path);
         }
     }
     example_dirs.sort();
-    ensure!(
-        !example_dirs.is_empty(),
-        "no examples under {}",
-        examples_dir.display()
-    );
+    ensure!(!example_dirs.is_empty(), "no examples under {}", examples_dir.display());
     Ok(example_dirs)
 }
 
@@ -153,21 +119,16 @@ fn examples(module_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 /// machine), so check that they name every variable and output and nothing else has drifted.
 fn check_readme(module_dir: &Path) -> anyhow::Result<()> {
     let readme_path = module_dir.join("README.md");
-    let readme = fs::read_to_string(&readme_path)
-        .with_context(|| format!("failed to read {}", readme_path.display()))?;
+    let readme = fs::read_to_string(&readme_path).with_context(|| format!("failed to read {}", readme_path.display()))?;
     let mut missing = Vec::new();
     for (file_name, keyword) in [("variables.tf", "variable"), ("outputs.tf", "output")] {
         let path = module_dir.join(file_name);
-        let text = fs::read_to_string(&path)
-            .with_context(|| format!("failed to read {}", path.display()))?;
+        let text = fs::read_to_string(&path).with_context(|| format!("failed to read {}", path.display()))?;
         for line in text.lines() {
             let Some(rest) = line.strip_prefix(keyword).map(str::trim_start) else {
                 continue;
             };
-            let Some(name) = rest
-                .strip_prefix('"')
-                .and_then(|rest| rest.split('"').next())
-            else {
+            let Some(name) = rest.strip_prefix('"').and_then(|rest| rest.split('"').next()) else {
                 continue;
             };
             if !readme.contains(&format!("| `{name}` |")) {
@@ -175,26 +136,17 @@ fn check_readme(module_dir: &Path) -> anyhow::Result<()> {
             }
         }
     }
-    ensure!(
-        missing.is_empty(),
-        "{} does not describe {}",
-        readme_path.display(),
-        missing.join(", ")
-    );
+    ensure!(missing.is_empty(), "{} does not describe {}", readme_path.display(), missing.join(", "));
     Ok(())
 }
 
 /// Init writes provider binaries and lock files; make sure git would never pick them up.
 fn check_gitignore(root: &Path) -> anyhow::Result<()> {
     let gitignore_path = root.join(".gitignore");
-    let gitignore = fs::read_to_string(&gitignore_path)
-        .with_context(|| format!("failed to read {}", gitignore_path.display()))?;
+    let gitignore = fs::read_to_string(&gitignore_path).with_context(|| format!("failed to read {}", gitignore_path.display()))?;
     for pattern in [".terraform/", ".terraform.lock.hcl", "*.tfstate*"] {
         if !gitignore.lines().any(|line| line.trim() == pattern) {
-            bail!(
-                "{} must ignore `{pattern}` before terraform runs",
-                gitignore_path.display()
-            );
+            bail!("{} must ignore `{pattern}` before terraform runs", gitignore_path.display());
         }
     }
     Ok(())
@@ -202,7 +154,5 @@ fn check_gitignore(root: &Path) -> anyhow::Result<()> {
 
 fn find_on_path(program: &str) -> Option<PathBuf> {
     let path = env::var_os("PATH")?;
-    env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
+    env::split_paths(&path).map(|dir| dir.join(program)).find(|candidate| candidate.is_file())
 }

@@ -11,6 +11,8 @@ use lambda_runtime::{LambdaEvent, service_fn};
 // the shard. Here a bad record becomes a dead letter; aws_lambda_events only supplies the response.
 use sluicegate_engine::Pipeline;
 use sluicegate_engine::kinesis::KinesisEvent;
+use sluicegate_engine::pipeline_file::PipelineFile;
+use sluicegate_engine::wasm::WasmHost;
 use sluicegate_lambda::archive::S3Archive;
 use sluicegate_lambda::config::Config;
 use sluicegate_lambda::es::{EsClient, EsConfig};
@@ -31,10 +33,23 @@ async fn run() -> anyhow::Result<()> {
     let s3_client = S3Archive::client(&sdk_config, &config.s3);
     let archive = S3Archive::new(s3_client, &config.s3);
     let es_client = EsClient::new(es_config, sdk_config.credentials_provider()).context("cannot build the elasticsearch client")?;
-    if let Some(path) = &config.pipeline_file {
-        anyhow::bail!("SLUICEGATE_PIPELINE={}: pipeline files need the wasm host, which this build does not have yet", path.display());
-    }
-    let pipeline = Pipeline::new(config.pipeline.clone());
+    let pipeline = match &config.pipeline_file {
+        Some(path) => {
+            // The transforms load once per container; their instances are reused across batches.
+            let file = PipelineFile::read(path).with_context(|| format!("SLUICEGATE_PIPELINE={}", path.display()))?;
+            let mut pipeline_config = config.pipeline.clone();
+            if let Some(index_template) = &file.index_template {
+                pipeline_config.index_template = index_template.clone();
+            }
+            if let Some(archive_stage) = file.archive_stage {
+                pipeline_config.archive_stage = archive_stage;
+            }
+            let host = WasmHost::new(file.limits).context("cannot start the wasm host")?;
+            let chain = file.start(&host, path).with_context(|| format!("SLUICEGATE_PIPELINE={}", path.display()))?;
+            Pipeline::with_transforms(pipeline_config, Box::new(chain))
+        }
+        None => Pipeline::new(config.pipeline.clone()),
+    };
     let handler = Handler::new(pipeline, es_client, archive, config.dead_letter_prefix.clone());
     let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "sluicegate".to_owned());
     tracing::info!(bucket = %config.s3.bucket, archive_stage = ?config.pipeline.archive_stage, "sluicegate ready");
