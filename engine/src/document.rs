@@ -1,7 +1,8 @@
 //! Elasticsearch documents in the Elastic Common Schema shape, written straight to bytes.
 //!
-//! The common case (no fields added by transforms) is written without building a JSON tree;
-//! events with transform fields take a slower path that merges the objects.
+//! No JSON tree is built in the common cases: no fields added by transforms, fields with new
+//! top-level keys, and an `aws` object with new keys (Lambda lines). Fields that collide with
+//! the document otherwise take a slower path that merges the objects.
 
 use crate::event::{Context, Event};
 use crate::time::Civil;
@@ -103,37 +104,53 @@ pub fn write_document_with(out: &mut Vec<u8>, event: &Event<'_>, context: &Conte
             write_base_document(out, event, fragment);
             Ok(())
         }
-        Some(fields) => write_merged_document(out, event, context, fields),
+        Some(fields) => write_merged_document(out, event, context, fragment, fields),
     }
 }
 
 fn write_base_document(out: &mut Vec<u8>, event: &Event<'_>, fragment: &[u8]) {
+    write_document_head(out, event);
+    out.extend_from_slice(fragment);
+}
+
+/// The document up to the context fragment: `@timestamp`, `message` and `event.id`.
+fn write_document_head(out: &mut Vec<u8>, event: &Event<'_>) {
     out.extend_from_slice(b"{\"@timestamp\":\"");
     Civil::from_millis(event.timestamp).write_rfc3339(out);
     out.extend_from_slice(b"\",\"message\":");
     write_json_str(out, &event.message);
     out.extend_from_slice(b",\"event\":{\"id\":");
     write_json_str(out, &event.id);
-    out.extend_from_slice(fragment);
 }
 
-fn write_merged_document(out: &mut Vec<u8>, event: &Event<'_>, context: &Context<'_>, fields: &str) -> Result<(), String> {
-    // Fast path: the fields text is checked (valid JSON, an object, no top-level key twice or
-    // shared with the base document) without building a tree, then spliced into the base
-    // document as it is.
-    match top_level_keys_are_new(fields) {
-        Ok(true) => {
-            let inner = fields.trim().strip_prefix('{').unwrap_or_default();
-            write_base_document(out, event, &context_fragment(context));
-            if !inner.trim_start().starts_with('}') {
-                out.pop();
+fn write_merged_document(out: &mut Vec<u8>, event: &Event<'_>, context: &Context<'_>, fragment: &[u8], fields: &str) -> Result<(), String> {
+    // Fast path: the fields are read as raw members (validated, nothing built) and written after
+    // the base document; an `aws` object whose keys are new to the document's `aws` (the
+    // `aws.lambda` fields of Lambda lines) is spliced into it. Anything else that collides takes
+    // the slow path, which merges trees.
+    if let Some(members) = raw_members(fields)? {
+        let split = fragment.windows(CLOUD_KEY.len()).rposition(|window| window == CLOUD_KEY);
+        let aws = members.iter().find(|(key, _)| key == "aws").map(|(_, value)| value.get());
+        if let (Some(aws_inner), Some(split)) = (aws.map(object_inner), split) {
+            write_document_head(out, event);
+            out.extend_from_slice(&fragment[..split]);
+            if !aws_inner.is_empty() {
                 out.push(b',');
-                out.extend_from_slice(inner.trim_start().as_bytes());
+                out.extend_from_slice(aws_inner.as_bytes());
             }
-            return Ok(());
+            out.extend_from_slice(&fragment[split..]);
+        } else {
+            write_base_document(out, event, fragment);
         }
-        Ok(false) => {}
-        Err(error) => return Err(error),
+        out.pop();
+        for (key, value) in members.iter().filter(|(key, _)| key != "aws") {
+            out.push(b',');
+            write_json_str(out, key);
+            out.push(b':');
+            out.extend_from_slice(value.get().as_bytes());
+        }
+        out.push(b'}');
+        return Ok(());
     }
     let fields: serde_json::Value = serde_json::from_str(fields).map_err(|error| format!("transform fields are not json: {error}"))?;
     let serde_json::Value::Object(fields) = fields else {
@@ -147,45 +164,73 @@ fn write_merged_document(out: &mut Vec<u8>, event: &Event<'_>, context: &Context
     Ok(())
 }
 
-/// Whether `fields` is a JSON object whose top-level keys are all distinct and none of the base
-/// document's; an error when it is not a JSON object at all.
-fn top_level_keys_are_new(fields: &str) -> Result<bool, String> {
+/// Where the `aws` object of a [`context_fragment`] ends: JSON string contents cannot hold this
+/// text (their quotes are escaped), so its last occurrence is the real one.
+const CLOUD_KEY: &[u8] = b"},\"cloud\":{";
+
+/// The members of an object's text between its braces, trimmed (empty for `{}`).
+fn object_inner(object: &str) -> &str {
+    let object = object.trim();
+    object.get(1..object.len().saturating_sub(1)).unwrap_or_default().trim()
+}
+
+type Members<'a> = Vec<(std::borrow::Cow<'a, str>, &'a serde_json::value::RawValue)>;
+
+/// The members of `fields` when they can be written without building a tree: `None` when a
+/// top-level key repeats, or collides with the base document (other than an `aws` object whose
+/// own keys are distinct and not `cloudwatch`); an error when `fields` is not a JSON object.
+fn raw_members(fields: &str) -> Result<Option<Members<'_>>, String> {
     const BASE_KEYS: [&str; 5] = ["@timestamp", "message", "event", "aws", "cloud"];
-    struct Keys(bool);
-    impl<'de> serde::de::Visitor<'de> for Keys {
-        type Value = bool;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a json object")
-        }
-        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-            let mut seen: Vec<std::borrow::Cow<'de, str>> = Vec::new();
-            let mut all_new = self.0;
-            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                map.next_value::<serde::de::IgnoredAny>()?;
-                if BASE_KEYS.contains(&key.as_ref()) || seen.contains(&key) {
-                    all_new = false;
-                }
-                seen.push(key);
-            }
-            Ok(all_new)
-        }
-    }
-    impl<'de> serde::de::DeserializeSeed<'de> for Keys {
-        type Value = bool;
-        fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
-            deserializer.deserialize_map(self)
-        }
-    }
-    let mut deserializer = serde_json::Deserializer::from_str(fields);
-    let all_new = serde::de::DeserializeSeed::deserialize(Keys(true), &mut deserializer).map_err(|error| {
+    let members = object_members(fields).map_err(|error| {
         if error.is_data() {
             "transform fields are not a json object".to_owned()
         } else {
             format!("transform fields are not json: {error}")
         }
     })?;
-    deserializer.end().map_err(|error| format!("transform fields are not json: {error}"))?;
-    Ok(all_new)
+    for (member_idx, (key, value)) in members.iter().enumerate() {
+        if members[..member_idx].iter().any(|(earlier, _)| earlier == key) {
+            return Ok(None);
+        }
+        if key == "aws" {
+            // The `aws` value must itself be an object with distinct keys new to `aws`.
+            let Ok(inner) = object_members(value.get()) else {
+                return Ok(None);
+            };
+            let clash = inner
+                .iter()
+                .enumerate()
+                .any(|(idx, (inner_key, _))| inner_key == "cloudwatch" || inner[..idx].iter().any(|(earlier, _)| earlier == inner_key));
+            if clash {
+                return Ok(None);
+            }
+        } else if BASE_KEYS.contains(&key.as_ref()) {
+            return Ok(None);
+        }
+    }
+    Ok(Some(members))
+}
+
+/// The members of a JSON object's text, values raw (validated, not built).
+fn object_members(text: &str) -> Result<Members<'_>, serde_json::Error> {
+    struct Visit;
+    impl<'de> serde::de::Visitor<'de> for Visit {
+        type Value = Members<'de>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a json object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
+            let mut members = Vec::new();
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                members.push((key, map.next_value::<&'de serde_json::value::RawValue>()?));
+            }
+            Ok(members)
+        }
+    }
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let members = serde::Deserializer::deserialize_map(&mut deserializer, Visit)?;
+    deserializer.end()?;
+    Ok(members)
 }
 
 /// Merges `patch` into `target`: objects merge key by key, anything else replaces.
@@ -319,6 +364,17 @@ mod merge_tests {
         let merged: serde_json::Value = serde_json::from_str(&document(r#"{"aws":{"lambda":{"x":1}}}"#).unwrap()).unwrap();
         assert_eq!(merged["aws"]["lambda"]["x"], 1);
         assert_eq!(merged["aws"]["cloudwatch"]["log_group"], "g");
+        // An `aws` object with new keys is spliced into the document's `aws`, in place.
+        assert_eq!(
+            document(r#"{"aws": {"lambda":{"x":1}} ,"log":{"level":"INFO"}}"#).unwrap(),
+            r#"{"@timestamp":"1970-01-01T00:00:00.000Z","message":"m","event":{"id":"1"},"aws":{"cloudwatch":{"log_group":"g","log_stream":"s"},"lambda":{"x":1}},"cloud":{"account":{"id":"o"}},"log":{"level":"INFO"}}"#
+        );
+        // Keys are escaped again as they are written.
+        assert_eq!(document(r#"{"a\"b":1}"#).unwrap(), format!(r#"{base},"a\"b":1}}"#));
+        // An `aws` that is not an object, or names `cloudwatch`, merges.
+        let merged: serde_json::Value = serde_json::from_str(&document(r#"{"aws":{"cloudwatch":{"x":1}}}"#).unwrap()).unwrap();
+        assert_eq!((merged["aws"]["cloudwatch"]["x"].clone(), merged["aws"]["cloudwatch"]["log_group"].clone()), (1.into(), "g".into()));
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&document(r#"{"aws":3}"#).unwrap()).unwrap()["aws"], 3);
         // A key given twice takes the merging path, which keeps the last.
         let merged: serde_json::Value = serde_json::from_str(&document(r#"{"a":1,"a":2}"#).unwrap()).unwrap();
         assert_eq!(merged["a"], 2);
