@@ -7,73 +7,11 @@
 use crate::event::{Context, Event};
 use crate::time::Civil;
 
-/// Appends `text` as a JSON string literal, quotes included.
-///
-/// Log text rarely needs escaping, so the scan looks at eight bytes at a time and copies runs
-/// that need nothing in one go; this function is most of the cost of writing a document.
+/// Appends `text` as a JSON string literal, quotes included (the SDK's escaper, shared with
+/// guests: this function is most of the cost of writing a document).
 pub fn write_json_str(out: &mut Vec<u8>, text: &str) {
-    out.reserve(text.len() + 2);
-    out.push(b'"');
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if let Some(word) = bytes.get(i..i + 8) {
-            let mask = escape_mask(u64::from_le_bytes(word.try_into().expect("eight bytes")));
-            if mask == 0 {
-                i += 8;
-                continue;
-            }
-            // The lowest flagged byte is exact (a false flag can only sit above a true one),
-            // so jump straight to it.
-            i += (mask.trailing_zeros() / 8) as usize;
-        }
-        let byte = bytes[i];
-        let escape: &[u8] = match byte {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x00..=0x1f => {
-                out.extend_from_slice(&bytes[start..i]);
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[(byte >> 4) as usize]);
-                out.push(HEX[(byte & 0xf) as usize]);
-                i += 1;
-                start = i;
-                continue;
-            }
-            _ => {
-                i += 1;
-                continue;
-            }
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        out.extend_from_slice(escape);
-        i += 1;
-        start = i;
-    }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
+    sluicegate_sdk::json_text::write_str(out, text);
 }
-
-/// High bits set on the bytes of `word` (little-endian) that are `"`, `\\` or a control
-/// character (below 0x20); zero when none is.
-///
-/// The classic SWAR tests: `(x - 0x01..) & !x & 0x80..` is non-zero exactly when some byte of `x`
-/// is zero, and with `0x20..` instead of `0x01..`, when some byte is below 0x20.
-fn escape_mask(word: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let has_zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-    let quote = has_zero_byte(word ^ (ONES * u64::from(b'"')));
-    let backslash = has_zero_byte(word ^ (ONES * u64::from(b'\\')));
-    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
-    quote | backslash | control
-}
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Appends the event's document: ECS fields, then whatever transforms added.
 ///

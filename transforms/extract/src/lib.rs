@@ -130,7 +130,11 @@ fn typed(text: &str) -> Value {
     Value::String(text.to_owned())
 }
 
-fn lambda_platform(message: &str) -> Option<Map<String, Value>> {
+fn lambda_platform(message: &str) -> Option<FieldsText> {
+    // Most lines are not platform lines: a cheap test before the substring search.
+    if !(message.starts_with("START ") || message.starts_with("END ") || message.starts_with("REPORT ")) {
+        return None;
+    }
     let (kind, rest) = message.split_once(" RequestId: ")?;
     let kind = match kind {
         "START" => "start",
@@ -138,32 +142,32 @@ fn lambda_platform(message: &str) -> Option<Map<String, Value>> {
         "REPORT" => "report",
         _ => return None,
     };
-    let mut fields = Map::new();
-    fields.insert("type".to_owned(), Value::from(kind));
+    let mut fields = FieldsText::default();
+    fields.str(&["aws", "lambda", "type"], kind);
     let mut parts = rest.split('\t');
     let head = parts.next()?.trim();
     let (request_id, version) = match head.split_once(" Version: ") {
         Some((request_id, version)) => (request_id, Some(version)),
         None => (head, None),
     };
-    fields.insert("request_id".to_owned(), Value::from(request_id.trim()));
+    fields.str(&["aws", "lambda", "request_id"], request_id.trim());
     if let Some(version) = version {
-        fields.insert("version".to_owned(), Value::from(version.trim()));
+        fields.str(&["aws", "lambda", "version"], version.trim());
     }
     for part in parts {
         let Some((name, value)) = part.split_once(": ") else {
             continue;
         };
-        let key = match name.trim() {
-            "Duration" => "duration_ms",
-            "Billed Duration" => "billed_duration_ms",
-            "Memory Size" => "memory_size_mb",
-            "Max Memory Used" => "max_memory_used_mb",
-            "Init Duration" => "init_duration_ms",
+        let path: &'static [&'static str] = match name.trim() {
+            "Duration" => &["aws", "lambda", "duration_ms"],
+            "Billed Duration" => &["aws", "lambda", "billed_duration_ms"],
+            "Memory Size" => &["aws", "lambda", "memory_size_mb"],
+            "Max Memory Used" => &["aws", "lambda", "max_memory_used_mb"],
+            "Init Duration" => &["aws", "lambda", "init_duration_ms"],
             _ => continue,
         };
         let number = value.trim().trim_end_matches(" ms").trim_end_matches(" MB");
-        fields.insert(key.to_owned(), typed(number));
+        fields.typed(path, number);
     }
     Some(fields)
 }
@@ -185,7 +189,7 @@ fn lambda_runtime(message: &str) -> Option<(&str, &str)> {
 }
 
 /// Common or combined access log: `host ident user [time] "request" status bytes ["referrer" "agent"]`.
-fn access_log(message: &str) -> Option<Map<String, Value>> {
+fn access_log(message: &str) -> Option<FieldsText> {
     let (host, rest) = message.split_once(' ')?;
     let (ident, rest) = rest.split_once(' ')?;
     let (user, rest) = rest.split_once(' ')?;
@@ -195,39 +199,116 @@ fn access_log(message: &str) -> Option<Map<String, Value>> {
     let mut words = rest.split(' ');
     let status: u16 = words.next()?.parse().ok()?;
     let bytes = words.next()?;
-    let mut fields = Map::new();
-    let mut set = |path: &[&str], value: Value| {
-        let mut object = &mut fields;
-        for part in &path[..path.len() - 1] {
-            object = object.entry(*part).or_insert_with(|| Value::Object(Map::new())).as_object_mut().expect("only objects on the way");
-        }
-        object.insert(path[path.len() - 1].to_owned(), value);
-    };
-    set(&["source", "address"], Value::from(host));
+    let mut fields = FieldsText::default();
+    fields.str(&["source", "address"], host);
     if ident != "-" {
-        set(&["ident"], Value::from(ident));
+        fields.str(&["ident"], ident);
     }
     if user != "-" {
-        set(&["user", "name"], Value::from(user));
+        fields.str(&["user", "name"], user);
     }
     let mut request_parts = request.split(' ');
     if let (Some(method), Some(url), Some(version)) = (request_parts.next(), request_parts.next(), request_parts.next()) {
-        set(&["http", "request", "method"], Value::from(method));
-        set(&["url", "original"], Value::from(url));
-        set(&["http", "version"], Value::from(version.trim_start_matches("HTTP/")));
+        fields.str(&["http", "request", "method"], method);
+        fields.str(&["url", "original"], url);
+        fields.str(&["http", "version"], version.trim_start_matches("HTTP/"));
     }
-    set(&["http", "response", "status_code"], Value::from(status));
+    fields.literal(&["http", "response", "status_code"], status);
     if let Ok(n_bytes) = bytes.parse::<u64>() {
-        set(&["http", "response", "body", "bytes"], Value::from(n_bytes));
+        fields.literal(&["http", "response", "body", "bytes"], n_bytes);
     }
-    let quoted: Vec<&str> = rest.split('"').collect();
-    if quoted.len() >= 4 {
-        if quoted[1] != "-" {
-            set(&["http", "request", "referrer"], Value::from(quoted[1]));
+    let mut quoted = rest.split('"');
+    if let (Some(_), Some(referrer), Some(_), Some(agent)) = (quoted.next(), quoted.next(), quoted.next(), quoted.next()) {
+        if referrer != "-" {
+            fields.str(&["http", "request", "referrer"], referrer);
         }
-        set(&["user_agent", "original"], Value::from(quoted[3]));
+        fields.str(&["user_agent", "original"], agent);
     }
     Some(fields)
+}
+
+/// Fields as (dotted path, JSON literal) pairs, written as one JSON object text with nested
+/// objects in key order (the order a map writes them), without building a map: the parsers of
+/// fixed shapes (Lambda lines, access logs) write their fields this way.
+#[derive(Default)]
+struct FieldsText {
+    entries: Vec<(&'static [&'static str], std::ops::Range<usize>)>,
+    literals: String,
+}
+
+impl FieldsText {
+    fn str(&mut self, path: &'static [&'static str], text: &str) {
+        let start = self.literals.len();
+        push_json_str(&mut self.literals, text);
+        self.entries.push((path, start..self.literals.len()));
+    }
+
+    fn literal(&mut self, path: &'static [&'static str], value: impl std::fmt::Display) {
+        use std::fmt::Write;
+        let start = self.literals.len();
+        let _ = write!(self.literals, "{value}");
+        self.entries.push((path, start..self.literals.len()));
+    }
+
+    /// A number when the text is one (see [`typed`]), else a string.
+    fn typed(&mut self, path: &'static [&'static str], text: &str) {
+        match typed(text) {
+            Value::String(text) => self.str(path, &text),
+            number => self.literal(path, number),
+        }
+    }
+
+    /// The JSON object text. Paths must not be prefixes of one another.
+    fn to_json(&mut self) -> String {
+        self.entries.sort_by(|(left, _), (right, _)| left.cmp(right));
+        let mut out = String::with_capacity(self.literals.len() * 2 + 16);
+        out.push('{');
+        let mut open: &[&str] = &[];
+        let mut need_comma = false;
+        for (path, literal) in &self.entries {
+            let (parents, key) = path.split_at(path.len() - 1);
+            let common = open.iter().zip(parents).take_while(|(left, right)| left == right).count();
+            for _ in common..open.len() {
+                out.push('}');
+                need_comma = true;
+            }
+            for parent in &parents[common..] {
+                if need_comma {
+                    out.push(',');
+                }
+                push_json_str(&mut out, parent);
+                out.push_str(":{");
+                need_comma = false;
+            }
+            if need_comma {
+                out.push(',');
+            }
+            push_json_str(&mut out, key[0]);
+            out.push(':');
+            out.push_str(&self.literals[literal.clone()]);
+            need_comma = true;
+            open = parents;
+        }
+        for _ in 0..open.len() {
+            out.push('}');
+        }
+        out.push('}');
+        out
+    }
+
+    /// Sets the fields on the event: as text when the event has none yet and they go to the
+    /// root, else merged as a map (at the root, or under `target`).
+    fn put(mut self, event: &mut Event<'_>, target: &Option<String>) {
+        let json = self.to_json();
+        if target.is_none() && event.has_no_fields() {
+            event.set_fields_json(json);
+            return;
+        }
+        // Text this writer made is a JSON object.
+        if let Ok(fields) = serde_json::from_str::<Map<String, Value>>(&json) {
+            put(event, target, fields);
+        }
+    }
 }
 
 /// `key=value key="quoted value"`; `None` unless the whole line is pairs, at least two.
@@ -289,22 +370,7 @@ fn logfmt(message: &str) -> Option<Map<String, Value>> {
     (fields.len() >= 2).then_some(fields)
 }
 
-/// Appends `text` as a JSON string literal.
-fn push_json_str(out: &mut String, text: &str) {
-    out.push('"');
-    for char in text.chars() {
-        match char {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            control if (control as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", control as u32)),
-            other => out.push(other),
-        }
-    }
-    out.push('"');
-}
+use sluicegate_sdk::json_text::push_str as push_json_str;
 
 /// [`logfmt`] written straight to JSON object text (no map), with the level if a level key is
 /// present; `log.level` is added unless the line has a `log` key.
@@ -451,6 +517,94 @@ fn parse_rfc3339(text: &str) -> Option<i64> {
     Some(((days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60) * 1000) + millis)
 }
 
+/// What [`probe_json`] learns about a JSON object message.
+#[derive(Debug, Default)]
+struct JsonProbe {
+    /// The first of the level keys (in their order) whose value is a string.
+    level: Option<String>,
+    /// Whether the object has a top-level `log` key.
+    has_log_key: bool,
+    /// Whether the object has no members.
+    is_empty: bool,
+}
+
+/// Checks that `text` is one JSON object and finds its level and `log` key, without building it:
+/// values are skipped, except the level keys' strings.
+fn probe_json(text: &str, level_keys: &[String]) -> Result<JsonProbe, serde_json::Error> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+    use std::borrow::Cow;
+
+    /// A string value, or `None` for any other value (skipped).
+    struct MaybeStr(Option<String>);
+    impl<'de> serde::Deserialize<'de> for MaybeStr {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<MaybeStr, D::Error> {
+            struct Visit;
+            impl<'de> Visitor<'de> for Visit {
+                type Value = MaybeStr;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("any json value")
+                }
+                fn visit_str<E>(self, text: &str) -> Result<MaybeStr, E> {
+                    Ok(MaybeStr(Some(text.to_owned())))
+                }
+                fn visit_bool<E>(self, _: bool) -> Result<MaybeStr, E> {
+                    Ok(MaybeStr(None))
+                }
+                fn visit_i64<E>(self, _: i64) -> Result<MaybeStr, E> {
+                    Ok(MaybeStr(None))
+                }
+                fn visit_u64<E>(self, _: u64) -> Result<MaybeStr, E> {
+                    Ok(MaybeStr(None))
+                }
+                fn visit_f64<E>(self, _: f64) -> Result<MaybeStr, E> {
+                    Ok(MaybeStr(None))
+                }
+                fn visit_unit<E>(self) -> Result<MaybeStr, E> {
+                    Ok(MaybeStr(None))
+                }
+                fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<MaybeStr, A::Error> {
+                    IgnoredAny.visit_seq(seq).map(|_| MaybeStr(None))
+                }
+                fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<MaybeStr, A::Error> {
+                    IgnoredAny.visit_map(map).map(|_| MaybeStr(None))
+                }
+            }
+            deserializer.deserialize_any(Visit)
+        }
+    }
+
+    struct Probe<'k>(&'k [String]);
+    impl<'de> Visitor<'de> for Probe<'_> {
+        type Value = JsonProbe;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a json object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonProbe, A::Error> {
+            let mut probe = JsonProbe { is_empty: true, ..JsonProbe::default() };
+            // Per level key, its string value; a key given twice keeps its last value, as a map
+            // would.
+            let mut found: Vec<Option<String>> = vec![None; self.0.len()];
+            while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                probe.is_empty = false;
+                probe.has_log_key |= key == "log";
+                match self.0.iter().position(|level_key| *level_key == key) {
+                    Some(key_idx) => found[key_idx] = map.next_value::<MaybeStr>()?.0,
+                    None => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            probe.level = found.into_iter().flatten().next();
+            Ok(probe)
+        }
+    }
+
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let probe = deserializer.deserialize_map(Probe(level_keys))?;
+    deserializer.end()?;
+    Ok(probe)
+}
+
 impl Transform for Extract {
     type Config = Config;
 
@@ -483,12 +637,51 @@ impl Transform for Extract {
         let mut level: Option<String> = None;
         let mut parsed = false;
         if self.lambda {
-            if let Some(fields) = lambda_platform(trimmed) {
-                event.set_field("aws.lambda", Value::Object(fields));
+            if let Some(mut fields) = lambda_platform(trimmed) {
+                if event.has_no_fields() {
+                    fields.put(event, &None);
+                } else if let Ok(Value::Object(mut all)) = serde_json::from_str::<Value>(&fields.to_json())
+                    && let Some(lambda) = all.get_mut("aws").and_then(|aws| aws.get_mut("lambda"))
+                {
+                    // Next to fields an earlier transform set, replacing only `aws.lambda`.
+                    event.set_field("aws.lambda", lambda.take());
+                }
                 parsed = true;
             } else if let Some((request_id, runtime_level)) = lambda_runtime(trimmed) {
-                event.set_field("aws.lambda.request_id", request_id);
-                level = Some(runtime_level.to_owned());
+                if event.has_no_fields() {
+                    let mut fields = FieldsText::default();
+                    fields.str(&["aws", "lambda", "request_id"], request_id);
+                    fields.str(&["log", "level"], &runtime_level.to_ascii_uppercase());
+                    fields.put(event, &None);
+                } else {
+                    event.set_field("aws.lambda.request_id", request_id);
+                    level = Some(runtime_level.to_owned());
+                }
+                parsed = true;
+            }
+        }
+        if !parsed
+            && let Parser::On(target) = &self.json
+            && trimmed.starts_with('{')
+        {
+            if target.is_none() && event.has_no_fields() {
+                // The message is already the fields' JSON text: it is checked and searched for
+                // its level without building a map, and goes as it is, with `log.level` spliced
+                // in.
+                let probe = probe_json(trimmed, &self.level_keys)
+                    .map_err(|error| Error::msg(format!("message looks like json but is not: {error}")))?;
+                let mut json = trimmed.to_owned();
+                if let Some(found) = &probe.level
+                    && !probe.has_log_key
+                {
+                    json.pop();
+                    json.push_str(if probe.is_empty { "\"log\":{\"level\":" } else { ",\"log\":{\"level\":" });
+                    push_json_str(&mut json, &found.to_ascii_uppercase());
+                    json.push_str("}}");
+                } else if probe.level.is_some() {
+                    level = probe.level;
+                }
+                event.set_fields_json(json);
                 parsed = true;
             }
         }
@@ -497,24 +690,6 @@ impl Transform for Extract {
             && trimmed.starts_with('{')
         {
             match serde_json::from_str::<Value>(trimmed) {
-                Ok(Value::Object(fields)) if target.is_none() && event.has_no_fields() => {
-                    // The message is already the fields' JSON text: it goes as it is, with
-                    // `log.level` spliced in, instead of being written out again from a map.
-                    let found = self.level_keys.iter().find_map(|key| fields.get(key)?.as_str());
-                    let mut json = trimmed.to_owned();
-                    if let Some(found) = found
-                        && !fields.contains_key("log")
-                    {
-                        json.pop();
-                        json.push_str(if fields.is_empty() { "\"log\":{\"level\":" } else { ",\"log\":{\"level\":" });
-                        push_json_str(&mut json, &found.to_ascii_uppercase());
-                        json.push_str("}}");
-                    } else if found.is_some() {
-                        level = found.map(str::to_owned);
-                    }
-                    event.set_fields_json(json);
-                    parsed = true;
-                }
                 Ok(Value::Object(fields)) => {
                     level = self.level_keys.iter().find_map(|key| fields.get(key)?.as_str().map(str::to_owned));
                     put(event, target, fields);
@@ -528,7 +703,7 @@ impl Transform for Extract {
             && let Parser::On(target) = &self.access_log
             && let Some(fields) = access_log(trimmed)
         {
-            put(event, target, fields);
+            fields.put(event, target);
             parsed = true;
         }
         if !parsed
@@ -628,12 +803,35 @@ mod tests {
                 r#"level=warn msg="stock \"low\"" qty=5 version=2.14.3 id=0123 ratio=0.5"#,
                 r#"{"level":"warn","msg":"stock \"low\"","qty":5,"version":"2.14.3","id":"0123","ratio":0.5,"log":{"level":"WARN"}} @1700000000000"#,
             ),
+            // The level keys' order decides, not the message's; a key that is not text is skipped.
+            (r#"{"severity":"x","level":"y"}"#, r#"{"severity":"x","level":"y","log":{"level":"Y"}} @1700000000000"#),
+            (r#"{"level":{"n":3},"severity":"err"}"#, r#"{"level":{"n":3},"severity":"err","log":{"level":"ERR"}} @1700000000000"#),
+            (r#"{"level":"a","level":2}"#, r#"{"level":"a","level":2} @1700000000000"#),
+            ("{}", r#"{} @1700000000000"#),
+            (r#"{"a":1} x"#, "failed: message looks like json but is not: trailing characters at line 1 column 9"),
             ("just text = not logfmt", "kept"),
             ("{not json", "failed: message looks like json but is not: key must be a string at line 1 column 2"),
         ];
         for (message, expected) in cases {
             assert_eq!(fields("{}", message), expected, "message {message:?}");
         }
+    }
+
+    #[test]
+    fn fields_of_earlier_transforms_stay() {
+        let mut harness = Harness::<Extract>::new("{}").unwrap();
+        let with_fields = |message: &str| TestEvent::new(message).fields(r#"{"aws":{"other":1},"team":"a"}"#);
+        let TestOutcome::Changed(event) = harness.run_one(with_fields("END RequestId: 3f1c")) else { panic!("not changed") };
+        assert_eq!(event.fields.unwrap(), r#"{"aws":{"lambda":{"request_id":"3f1c","type":"end"},"other":1},"team":"a"}"#);
+        let TestOutcome::Changed(event) =
+            harness.run_one(with_fields("2025-11-28T10:00:00.000Z\t0a1b2c3d-0000-1111-2222-333344445555\tWARN\tx"))
+        else {
+            panic!("not changed")
+        };
+        assert_eq!(
+            event.fields.unwrap(),
+            r#"{"aws":{"lambda":{"request_id":"0a1b2c3d-0000-1111-2222-333344445555"},"other":1},"log":{"level":"WARN"},"team":"a"}"#
+        );
     }
 
     #[test]
