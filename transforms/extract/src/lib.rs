@@ -259,8 +259,8 @@ impl FieldsText {
     }
 
     /// The JSON object text. Paths must not be prefixes of one another.
-    fn to_json(&mut self) -> String {
-        self.entries.sort_by(|(left, _), (right, _)| left.cmp(right));
+    fn json(&mut self) -> String {
+        self.entries.sort_by_key(|(path, _)| *path);
         let mut out = String::with_capacity(self.literals.len() * 2 + 16);
         out.push('{');
         let mut open: &[&str] = &[];
@@ -299,7 +299,7 @@ impl FieldsText {
     /// Sets the fields on the event: as text when the event has none yet and they go to the
     /// root, else merged as a map (at the root, or under `target`).
     fn put(mut self, event: &mut Event<'_>, target: &Option<String>) {
-        let json = self.to_json();
+        let json = self.json();
         if target.is_none() && event.has_no_fields() {
             event.set_fields_json(json);
             return;
@@ -640,7 +640,7 @@ impl Transform for Extract {
             if let Some(mut fields) = lambda_platform(trimmed) {
                 if event.has_no_fields() {
                     fields.put(event, &None);
-                } else if let Ok(Value::Object(mut all)) = serde_json::from_str::<Value>(&fields.to_json())
+                } else if let Ok(Value::Object(mut all)) = serde_json::from_str::<Value>(&fields.json())
                     && let Some(lambda) = all.get_mut("aws").and_then(|aws| aws.get_mut("lambda"))
                 {
                     // Next to fields an earlier transform set, replacing only `aws.lambda`.
@@ -661,29 +661,28 @@ impl Transform for Extract {
             }
         }
         if !parsed
-            && let Parser::On(target) = &self.json
+            && let Parser::On(None) = &self.json
             && trimmed.starts_with('{')
+            && event.has_no_fields()
         {
-            if target.is_none() && event.has_no_fields() {
-                // The message is already the fields' JSON text: it is checked and searched for
-                // its level without building a map, and goes as it is, with `log.level` spliced
-                // in.
-                let probe = probe_json(trimmed, &self.level_keys)
-                    .map_err(|error| Error::msg(format!("message looks like json but is not: {error}")))?;
-                let mut json = trimmed.to_owned();
-                if let Some(found) = &probe.level
-                    && !probe.has_log_key
-                {
-                    json.pop();
-                    json.push_str(if probe.is_empty { "\"log\":{\"level\":" } else { ",\"log\":{\"level\":" });
-                    push_json_str(&mut json, &found.to_ascii_uppercase());
-                    json.push_str("}}");
-                } else if probe.level.is_some() {
-                    level = probe.level;
-                }
-                event.set_fields_json(json);
-                parsed = true;
+            // The message is already the fields' JSON text: it is checked and searched for
+            // its level without building a map, and goes as it is, with `log.level` spliced
+            // in.
+            let probe = probe_json(trimmed, &self.level_keys)
+                .map_err(|error| Error::msg(format!("message looks like json but is not: {error}")))?;
+            let mut json = trimmed.to_owned();
+            if let Some(found) = &probe.level
+                && !probe.has_log_key
+            {
+                json.pop();
+                json.push_str(if probe.is_empty { "\"log\":{\"level\":" } else { ",\"log\":{\"level\":" });
+                push_json_str(&mut json, &found.to_ascii_uppercase());
+                json.push_str("}}");
+            } else if probe.level.is_some() {
+                level = probe.level;
             }
+            event.set_fields_json(json);
+            parsed = true;
         }
         if !parsed
             && let Parser::On(target) = &self.json
