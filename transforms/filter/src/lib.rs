@@ -15,6 +15,8 @@
 //! A `field` is looked up in the fields earlier transforms added, then in the message when the
 //! message is a JSON object.
 
+use std::borrow::Cow;
+
 use regex::Regex;
 use serde::Deserialize;
 use sluicegate_sdk::{Error, Event, Transform, Value, Verdict};
@@ -87,14 +89,15 @@ impl Condition {
         }
     }
 
-    fn matches(&self, event: &Event<'_>, message_json: &mut MessageJson) -> bool {
+    fn matches(&self, event: &Event<'_>) -> bool {
         match self {
             Condition::Message(regex) => regex.is_match(event.message()),
             Condition::FieldIn { path, values } => {
-                let Some(found) = lookup(event, message_json, path) else {
+                let Some(found) = lookup(event, path) else {
                     return false;
                 };
                 // `"5"` in the configuration also matches the number 5, and `"true"` the boolean.
+                let found = found.as_ref();
                 values.iter().any(|value| {
                     value == found
                         || matches!((value, found), (Value::String(text), Value::Number(_) | Value::Bool(_))
@@ -106,28 +109,83 @@ impl Condition {
     }
 }
 
-/// The message parsed as JSON, once, only when a field condition needs it.
-enum MessageJson {
-    NotParsed,
-    Parsed(Option<Value>),
+/// The field at `path`: from the fields earlier transforms set, else from the message when it is
+/// a JSON object (a key named `path` itself, else the dotted path).
+fn lookup<'e>(event: &'e Event<'_>, path: &str) -> Option<Cow<'e, Value>> {
+    if let Some(value) = event.field(path) {
+        return Some(Cow::Borrowed(value));
+    }
+    let message = event.message().trim_start();
+    if !message.starts_with('{') {
+        return None;
+    }
+    if let Some(value) = find_in_json(message, &[path]) {
+        return Some(Cow::Owned(value));
+    }
+    if !path.contains('.') {
+        return None;
+    }
+    find_in_json(message, &path.split('.').collect::<Vec<_>>()).map(Cow::Owned)
 }
 
-fn lookup<'e>(event: &'e Event<'_>, message_json: &'e mut MessageJson, path: &str) -> Option<&'e Value> {
-    if let Some(value) = event.field(path) {
-        return Some(value);
+/// The value at `segments` in the JSON text, building only that value: everything else is
+/// skipped (still checked, so text that is not JSON finds nothing). A key given twice reads as
+/// its last value, as a parsed map would.
+fn find_in_json(text: &str, segments: &[&str]) -> Option<Value> {
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    struct Find<'s>(&'s [&'s str]);
+    impl<'de> DeserializeSeed<'de> for Find<'_> {
+        type Value = Option<Value>;
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<Value>, D::Error> {
+            deserializer.deserialize_any(self)
+        }
     }
-    if let MessageJson::NotParsed = message_json {
-        let message = event.message().trim_start();
-        let parsed = if message.starts_with('{') { serde_json::from_str(message).ok() } else { None };
-        *message_json = MessageJson::Parsed(parsed);
+    impl<'de> Visitor<'de> for Find<'_> {
+        type Value = Option<Value>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("any json value")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Value>, A::Error> {
+            let mut found = None;
+            while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                if key != self.0[0] {
+                    map.next_value::<IgnoredAny>()?;
+                } else if self.0.len() == 1 {
+                    found = Some(map.next_value::<Value>()?);
+                } else {
+                    found = map.next_value_seed(Find(&self.0[1..]))?;
+                }
+            }
+            Ok(found)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Option<Value>, A::Error> {
+            IgnoredAny.visit_seq(seq).map(|_| None)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Option<Value>, E> {
+            Ok(None)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Option<Value>, E> {
+            Ok(None)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Option<Value>, E> {
+            Ok(None)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Option<Value>, E> {
+            Ok(None)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Option<Value>, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Option<Value>, E> {
+            Ok(None)
+        }
     }
-    let MessageJson::Parsed(Some(root)) = message_json else {
-        return None;
-    };
-    if let Some(value) = root.get(path) {
-        return Some(value);
-    }
-    path.split('.').try_fold(&*root, |value, part| value.get(part))
+
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let found = Find(segments).deserialize(&mut deserializer).ok()?;
+    deserializer.end().ok()?;
+    found
 }
 
 /// `*` matches any run of bytes, `?` one byte; everything else itself.
@@ -181,15 +239,14 @@ impl Transform for Filter {
     }
 
     fn process(&mut self, event: &mut Event<'_>) -> Result<Verdict, Error> {
-        let mut message_json = MessageJson::NotParsed;
-        if self.drop.iter().any(|condition| condition.matches(event, &mut message_json)) {
+        if self.drop.iter().any(|condition| condition.matches(event)) {
             return Ok(Verdict::Drop);
         }
-        if !self.keep.is_empty() && !self.keep.iter().any(|condition| condition.matches(event, &mut message_json)) {
+        if !self.keep.is_empty() && !self.keep.iter().any(|condition| condition.matches(event)) {
             return Ok(Verdict::Drop);
         }
         if let Some(sample) = &self.sample {
-            let hash = match sample.field.as_deref().and_then(|path| lookup(event, &mut message_json, path)) {
+            let hash = match sample.field.as_deref().and_then(|path| lookup(event, path)).as_deref() {
                 Some(Value::String(text)) => stable_hash(text.as_bytes()),
                 Some(other) => stable_hash(other.to_string().as_bytes()),
                 None => stable_hash(event.id().as_bytes()),
@@ -226,6 +283,25 @@ mod tests {
         assert_eq!(kept(config, events.clone()), [false, false, true, true]);
         let config = r#"{"keep":[{"log_group":"/aws/lambda/orders*"},{"field":"log.level","equals":"INFO"}]}"#;
         assert_eq!(kept(config, events), [false, false, true, true]);
+    }
+
+    #[test]
+    fn fields_of_json_messages() {
+        let config = r#"{"keep":[{"field":"a.b","equals":"yes"}]}"#;
+        let events = vec![
+            TestEvent::new(r#"{"a":{"b":"yes"}}"#),
+            // A key named with the dotted path itself comes first.
+            TestEvent::new(r#"{"a.b":"no","a":{"b":"yes"}}"#),
+            TestEvent::new(r#"{"a":{"b":"no"},"a.b":"yes"}"#),
+            // A key given twice reads as its last value.
+            TestEvent::new(r#"{"a":{"b":"yes"},"a":{"b":"no"}}"#),
+            // Not JSON, not an object on the way, or trailing text: no field.
+            TestEvent::new(r#"{"a":{"b":"yes"}"#),
+            TestEvent::new(r#"{"a":["b","yes"]}"#),
+            TestEvent::new(r#"{"a":{"b":"yes"}} tail"#),
+            TestEvent::new(r#"  {"x":[{"a":1}],"a":{"c":[1,{"b":"no"}],"b":"yes"}}"#),
+        ];
+        assert_eq!(kept(config, events), [true, false, true, false, false, false, false, true]);
     }
 
     #[test]
