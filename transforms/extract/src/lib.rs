@@ -112,6 +112,11 @@ fn put(event: &mut Event<'_>, target: &Option<String>, fields: Map<String, Value
 
 /// `12`, `-3`, `1.5` become numbers; anything else (`0123`, `2.14.3`, `1e5x`) stays text.
 fn typed(text: &str) -> Value {
+    number(text).unwrap_or_else(|| Value::String(text.to_owned()))
+}
+
+/// The number `text` is, when it is a plain one (see [`typed`]); cheap for text that is not.
+fn number(text: &str) -> Option<Value> {
     let digits = text.strip_prefix('-').unwrap_or(text);
     let plain_number = !digits.is_empty()
         && digits.bytes().all(|byte| byte.is_ascii_digit() || byte == b'.')
@@ -119,15 +124,13 @@ fn typed(text: &str) -> Value {
         && !digits.starts_with('.')
         && !digits.ends_with('.')
         && !(digits.len() > 1 && digits.starts_with('0') && !digits.starts_with("0."));
-    if plain_number {
-        if let Ok(integer) = text.parse::<i64>() {
-            return Value::from(integer);
-        }
-        if let Ok(float) = text.parse::<f64>() {
-            return Value::from(float);
-        }
+    if !plain_number {
+        return None;
     }
-    Value::String(text.to_owned())
+    if let Ok(integer) = text.parse::<i64>() {
+        return Some(Value::from(integer));
+    }
+    text.parse::<f64>().ok().map(Value::from)
 }
 
 fn lambda_platform(message: &str) -> Option<FieldsText> {
@@ -252,9 +255,9 @@ impl FieldsText {
 
     /// A number when the text is one (see [`typed`]), else a string.
     fn typed(&mut self, path: &'static [&'static str], text: &str) {
-        match typed(text) {
-            Value::String(text) => self.str(path, &text),
-            number => self.literal(path, number),
+        match number(text) {
+            Some(number) => self.literal(path, number),
+            None => self.str(path, text),
         }
     }
 
@@ -438,9 +441,9 @@ fn logfmt_json(message: &str, level_keys: &[String]) -> Option<(String, Option<S
             }
             let text = &message[value_start..at];
             value.push_str(text);
-            match typed(text) {
-                Value::String(text) => push_json_str(&mut json, &text),
-                number => json.push_str(&number.to_string()),
+            match number(text) {
+                Some(number) => json.push_str(&number.to_string()),
+                None => push_json_str(&mut json, text),
             }
         }
         if level.is_none() && level_keys.iter().any(|level_key| level_key == key) {
