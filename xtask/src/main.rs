@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 mod bench;
 mod ci;
 mod demo;
+mod dist;
 mod run;
 mod terraform;
 mod tidy;
@@ -17,7 +18,8 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   ci      install what the tests need, then fmt, clippy, docs, tidy and every test
   demo    generate a realistic batch and run it through the pipeline locally
-  bench   benchmarks: events per second and peak memory";
+  bench   benchmarks: events per second and peak memory
+  dist    the Lambda zip and the transforms layer for the Terraform module (--help for options)";
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,6 +28,7 @@ fn main() -> std::process::ExitCode {
         Some("ci") => ci::main(&root),
         Some("demo") => demo::main(&root),
         Some("bench") => bench::main(&root),
+        Some("dist") => dist::main(&root, &args[1..]),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             Ok(())
