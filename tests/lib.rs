@@ -44,10 +44,11 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     sluicegate_engine::archive::gzip(bytes)
 }
 
-/// Gunzip of an object the tests wrote or read back (capped at 256 MiB).
+/// Gunzip of an object the tests wrote or read back, every member of it (archive objects are
+/// concatenated gzip members of about 1 MiB each), capped at 256 MiB.
 pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
     let mut decoder = sluicegate_engine::decode::Decoder::new(256 << 20);
-    decoder.inflate(bytes).expect("valid gzip")
+    decoder.inflate_members(bytes).expect("valid gzip")
 }
 
 /// A base time for log events: the start of the previous hour. CloudWatch Logs (and moto) drop

@@ -61,12 +61,9 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     sluicegate_engine::archive::gzip(bytes)
 }
 
+/// Gunzip of every member: archive objects are concatenated gzip members of about 1 MiB each.
 pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
-    let mut decompressor = libdeflater::Decompressor::new();
-    let mut out = vec![0; 64 << 20];
-    let n_bytes = decompressor.gzip_decompress(bytes, &mut out).expect("gzip");
-    out.truncate(n_bytes);
-    out
+    sluicegate_engine::decode::Decoder::new(256 << 20).inflate_members(bytes).expect("gzip")
 }
 
 /// A `_bulk` sink that keeps what it is sent and gives each item the fate `fate_of` picks from
