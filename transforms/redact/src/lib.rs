@@ -16,9 +16,10 @@
 //! join) or `partial` (everything but the last four characters replaced by `*`). `fields` is a list
 //! of dotted paths, or `"all"` for every string field; the message is always scanned.
 //!
-//! The detectors are hand-written scanners, not regexes: one pass each, skipped entirely when the
-//! text lacks the byte they need (`@` for email, a digit for numbers), and strict about boundaries
-//! so that version numbers, hashes and URLs do not match.
+//! The detectors are hand-written scanners, not regexes: one pass each (card numbers and IPv4
+//! addresses share one pass over the numbers), skipped entirely when the text lacks the byte they
+//! need (`@` for email, a digit for numbers), and strict about boundaries so that version numbers,
+//! hashes and URLs do not match.
 
 use regex::Regex;
 use serde::Deserialize;
@@ -26,7 +27,13 @@ use sluicegate_sdk::{Error, Event, Transform, Value, Verdict};
 
 /// The redact transform.
 pub struct Redact {
+    /// The detectors other than the two that read numbers, each once.
     detectors: Vec<Detector>,
+    cards: bool,
+    ipv4: bool,
+    /// Per detector, its place in the configuration: among matches of the same span, the
+    /// detector named first gives the kind.
+    ranks: [usize; 8],
     patterns: Vec<(String, Regex)>,
     mode: Mode,
     key: [u64; 2],
@@ -130,8 +137,8 @@ impl Detector {
         let kind = Kind::Builtin(self);
         match self {
             Detector::Email => find_emails(bytes, kind, out),
-            Detector::CreditCard => find_cards(bytes, kind, out),
-            Detector::Ipv4 => find_ipv4(bytes, kind, out),
+            Detector::CreditCard => find_numbers(bytes, true, false, out),
+            Detector::Ipv4 => find_numbers(bytes, false, true, out),
             Detector::Ipv6 => find_ipv6(text, kind, out),
             Detector::AwsAccessKey => find_access_keys(bytes, kind, out),
             Detector::AwsSecretKey => find_secret_keys(bytes, kind, out),
@@ -154,8 +161,47 @@ struct Match {
     kind: Kind,
 }
 
+/// Byte classes, one table lookup instead of a chain of range tests in the scanners' inner
+/// loops.
+const WORD: u8 = 1;
+const DOT: u8 = 2;
+const DIGIT: u8 = 4;
+const HEX: u8 = 8;
+const IPV6: u8 = 16;
+
+static CLASSES: [u8; 256] = {
+    let mut classes = [0u8; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        let mut class = 0;
+        if b.is_ascii_alphanumeric() || b == b'_' {
+            class |= WORD;
+        }
+        if b == b'.' {
+            class |= DOT;
+        }
+        if b.is_ascii_digit() {
+            class |= DIGIT;
+        }
+        if b.is_ascii_hexdigit() {
+            class |= HEX;
+        }
+        if b.is_ascii_hexdigit() || b == b':' || b == b'.' {
+            class |= IPV6;
+        }
+        classes[byte] = class;
+        byte += 1;
+    }
+    classes
+};
+
+fn is(byte: u8, class: u8) -> bool {
+    CLASSES[byte as usize] & class != 0
+}
+
 fn is_word(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || byte == b'_'
+    is(byte, WORD)
 }
 
 fn find_emails(bytes: &[u8], kind: Kind, out: &mut Vec<Match>) {
@@ -199,14 +245,19 @@ fn find_emails(bytes: &[u8], kind: Kind, out: &mut Vec<Match>) {
     }
 }
 
-fn find_cards(bytes: &[u8], kind: Kind, out: &mut Vec<Match>) {
+/// Card numbers and IPv4 addresses in one walk over the numbers of the text: both start at a digit
+/// that does not continue a word or follow a dot, so the digits are found once for both.
+fn find_numbers(bytes: &[u8], cards: bool, ipv4: bool, out: &mut Vec<Match>) {
+    // Where the next card may start: a card candidate's digits and separators are never the start
+    // of another one.
+    let mut cards_from = 0;
     let mut at = next_digit(bytes, 0);
     while at < bytes.len() {
         if !bytes[at].is_ascii_digit() {
             at = next_digit(bytes, at + 1);
             continue;
         }
-        if at > 0 && (is_word(bytes[at - 1]) || bytes[at - 1] == b'.') {
+        if at > 0 && is(bytes[at - 1], WORD | DOT) {
             // Inside a word (`T10`, `4ba41356`) or after a dot: no digit of this word can start
             // a match either.
             at += 1;
@@ -215,46 +266,71 @@ fn find_cards(bytes: &[u8], kind: Kind, out: &mut Vec<Match>) {
             }
             continue;
         }
-        // Digits, with single spaces or dashes between groups.
-        let start = at;
-        let mut end = at;
-        let mut n_digits = 0;
-        // The Luhn sums for an odd and an even number of digits (which digits are doubled
-        // depends on the count, known only at the end).
-        let mut sums = [0u32; 2];
-        let mut cursor = at;
-        while cursor < bytes.len() {
-            let byte = bytes[cursor];
-            if byte.is_ascii_digit() {
-                if n_digits == 19 {
-                    n_digits += 1;
-                    break;
-                }
-                let digit = u32::from(byte - b'0');
-                let doubled = if digit * 2 > 9 { digit * 2 - 9 } else { digit * 2 };
-                // With an odd count, the digits at odd positions from the left are doubled.
-                let (odd_count, even_count) = if n_digits % 2 == 1 { (doubled, digit) } else { (digit, doubled) };
-                sums[0] += odd_count;
-                sums[1] += even_count;
-                n_digits += 1;
-                cursor += 1;
-                end = cursor;
-            } else if matches!(byte, b' ' | b'-') && cursor + 1 < bytes.len() && bytes[cursor + 1].is_ascii_digit() {
-                cursor += 1;
-            } else {
-                break;
-            }
+        if cards && at >= cards_from {
+            cards_from = card_at(bytes, at, out);
         }
-        let bounded =
-            end == bytes.len() || !(is_word(bytes[end]) || (bytes[end] == b'.' && bytes.get(end + 1).is_some_and(u8::is_ascii_digit)));
-        if (13..=19).contains(&n_digits) && bounded && sums[(n_digits % 2) ^ 1].is_multiple_of(10) {
-            out.push(Match { start, end, kind });
+        if ipv4 {
+            ipv4_at(bytes, at, out);
         }
-        at = end.max(start + 1);
-        while at < bytes.len() && bytes[at].is_ascii_digit() {
+        // The digits and dots that follow continue this number: none of them can start a match.
+        at += 1;
+        while at < bytes.len() && is(bytes[at], DIGIT | DOT) {
             at += 1;
         }
     }
+}
+
+/// The card number starting at `start` (a digit at a word boundary), if there is one; returns
+/// where the candidate's digits end.
+fn card_at(bytes: &[u8], start: usize, out: &mut Vec<Match>) -> usize {
+    // Digits, with single spaces or dashes between groups. Most numbers are far too short for a
+    // card, so the Luhn sum waits until the count and the boundary are known.
+    let mut end = start;
+    let mut n_digits = 0;
+    let mut cursor = start;
+    while cursor < bytes.len() {
+        let byte = bytes[cursor];
+        if byte.is_ascii_digit() {
+            if n_digits == 19 {
+                n_digits += 1;
+                break;
+            }
+            n_digits += 1;
+            cursor += 1;
+            end = cursor;
+        } else if matches!(byte, b' ' | b'-') && cursor + 1 < bytes.len() && bytes[cursor + 1].is_ascii_digit() {
+            cursor += 1;
+        } else {
+            break;
+        }
+    }
+    let bounded =
+        end == bytes.len() || !(is_word(bytes[end]) || (bytes[end] == b'.' && bytes.get(end + 1).is_some_and(u8::is_ascii_digit)));
+    if (13..=19).contains(&n_digits) && bounded && luhn_digits(&bytes[start..end]) {
+        out.push(Match { start, end, kind: Kind::Builtin(Detector::CreditCard) });
+    }
+    end
+}
+
+/// The Luhn check over the digits of `text` (separators skipped): every second digit from the
+/// right is doubled.
+fn luhn_digits(text: &[u8]) -> bool {
+    let mut sum = 0;
+    let mut double = false;
+    for &byte in text.iter().rev() {
+        if byte.is_ascii_digit() {
+            let digit = u32::from(byte - b'0');
+            sum += if !double {
+                digit
+            } else if digit * 2 > 9 {
+                digit * 2 - 9
+            } else {
+                digit * 2
+            };
+            double = !double;
+        }
+    }
+    sum.is_multiple_of(10)
 }
 
 /// The position of the first ASCII digit at or after `from` (or the length): eight bytes at a
@@ -297,67 +373,42 @@ fn luhn(digits: &[u8]) -> bool {
     sum.is_multiple_of(10)
 }
 
-fn find_ipv4(bytes: &[u8], kind: Kind, out: &mut Vec<Match>) {
-    let mut at = next_digit(bytes, 0);
-    while at < bytes.len() {
-        if !bytes[at].is_ascii_digit() {
-            at = next_digit(bytes, at + 1);
-            continue;
+/// The IPv4 address starting at `start` (a digit at a word boundary), if there is one.
+fn ipv4_at(bytes: &[u8], start: usize, out: &mut Vec<Match>) {
+    let mut cursor = start;
+    let mut n_parts = 0;
+    loop {
+        let part_start = cursor;
+        let mut value: u32 = 0;
+        while cursor < bytes.len() && bytes[cursor].is_ascii_digit() && cursor - part_start < 4 {
+            value = value * 10 + u32::from(bytes[cursor] - b'0');
+            cursor += 1;
         }
-        if at > 0 && (is_word(bytes[at - 1]) || bytes[at - 1] == b'.') {
-            // Inside a word (`T10`, `4ba41356`) or after a dot: no digit of this word can start
-            // a match either.
-            at += 1;
-            while at < bytes.len() && is_word(bytes[at]) {
-                at += 1;
-            }
-            continue;
+        let len = cursor - part_start;
+        if len == 0 || len > 3 || value > 255 || (len > 1 && bytes[part_start] == b'0') {
+            return;
         }
-        let start = at;
-        let mut cursor = at;
-        let mut n_parts = 0;
-        let mut valid = true;
-        loop {
-            let part_start = cursor;
-            let mut value: u32 = 0;
-            while cursor < bytes.len() && bytes[cursor].is_ascii_digit() && cursor - part_start < 4 {
-                value = value * 10 + u32::from(bytes[cursor] - b'0');
-                cursor += 1;
-            }
-            let len = cursor - part_start;
-            if len == 0 || len > 3 || value > 255 || (len > 1 && bytes[part_start] == b'0') {
-                valid = false;
-                break;
-            }
-            n_parts += 1;
-            if n_parts == 4 {
-                break;
-            }
-            if cursor < bytes.len() && bytes[cursor] == b'.' {
-                cursor += 1;
-            } else {
-                valid = false;
-                break;
-            }
+        n_parts += 1;
+        if n_parts == 4 {
+            break;
         }
-        // A fifth part (`1.2.3.4.5`) or a letter right after makes it something else.
-        let bounded = cursor == bytes.len()
-            || !(is_word(bytes[cursor]) || (bytes[cursor] == b'.' && bytes.get(cursor + 1).is_some_and(u8::is_ascii_digit)));
-        if valid && bounded {
-            out.push(Match { start, end: cursor, kind });
-            at = cursor;
+        if cursor < bytes.len() && bytes[cursor] == b'.' {
+            cursor += 1;
         } else {
-            at = start + 1;
-            while at < bytes.len() && (bytes[at].is_ascii_digit() || bytes[at] == b'.') {
-                at += 1;
-            }
+            return;
         }
+    }
+    // A fifth part (`1.2.3.4.5`) or a letter right after makes it something else.
+    let bounded = cursor == bytes.len()
+        || !(is_word(bytes[cursor]) || (bytes[cursor] == b'.' && bytes.get(cursor + 1).is_some_and(u8::is_ascii_digit)));
+    if bounded {
+        out.push(Match { start, end: cursor, kind: Kind::Builtin(Detector::Ipv4) });
     }
 }
 
 fn find_ipv6(text: &str, kind: Kind, out: &mut Vec<Match>) {
     let bytes = text.as_bytes();
-    let is_candidate = |byte: u8| byte.is_ascii_hexdigit() || byte == b':' || byte == b'.';
+    let is_candidate = |byte: u8| is(byte, IPV6);
     let mut at = 0;
     while let Some(offset) = memchr::memchr(b':', &bytes[at..]) {
         let colon = at + offset;
@@ -379,7 +430,7 @@ fn find_ipv6(text: &str, kind: Kind, out: &mut Vec<Match>) {
         }
         let candidate = &text[start..end];
         if candidate.bytes().filter(|&byte| byte == b':').count() >= 2
-            && candidate.bytes().any(|byte| byte.is_ascii_hexdigit())
+            && candidate.bytes().any(|byte| is(byte, HEX))
             && candidate.parse::<std::net::Ipv6Addr>().is_ok()
         {
             out.push(Match { start, end, kind });
@@ -489,19 +540,34 @@ fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     memchr::memmem::find(haystack, needle)
 }
 
-/// Finds an ASCII `needle` (lower case) in any case: memchr finds the candidates by the first
-/// letter in either case, then the rest is compared.
+/// Finds an ASCII `needle` (lower case, starting with three letters) in any case. Eight
+/// positions at a time are tested for the needle's first three letters (a letter with bit 5
+/// set is its lower case), then the whole needle is compared: a first letter alone (`s` for
+/// `secret`) is too common in log text to be worth stopping at.
 fn find_ignore_case(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    let first = needle[0];
-    let mut search_from = 0;
-    while let Some(offset) = memchr::memchr2(first, first.to_ascii_uppercase(), &haystack[search_from..]) {
-        let at = search_from + offset;
-        if haystack.get(at..at + needle.len()).is_some_and(|window| window.eq_ignore_ascii_case(needle)) {
-            return Some(at);
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const FOLD: u64 = 0x2020_2020_2020_2020;
+    debug_assert!(needle.len() >= 3 && needle[..3].iter().all(u8::is_ascii_lowercase));
+    let matches_at = |at: usize| haystack.get(at..at + needle.len()).is_some_and(|window| window.eq_ignore_ascii_case(needle));
+    let load = |at: usize| u64::from_le_bytes(haystack[at..at + 8].try_into().expect("eight bytes")) | FOLD;
+    let [first, second, third] = [needle[0], needle[1], needle[2]].map(|byte| ONES * u64::from(byte));
+    let mut at = 0;
+    while at + 10 <= haystack.len() {
+        // A zero byte where all three letters match; the high bit of each byte of `found` says
+        // exactly which (no carries cross bytes).
+        let differ = (load(at) ^ first) | (load(at + 1) ^ second) | (load(at + 2) ^ third);
+        let mut found = !(((differ & LOWS) + LOWS) | differ | LOWS);
+        while found != 0 {
+            let candidate = at + (found.trailing_zeros() / 8) as usize;
+            if matches_at(candidate) {
+                return Some(candidate);
+            }
+            found &= found - 1;
         }
-        search_from = at + 1;
+        at += 8;
     }
-    None
+    (at..haystack.len()).find(|&candidate| matches_at(candidate))
 }
 
 /// SipHash-2-4: a keyed hash, so equal values hash equally (joins still work) while nobody without
@@ -544,6 +610,14 @@ fn siphash(key: [u64; 2], bytes: &[u8]) -> u64 {
 }
 
 impl Redact {
+    /// Where a kind's matches sort among matches of the same span.
+    fn rank(&self, kind: Kind) -> usize {
+        match kind {
+            Kind::Builtin(detector) => self.ranks[detector as usize],
+            Kind::Pattern(pattern_idx) => ALL_DETECTORS.len() + pattern_idx,
+        }
+    }
+
     fn kind_name(&self, kind: Kind) -> &str {
         match kind {
             Kind::Builtin(detector) => detector.name(),
@@ -555,6 +629,9 @@ impl Redact {
     fn redact(&mut self, text: &str) -> Option<String> {
         let mut matches = std::mem::take(&mut self.matches);
         matches.clear();
+        if self.cards || self.ipv4 {
+            find_numbers(text.as_bytes(), self.cards, self.ipv4, &mut matches);
+        }
         for detector in &self.detectors {
             detector.find(text, &mut matches);
         }
@@ -569,8 +646,9 @@ impl Redact {
             self.matches = matches;
             return None;
         }
-        // Earliest first, longest first among equals; overlapping later matches are dropped.
-        matches.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+        // Earliest first, longest first among equals, then in the order the detectors and patterns
+        // are configured; overlapping later matches are dropped.
+        matches.sort_unstable_by_key(|found| (found.start, std::cmp::Reverse(found.end), self.rank(found.kind)));
         let mut out = String::with_capacity(text.len() + 16 * matches.len());
         let mut copied = 0;
         for found in &matches {
@@ -640,8 +718,20 @@ impl Transform for Redact {
             Some(FieldsConfig::All(other)) => return Err(Error::msg(format!("fields is a list of paths or \"all\", not {other:?}"))),
             Some(FieldsConfig::Paths(paths)) => Fields::Paths(paths),
         };
+        let configured = config.detectors.unwrap_or(ALL_DETECTORS.to_vec());
+        let mut ranks = [usize::MAX; 8];
+        for (rank, detector) in configured.iter().enumerate() {
+            ranks[*detector as usize] = ranks[*detector as usize].min(rank);
+        }
+        let enabled = |detector: Detector| ranks[detector as usize] != usize::MAX;
         Ok(Redact {
-            detectors: config.detectors.unwrap_or(ALL_DETECTORS.to_vec()),
+            detectors: ALL_DETECTORS
+                .into_iter()
+                .filter(|&detector| enabled(detector) && !matches!(detector, Detector::CreditCard | Detector::Ipv4))
+                .collect(),
+            cards: enabled(Detector::CreditCard),
+            ipv4: enabled(Detector::Ipv4),
+            ranks,
             patterns,
             mode: config.mode,
             key,
@@ -736,6 +826,66 @@ mod tests {
     }
 
     #[test]
+    fn numbers_are_read_once_for_cards_and_addresses() {
+        // Cards and IPv4 addresses share one walk over the numbers; each still sees every
+        // number it would have seen alone.
+        let cases = [
+            // The card candidate runs on into `10` (a space between digit groups), so `10.0.0.1`
+            // starts inside it: an address, but no card.
+            ("4111111111111111 10.0.0.1 4111 1111 1111 1111", "4111111111111111 [REDACTED:ipv4] [REDACTED:credit_card]"),
+            ("1.2.3.4 4111-1111-1111-1111.5 10.0.0.1.", "[REDACTED:ipv4] 4111-1111-1111-1111.5 [REDACTED:ipv4]."),
+            ("at 10:00:00.000 1 4111111111111111 x", "at 10:00:00.000 1 4111111111111111 x"),
+            ("n=10.0.0.1,4111111111111111;v1.2.3.4", "n=[REDACTED:ipv4],[REDACTED:credit_card];v1.2.3.4"),
+            ("12345678901234567890 4111111111111111", "12345678901234567890 [REDACTED:credit_card]"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(redact("{}", input), expected, "input {input:?}");
+        }
+        assert_eq!(redact(r#"{"detectors":["credit_card"]}"#, "10.0.0.1 4111111111111111"), "10.0.0.1 [REDACTED:credit_card]");
+        assert_eq!(redact(r#"{"detectors":["ipv4"]}"#, "10.0.0.1 4111111111111111"), "[REDACTED:ipv4] 4111111111111111");
+    }
+
+    #[test]
+    fn the_detector_named_first_wins_a_tie() {
+        // Regression: detectors no longer run in configuration order, so equal spans are
+        // ordered by the configuration explicitly.
+        assert_eq!(redact("{}", "Authorization: Bearer 10.0.0.12"), "Authorization: Bearer [REDACTED:ipv4]");
+        assert_eq!(
+            redact(r#"{"detectors":["bearer","ipv4"]}"#, "Authorization: Bearer 10.0.0.12"),
+            "Authorization: Bearer [REDACTED:bearer]"
+        );
+        assert_eq!(redact(r#"{"detectors":["bearer","credit_card","bearer"]}"#, "Bearer 4111111111111111"), "Bearer [REDACTED:bearer]");
+        assert_eq!(redact(r#"{"detectors":["credit_card","bearer"]}"#, "Bearer 4111111111111111"), "Bearer [REDACTED:credit_card]");
+    }
+
+    #[test]
+    fn keywords_are_found_in_any_case_at_every_position() {
+        for needle in [b"secret".as_slice(), b"bearer "] {
+            for len in 0..24 {
+                for position in 0..=len {
+                    for variant in 0..4 {
+                        let mut text = vec![b'x'; len];
+                        let mut keyword: Vec<u8> = needle.to_vec();
+                        if variant & 1 == 1 {
+                            keyword[0] = keyword[0].to_ascii_uppercase();
+                        }
+                        if variant & 2 == 2 {
+                            keyword.make_ascii_uppercase();
+                        }
+                        text.splice(position..position, keyword);
+                        assert_eq!(find_ignore_case(&text, needle), Some(position), "{:?}", String::from_utf8_lossy(&text));
+                        // One letter off is not the keyword.
+                        text[position + 2] = b'_';
+                        assert_eq!(find_ignore_case(&text, needle), None, "{:?}", String::from_utf8_lossy(&text));
+                    }
+                }
+            }
+        }
+        assert_eq!(find_ignore_case(b"SECRE sEcReT", b"secret"), Some(6));
+        assert_eq!(find_ignore_case(b"sec", b"secret"), None);
+    }
+
+    #[test]
     fn fields() {
         let mut harness = Harness::<Redact>::new(r#"{"fields":"all"}"#).unwrap();
         let event = TestEvent::new("hi").fields(r#"{"user":{"email":"a@example.com","n":1},"tags":["10.1.1.1"]}"#);
@@ -767,7 +917,7 @@ mod next_digit_tests {
             let digits: Vec<u8> = (0..len).map(|idx| ((state >> (idx * 3 % 61)) % 10) as u8).collect();
             let text: String = digits.iter().map(|digit| char::from(b'0' + digit)).collect();
             let mut found = Vec::new();
-            find_cards(format!("n {text} x").as_bytes(), Kind::Builtin(Detector::CreditCard), &mut found);
+            find_numbers(format!("n {text} x").as_bytes(), true, false, &mut found);
             assert_eq!(!found.is_empty(), luhn(&digits), "{text}");
         }
     }
