@@ -440,7 +440,11 @@ fn find_ipv6(text: &str, kind: Kind, out: &mut Vec<Match>) {
 
 fn find_access_keys(bytes: &[u8], kind: Kind, out: &mut Vec<Match>) {
     // Every prefix starts with `A`, which is rare in log text: memchr finds the candidates.
-    let last_start = bytes.len().saturating_sub(20);
+    if bytes.len() < 20 {
+        // Too short for a key (and the search below needs room for one).
+        return;
+    }
+    let last_start = bytes.len() - 20;
     let mut search_from = 0;
     while let Some(offset) = memchr::memchr(b'A', bytes.get(search_from..=last_start).unwrap_or_default()) {
         let start = search_from + offset;
@@ -895,6 +899,16 @@ mod tests {
         let event = TestEvent::new("hi").fields(r#"{"user":{"email":"a@example.com"},"ip":"10.1.1.1"}"#);
         let TestOutcome::Changed(event) = harness.run_one(event) else { panic!() };
         assert_eq!(event.fields.unwrap(), r#"{"ip":"10.1.1.1","user":{"email":"[REDACTED:email]"}}"#);
+    }
+
+    #[test]
+    fn short_text_starting_with_a_does_not_panic() {
+        // Regression: a text shorter than an access key that started with `A` (`"A"`, `"Ack"`,
+        // `"AKIA1234"`) panicked in the access key scanner, trapping the module.
+        for text in ["A", "Ack", "AKIA", "AKIA1234", "ASIAIOSFODNN7EXAMPL"] {
+            assert_eq!(redact("{}", text), text);
+        }
+        assert_eq!(redact("{}", "AKIAIOSFODNN7EXAMPLE"), "[REDACTED:aws_access_key]");
     }
 
     #[test]
