@@ -211,7 +211,7 @@ resource "aws_lambda_layer_version" "transforms" {
     # describes; a stale layer would silently run another transform chain.
     precondition {
       condition     = var.layer_pipeline_path == null || try(jsonencode(jsondecode(file(var.layer_pipeline_path))) == local.pipeline_json, false)
-      error_message = "the pipeline file at layer_pipeline_path differs from the pipeline this module generates; rebuild the layer with `cargo xtask dist` from this pipeline: ${local.pipeline_json}"
+      error_message = "the pipeline file at layer_pipeline_path is missing, not JSON, or differs from the pipeline this module generates; rebuild the layer with `cargo xtask dist --pipeline FILE`, FILE holding this pipeline with each module pointing at its source .wasm: ${local.pipeline_json}"
     }
   }
 }

@@ -17,6 +17,11 @@ variable "tags" {
   type        = map(string)
   default     = {}
   nullable    = false
+
+  validation {
+    condition     = length(var.tags) <= 50 && alltrue([for key, value in var.tags : length(key) >= 1 && length(key) <= 128 && length(value) <= 256 && !startswith(lower(key), "aws:")])
+    error_message = "tags must hold at most 50 tags, with keys of 1 to 128 characters that do not start with aws: and values of at most 256 characters."
+  }
 }
 
 ################################################################################
@@ -154,7 +159,7 @@ variable "lambda_zip_path" {
 }
 
 variable "layer_zip_path" {
-  description = "Path of the transforms layer zip built by `cargo xtask dist`: `sluicegate/pipeline.json` and `sluicegate/transforms/<name>.wasm` for every entry of `transforms`. Its pipeline.json must equal the module's `pipeline_json` output; set layer_pipeline_path to have the module check that."
+  description = "Path of the transforms layer zip built by `cargo xtask dist`: `sluicegate/pipeline.json`, and for every entry of `transforms` `sluicegate/transforms/<name>.wasm` with `<name>.cwasm` precompiled for the chosen architecture. Its pipeline.json must equal the module's `pipeline_json` output; set layer_pipeline_path to have the module check that."
   type        = string
 
   validation {
@@ -175,7 +180,7 @@ variable "layer_pipeline_path" {
 }
 
 variable "transforms" {
-  description = "The transform chain, in order. name is used as the module file name in the layer (`/opt/sluicegate/transforms/<name>.wasm`); wasm_path is the source `.wasm` that `cargo xtask dist` packs; config_json is the transform's JSON configuration (write it with jsonencode); on_error is what happens to an event the transform fails on: dead-letter, drop or pass."
+  description = "The transform chain, in order. name is used as the module file name in the layer (`/opt/sluicegate/transforms/<name>.wasm`, with `<name>.cwasm` next to it); wasm_path names the source `.wasm` the layer was packed from, for the reader (the module does not open it: `cargo xtask dist` packs the layer); config_json is the transform's JSON configuration (write it with jsonencode; the built-in transforms refuse unknown keys, so it must follow the transform's documented schema); on_error is what happens to an event the transform fails on: dead-letter, drop or pass."
   type = list(object({
     name        = string
     wasm_path   = string
@@ -311,14 +316,20 @@ variable "log_retention_days" {
 ################################################################################
 
 variable "index_template" {
-  description = "Index name template (SLUICEGATE_INDEX_TEMPLATE and the pipeline's index_template); placeholders such as {yyyy}, {MM}, {dd} come from the event time."
+  description = "Index name template (SLUICEGATE_INDEX_TEMPLATE and the pipeline's index_template); the placeholders {yyyy}, {MM}, {dd} and {HH} come from the event time, {log_group} from the log group (made index-safe)."
   type        = string
   default     = "cwl-{yyyy}.{MM}.{dd}"
   nullable    = false
 
   validation {
-    condition     = length(var.index_template) <= 255 && can(regex("^[^\\s\\\\/*?\"<>|,#_+-][^\\s\\\\/*?\"<>|,#]*$", var.index_template))
-    error_message = "index_template must be at most 255 characters without whitespace or any of \\ / * ? \" < > | , #, and must not start with _, - or +."
+    condition     = length(var.index_template) <= 255 && can(regex("^[^\\s\\\\/*?\"<>|,#:_+.-][^\\s\\\\/*?\"<>|,#:]*$", var.index_template))
+    error_message = "index_template must be at most 255 characters without whitespace or any of \\ / * ? \" < > | , # :, and must not start with _, -, + or '.'."
+  }
+
+  validation {
+    # The Lambda refuses other placeholders and upper case outside them when it starts.
+    condition     = !can(regex("[{}A-Z]", replace(var.index_template, "/\\{(yyyy|MM|dd|HH|log_group)\\}/", "")))
+    error_message = "index_template may only use the placeholders {yyyy}, {MM}, {dd}, {HH} and {log_group}, and its other text must be lowercase (index names are)."
   }
 }
 
@@ -353,8 +364,8 @@ variable "archive_prefix" {
   nullable    = false
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$", var.archive_prefix)) && var.archive_prefix != "aws"
-    error_message = "archive_prefix must be S3-safe path segments separated by '/', without leading or trailing slash, and not 'aws' (the failure destination writes under aws/lambda/)."
+    condition     = can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$", var.archive_prefix)) && var.archive_prefix != "aws" && !startswith(var.archive_prefix, "aws/")
+    error_message = "archive_prefix must be S3-safe path segments separated by '/', without leading or trailing slash, and neither 'aws' nor under aws/ (the failure destination writes under aws/lambda/)."
   }
 }
 
@@ -371,14 +382,21 @@ variable "archive_stage" {
 }
 
 variable "dead_letter_prefix" {
-  description = "Key prefix of the dead letters in the archive bucket (SLUICEGATE_DEAD_LETTER_PREFIX). Must differ from archive_prefix."
+  description = "Key prefix of the dead letters in the archive bucket (SLUICEGATE_DEAD_LETTER_PREFIX), without leading or trailing slash. Must differ from archive_prefix and not lie under it."
   type        = string
   default     = "dead-letter"
   nullable    = false
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$", var.dead_letter_prefix)) && var.dead_letter_prefix != var.archive_prefix && var.dead_letter_prefix != "aws"
-    error_message = "dead_letter_prefix must be S3-safe path segments without leading or trailing slash, differ from archive_prefix, and not be 'aws'."
+    condition     = can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$", var.dead_letter_prefix)) && var.dead_letter_prefix != "aws" && !startswith(var.dead_letter_prefix, "aws/")
+    error_message = "dead_letter_prefix must be S3-safe path segments without leading or trailing slash, and neither 'aws' nor under aws/ (the failure destination writes under aws/lambda/)."
+  }
+
+  validation {
+    # Nested prefixes would put dead letters under the archive's lifecycle rule (or archive
+    # objects among the dead letters).
+    condition     = !startswith("${var.dead_letter_prefix}/", "${var.archive_prefix}/") && !startswith("${var.archive_prefix}/", "${var.dead_letter_prefix}/")
+    error_message = "dead_letter_prefix must differ from archive_prefix, and neither may lie under the other."
   }
 }
 
@@ -798,6 +816,11 @@ variable "archive_access_log_prefix" {
   type        = string
   default     = "s3-access/"
   nullable    = false
+
+  validation {
+    condition     = length(var.archive_access_log_prefix) <= 900 && !startswith(var.archive_access_log_prefix, "/") && can(regex("^[A-Za-z0-9!_.*'()/-]*$", var.archive_access_log_prefix))
+    error_message = "archive_access_log_prefix must be at most 900 S3-safe characters (letters, digits, ! _ . * ' ( ) - /) and must not start with '/'."
+  }
 }
 
 ################################################################################

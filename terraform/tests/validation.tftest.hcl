@@ -88,6 +88,16 @@ run "name_underscore" {
   expect_failures = [var.name]
 }
 
+run "tags_aws_prefix" {
+  command = plan
+
+  variables {
+    tags = { "aws:owner" = "ops" }
+  }
+
+  expect_failures = [var.tags]
+}
+
 run "kms_key_alias_refused" {
   command = plan
 
@@ -421,6 +431,36 @@ run "index_template_leading_underscore" {
   expect_failures = [var.index_template]
 }
 
+run "index_template_colon" {
+  command = plan
+
+  variables {
+    index_template = "cwl:{yyyy}"
+  }
+
+  expect_failures = [var.index_template]
+}
+
+run "index_template_unknown_placeholder" {
+  command = plan
+
+  variables {
+    index_template = "cwl-{yyyy}.{month}"
+  }
+
+  expect_failures = [var.index_template]
+}
+
+run "index_template_uppercase" {
+  command = plan
+
+  variables {
+    index_template = "CWL-{yyyy}.{MM}"
+  }
+
+  expect_failures = [var.index_template]
+}
+
 run "bulk_action_unknown" {
   command = plan
 
@@ -461,6 +501,16 @@ run "archive_prefix_aws" {
   expect_failures = [var.archive_prefix]
 }
 
+run "archive_prefix_under_aws" {
+  command = plan
+
+  variables {
+    archive_prefix = "aws/lambda"
+  }
+
+  expect_failures = [var.archive_prefix]
+}
+
 run "archive_stage_unknown" {
   command = plan
 
@@ -476,6 +526,16 @@ run "dead_letter_prefix_same_as_archive" {
 
   variables {
     dead_letter_prefix = "archive"
+  }
+
+  expect_failures = [var.dead_letter_prefix]
+}
+
+run "dead_letter_prefix_under_archive" {
+  command = plan
+
+  variables {
+    dead_letter_prefix = "archive/dead-letter"
   }
 
   expect_failures = [var.dead_letter_prefix]
@@ -840,6 +900,16 @@ run "archive_access_log_bucket_bad_name" {
   }
 
   expect_failures = [var.archive_access_log_bucket]
+}
+
+run "archive_access_log_prefix_leading_slash" {
+  command = plan
+
+  variables {
+    archive_access_log_prefix = "/s3-access/"
+  }
+
+  expect_failures = [var.archive_access_log_prefix]
 }
 
 run "alarm_action_not_arn" {

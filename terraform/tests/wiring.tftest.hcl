@@ -330,15 +330,21 @@ run "transforms_make_the_pipeline" {
 
   variables {
     transforms = [
-      { name = "redact", wasm_path = "transforms/redact.wasm", config_json = jsonencode({ fields = ["password", "token"] }) },
-      { name = "filter", wasm_path = "transforms/filter.wasm", config_json = jsonencode({ drop_levels = ["debug"], sample = 1 }), on_error = "pass" },
+      # Configurations the real transforms accept: both refuse unknown keys (deny_unknown_fields).
+      { name = "redact", wasm_path = "transforms/redact.wasm", config_json = jsonencode({ detectors = ["email", "aws_access_key"], fields = "all" }) },
+      {
+        name        = "filter"
+        wasm_path   = "transforms/filter.wasm"
+        config_json = jsonencode({ drop = [{ field = "log.level", in = ["DEBUG", "TRACE"] }], sample = { rate = 0.5, field = "trace_id" } })
+        on_error    = "pass"
+      },
     ]
     # The same document as the layer carries: the plan must accept it.
     layer_pipeline_path = "tests/fixtures/pipeline.json"
   }
 
   assert {
-    condition     = jsondecode(output.pipeline_json).transforms[0] == { name = "redact", module = "/opt/sluicegate/transforms/redact.wasm", config = { fields = ["password", "token"] }, on_error = "dead-letter" }
+    condition     = jsondecode(output.pipeline_json).transforms[0] == { name = "redact", module = "/opt/sluicegate/transforms/redact.wasm", config = { detectors = ["email", "aws_access_key"], fields = "all" }, on_error = "dead-letter" }
     error_message = "a transform must become a pipeline entry with its layer path, config and default on_error"
   }
 
@@ -350,6 +356,20 @@ run "transforms_make_the_pipeline" {
   assert {
     condition     = jsondecode(output.pipeline_json).index_template == "cwl-{yyyy}.{MM}.{dd}" && jsondecode(output.pipeline_json).archive_stage == "documents"
     error_message = "the pipeline must carry the index template and archive stage"
+  }
+}
+
+# Every placeholder the Lambda knows must pass the index template validations.
+run "index_template_placeholders" {
+  command = plan
+
+  variables {
+    index_template = "logs-{log_group}-{yyyy}.{MM}.{dd}.{HH}"
+  }
+
+  assert {
+    condition     = jsondecode(output.pipeline_json).index_template == "logs-{log_group}-{yyyy}.{MM}.{dd}.{HH}"
+    error_message = "an index template with every placeholder must be accepted and reach the pipeline"
   }
 }
 

@@ -64,17 +64,34 @@ module "logs" {
   # differs from the transforms below.
   layer_pipeline_path = "${dirname(var.layer_zip_path)}/pipeline.json"
 
+  # The chain `cargo xtask dist` packs when run without --pipeline (keep the two in step, or pass
+  # a pipeline file with this chain): drop health checks and debug lines, mask secrets and
+  # personal data, then turn the remaining lines into fields. The xtask builds the modules into
+  # target/transforms/; each config must be one the transform accepts, as all three refuse
+  # unknown keys.
   transforms = [
     {
-      name        = "filter"
-      wasm_path   = "../../../transforms/target/wasm32-unknown-unknown/release/filter.wasm"
-      config_json = jsonencode({ drop_levels = ["debug", "trace"] })
-      on_error    = "pass"
+      name      = "filter"
+      wasm_path = "../../../target/transforms/wasm32-unknown-unknown/release/filter.wasm"
+      config_json = jsonencode({
+        drop = [
+          { message = "GET /healthz" },
+          { field = "log.level", in = ["DEBUG", "TRACE"] },
+        ]
+      })
+      on_error = "pass"
     },
     {
       name        = "redact"
-      wasm_path   = "../../../transforms/target/wasm32-unknown-unknown/release/redact.wasm"
-      config_json = jsonencode({ fields = ["password", "authorization", "token"] })
+      wasm_path   = "../../../target/transforms/wasm32-unknown-unknown/release/redact.wasm"
+      config_json = jsonencode({ mode = "mask" })
+      on_error    = "dead-letter"
+    },
+    {
+      name        = "extract"
+      wasm_path   = "../../../target/transforms/wasm32-unknown-unknown/release/extract.wasm"
+      config_json = jsonencode({})
+      on_error    = "pass"
     },
   ]
 
@@ -83,9 +100,12 @@ module "logs" {
     "/ecs/payments" = { filter_pattern = "{ $.level = \"error\" || $.level = \"warn\" }" }
   }
 
+  # Every other log group of the account and region. The two above are excluded: an account
+  # policy applies in addition to a log group's own filter, so their events would arrive twice
+  # and the payments pattern would be undone.
   account_subscription = {
     filter_pattern      = ""
-    excluded_log_groups = ["/aws/vpc/flow-logs"]
+    excluded_log_groups = ["/aws/vpc/flow-logs", "/ecs/checkout", "/ecs/payments"]
   }
 
   stream_mode        = "PROVISIONED"
