@@ -74,7 +74,7 @@ fn write_merged_document(out: &mut Vec<u8>, event: &Event<'_>, context: &Context
             out.extend_from_slice(&fragment[..split]);
             if !aws_inner.is_empty() {
                 out.push(b',');
-                out.extend_from_slice(aws_inner.as_bytes());
+                push_one_line(out, aws_inner);
             }
             out.extend_from_slice(&fragment[split..]);
         } else {
@@ -85,7 +85,7 @@ fn write_merged_document(out: &mut Vec<u8>, event: &Event<'_>, context: &Context
             out.push(b',');
             write_json_str(out, key);
             out.push(b':');
-            out.extend_from_slice(value.get().as_bytes());
+            push_one_line(out, value.get());
         }
         out.push(b'}');
         return Ok(());
@@ -100,6 +100,22 @@ fn write_merged_document(out: &mut Vec<u8>, event: &Event<'_>, context: &Context
     merge(&mut document, serde_json::Value::Object(fields));
     serde_json::to_writer(out, &document).expect("writing to a vec cannot fail");
     Ok(())
+}
+
+/// Appends valid JSON `text` on one line: a raw line break in valid JSON can only be whitespace
+/// between tokens (inside strings it must be escaped), so it becomes a space. A guest's fields
+/// written with line breaks would otherwise split a document over two NDJSON lines, and the
+/// `_bulk` request carrying it would fail whole, on every retry.
+fn push_one_line(out: &mut Vec<u8>, text: &str) {
+    let start = out.len();
+    out.extend_from_slice(text.as_bytes());
+    if text.bytes().any(|byte| byte == b'\n' || byte == b'\r') {
+        for byte in &mut out[start..] {
+            if *byte == b'\n' || *byte == b'\r' {
+                *byte = b' ';
+            }
+        }
+    }
 }
 
 /// Where the `aws` object of a [`context_fragment`] ends: JSON string contents cannot hold this
@@ -319,5 +335,23 @@ mod merge_tests {
         assert_eq!(document("[1]").unwrap_err(), "transform fields are not a json object");
         assert!(document(r#"{"a":1} x"#).unwrap_err().starts_with("transform fields are not json"));
         assert!(document(r#"{"a":"#).unwrap_err().starts_with("transform fields are not json"));
+    }
+
+    // Regression: fields written by a guest with line breaks between tokens (pretty-printed
+    // JSON) were copied as they came and split the document over two `_bulk` lines, so the whole
+    // request failed on every retry and the record blocked its shard.
+    #[test]
+    fn fields_with_line_breaks_stay_on_one_line() {
+        for fields in ["{\n  \"a\": {\r\n    \"b\": 1\n  }\n}", "{\"aws\":\n{\"lambda\":\n{\"x\":\"y\\nz\"}},\n\"c\":[1,\n2]}"] {
+            let document = document(fields).unwrap();
+            assert!(!document.contains('\n') && !document.contains('\r'), "{document}");
+            let parsed: serde_json::Value = serde_json::from_str(&document).unwrap();
+            let fields: serde_json::Value = serde_json::from_str(fields).unwrap();
+            for (key, value) in fields.as_object().unwrap() {
+                let shipped = if key == "aws" { &parsed["aws"]["lambda"] } else { &parsed[key] };
+                let expected = if key == "aws" { &value["lambda"] } else { value };
+                assert_eq!(shipped, expected, "{key} in {document}");
+            }
+        }
     }
 }

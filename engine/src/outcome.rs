@@ -56,6 +56,9 @@ pub struct RecordOutcome {
     pub n_dropped: u32,
     /// Events (or the whole record) given up on as dead letters.
     pub n_dead_lettered: u32,
+    /// Whether the deadline came before all of its events were done (decoded and through the
+    /// transforms): the record must go back to Kinesis to be tried again.
+    pub unfinished: bool,
 }
 
 /// Time spent in each stage of the pipeline.
@@ -84,6 +87,9 @@ pub struct Summary {
     pub dropped: u64,
     /// Records and events given up on as dead letters.
     pub dead_lettered: u64,
+    /// Records the deadline left unfinished (absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unfinished: u64,
     /// `_bulk` request bodies.
     pub bulk_requests: usize,
     /// Bytes in the `_bulk` bodies.
@@ -99,9 +105,14 @@ impl Outcome {
             summary.events_out += u64::from(record.n_shipped);
             summary.dropped += u64::from(record.n_dropped);
             summary.dead_lettered += u64::from(record.n_dead_lettered);
+            summary.unfinished += u64::from(record.unfinished);
         }
         summary.bulk_requests = self.bulk.len();
         summary.bulk_bytes = self.bulk.iter().map(|body| body.body.len()).sum();
         summary
     }
+}
+
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }

@@ -106,6 +106,13 @@ impl Pipeline {
 
         let mut next_record_idx = 0;
         while next_record_idx < batch.records.len() {
+            if self.transforms.is_some() && deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                // Nothing new starts past the deadline: the rest goes back to Kinesis.
+                for record in &mut outcome.records[next_record_idx..] {
+                    record.unfinished = true;
+                }
+                break;
+            }
             next_record_idx = self.run_slice(batch, next_record_idx, deadline, &mut outcome, &mut writers);
         }
 
@@ -215,6 +222,9 @@ impl Pipeline {
         };
         for event in &chain.dropped {
             outcome.records[event.record_idx as usize].n_dropped += 1;
+        }
+        for event in &chain.unfinished {
+            outcome.records[event.record_idx as usize].unfinished = true;
         }
         for failure in chain.failed {
             let mut original = Vec::new();

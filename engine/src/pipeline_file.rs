@@ -149,16 +149,20 @@ impl PipelineFile {
         let mut limits = Limits::default();
         if let Some(raw) = raw.limits {
             if let Some(call_timeout_ms) = raw.call_timeout_ms {
-                limits.call_timeout = Duration::from_millis(call_timeout_ms.max(1));
+                // A Lambda invocation lasts at most 15 minutes.
+                limits.call_timeout = Duration::from_millis(in_range("limits.call_timeout_ms", call_timeout_ms, 1, 900_000)?);
             }
             if let Some(memory_mb) = raw.memory_mb {
-                limits.memory_bytes = memory_mb.max(1) << 20;
+                // A 32-bit guest addresses at most 4 GiB.
+                limits.memory_bytes = in_range("limits.memory_mb", memory_mb as u64, 1, 4096)? as usize * 1024 * 1024;
             }
             if let Some(stack_kb) = raw.stack_kb {
-                limits.stack_bytes = stack_kb.max(16) << 10;
+                // The guest's stack lives on the host thread's (8 MiB on Lambda's main thread), so
+                // the cap must stay well below it for an overflow to trap instead of crashing.
+                limits.stack_bytes = in_range("limits.stack_kb", stack_kb as u64, 16, 2048)? as usize * 1024;
             }
             if let Some(max_frame_kb) = raw.max_frame_kb {
-                limits.max_frame_bytes = max_frame_kb.max(1) << 10;
+                limits.max_frame_bytes = in_range("limits.max_frame_kb", max_frame_kb as u64, 1, 65_536)? as usize * 1024;
             }
         }
         Ok(PipelineFile { transforms, index_template, archive_stage, limits })
@@ -175,6 +179,11 @@ impl PipelineFile {
         }
         Chain::new(host, specs).map_err(transform_error)
     }
+}
+
+/// `value` when it lies in `min..=max`, else an error naming `key` and the range.
+fn in_range(key: &str, value: u64, min: u64, max: u64) -> Result<u64, String> {
+    if (min..=max).contains(&value) { Ok(value) } else { Err(format!("{key} is {value}, outside {min} to {max}")) }
 }
 
 #[cfg(test)]
@@ -212,5 +221,14 @@ mod tests {
             r#"transform f: on_error is dead-letter, drop or pass, not "retry""#
         );
         assert_eq!(error(r#"{"transforms":[{"name":"f","module":"m"},{"name":"f","module":"n"}]}"#), "transform name f is used twice");
+        // Regression: out-of-range limits used to be clamped or wrapped silently (a timeout near
+        // u64::MAX overflowed the epoch deadline and made every call trap).
+        assert_eq!(
+            error(r#"{"transforms":[],"limits":{"call_timeout_ms":18446744073709551615}}"#),
+            "limits.call_timeout_ms is 18446744073709551615, outside 1 to 900000"
+        );
+        assert_eq!(error(r#"{"transforms":[],"limits":{"memory_mb":0}}"#), "limits.memory_mb is 0, outside 1 to 4096");
+        assert_eq!(error(r#"{"transforms":[],"limits":{"stack_kb":1048576}}"#), "limits.stack_kb is 1048576, outside 16 to 2048");
+        assert_eq!(error(r#"{"transforms":[],"limits":{"max_frame_kb":0}}"#), "limits.max_frame_kb is 0, outside 1 to 65536");
     }
 }

@@ -7,7 +7,8 @@ use crate::event::{Context, Event};
 /// A chain of transforms run over every event of a batch.
 pub trait Transforms {
     /// Runs the chain over `events`, which share `contexts`, and sorts each event into kept
-    /// (possibly changed), dropped or failed. Work should not start past `deadline`.
+    /// (possibly changed), dropped, failed, or unfinished: work does not start past `deadline`,
+    /// and events it could not finish by then are returned as unfinished, not failed.
     fn apply<'a>(&mut self, contexts: &[Context<'a>], events: Vec<Event<'a>>, deadline: Option<Instant>) -> ChainOutcome<'a>;
 }
 
@@ -20,6 +21,9 @@ pub struct ChainOutcome<'a> {
     pub dropped: Vec<Event<'a>>,
     /// Events to dead-letter: the event as the failing transform received it.
     pub failed: Vec<Failure<'a>>,
+    /// Events the chain did not finish before the deadline. They are neither shipped nor given
+    /// up on: their records go back to Kinesis to be tried again.
+    pub unfinished: Vec<Event<'a>>,
     /// Time spent in each transform, in chain order.
     pub timings: Vec<(String, Duration)>,
 }

@@ -3,7 +3,8 @@
 //!
 //! A record is reported when any of its documents is undelivered, or when an object holding its
 //! content (the archive object, or a dead-letter object with one of its dead letters) could not
-//! be written. Everything else ends delivered or dead-lettered, so no record blocks the shard.
+//! be written, or when the deadline came before its events were through the transforms.
+//! Everything else ends delivered or dead-lettered, so no record blocks the shard.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -53,7 +54,7 @@ impl<B: BulkSink, A: ArchiveSink> Handler<B, A> {
         let started = Instant::now();
         let (mut outcome, documents_key) = {
             let mut pipeline = self.pipeline.lock().unwrap_or_else(PoisonError::into_inner);
-            let outcome = pipeline.run(event, Some(deadline));
+            let outcome = pipeline.run(event, Some(transform_deadline(started, deadline)));
             let config = pipeline.config();
             let documents_key = matches!(config.archive_stage, ArchiveStage::Documents | ArchiveStage::Both)
                 .then(|| outcome.batch.key(&config.archive_prefix, ""));
@@ -61,7 +62,9 @@ impl<B: BulkSink, A: ArchiveSink> Handler<B, A> {
         };
         let shipping = Instant::now();
         let n_records = outcome.records.len();
-        let mut failed = vec![false; n_records];
+        // Records the transforms did not finish go back whole; what of them was done ships
+        // anyway (the same ids overwrite on the retry).
+        let mut failed: Vec<bool> = outcome.records.iter().map(|record| record.unfinished).collect();
 
         let dead_letter_key = outcome.batch.key(&self.dead_letter_prefix, "");
         let dead_letter_body = (!outcome.dead_letters.is_empty()).then(|| gzip(&dead_letter::ndjson(&outcome.dead_letters)));
@@ -138,6 +141,7 @@ impl<B: BulkSink, A: ArchiveSink> Handler<B, A> {
             bulk_rejected: rejected.len() as u64,
             bulk_undelivered: report.items.iter().filter(|item| matches!(item.fate, Fate::Undelivered { .. })).count() as u64,
             batch_item_failures: batch_item_failures.len() as u64,
+            records_unfinished: summary.unfinished,
             bulk_bytes: summary.bulk_bytes as u64,
             archive_bytes: archive_bytes as u64,
             decode: outcome.timings.decode,
@@ -192,6 +196,13 @@ fn rejected_dead_letters(outcome: &Outcome, report: &ShipReport) -> Vec<DeadLett
             _ => None,
         })
         .collect()
+}
+
+/// The share of the time left that the pipeline (decoding and the transforms) may use: three
+/// quarters, so that a slow transform leaves the rest for shipping what it finished, instead of
+/// eating the whole invocation and having every record reported.
+fn transform_deadline(now: Instant, deadline: Instant) -> Instant {
+    now + deadline.saturating_duration_since(now) * 3 / 4
 }
 
 /// The time left before `deadline_ms` (milliseconds since the Unix epoch, as Lambda gives it),

@@ -33,6 +33,8 @@ pub struct InvocationMetrics {
     pub bulk_undelivered: u64,
     /// Records reported in `batchItemFailures`.
     pub batch_item_failures: u64,
+    /// Records the deadline came before the transforms had finished (reported, tried again).
+    pub records_unfinished: u64,
     /// Bytes of `_bulk` bodies.
     pub bulk_bytes: u64,
     /// Bytes of archive objects (gzip).
@@ -65,6 +67,7 @@ impl InvocationMetrics {
             ("BulkItemsRejected", self.bulk_rejected),
             ("BulkItemsUndelivered", self.bulk_undelivered),
             ("BatchItemFailures", self.batch_item_failures),
+            ("RecordsUnfinished", self.records_unfinished),
         ];
         let bytes = [("BulkBytes", self.bulk_bytes), ("ArchiveBytes", self.archive_bytes)];
         let mut times = vec![
@@ -135,7 +138,7 @@ mod tests {
             let name = definition["Name"].as_str().unwrap();
             assert!(value.get(name).is_some_and(serde_json::Value::is_number), "{name} has no value");
         }
-        expect![[r#"{"ArchiveBytes":300,"BatchItemFailures":1,"BulkBytes":2048,"BulkItemsRejected":0,"BulkItemsRetried":4,"BulkItemsUndelivered":0,"BulkRequests":2,"DeadLettered":1,"DecodeTime":1.5,"EncodeTime":0.0,"EventsDropped":2,"EventsIn":10,"EventsOut":7,"FunctionName":"sluicegate","InvocationTime":0.0,"Records":3,"ShipTime":0.0,"TransformTime":0.0,"TransformTime.redact":0.25,"_aws":{"CloudWatchMetrics":[{"Dimensions":[["FunctionName"]],"Metrics":[{"Name":"Records","Unit":"Count"},{"Name":"EventsIn","Unit":"Count"},{"Name":"EventsOut","Unit":"Count"},{"Name":"EventsDropped","Unit":"Count"},{"Name":"DeadLettered","Unit":"Count"},{"Name":"BulkRequests","Unit":"Count"},{"Name":"BulkItemsRetried","Unit":"Count"},{"Name":"BulkItemsRejected","Unit":"Count"},{"Name":"BulkItemsUndelivered","Unit":"Count"},{"Name":"BatchItemFailures","Unit":"Count"},{"Name":"BulkBytes","Unit":"Bytes"},{"Name":"ArchiveBytes","Unit":"Bytes"},{"Name":"DecodeTime","Unit":"Milliseconds"},{"Name":"TransformTime","Unit":"Milliseconds"},{"Name":"EncodeTime","Unit":"Milliseconds"},{"Name":"ShipTime","Unit":"Milliseconds"},{"Name":"InvocationTime","Unit":"Milliseconds"},{"Name":"TransformTime.redact","Unit":"Milliseconds"}],"Namespace":"Sluicegate"}],"Timestamp":1700000000000}}"#]]
+        expect![[r#"{"ArchiveBytes":300,"BatchItemFailures":1,"BulkBytes":2048,"BulkItemsRejected":0,"BulkItemsRetried":4,"BulkItemsUndelivered":0,"BulkRequests":2,"DeadLettered":1,"DecodeTime":1.5,"EncodeTime":0.0,"EventsDropped":2,"EventsIn":10,"EventsOut":7,"FunctionName":"sluicegate","InvocationTime":0.0,"Records":3,"RecordsUnfinished":0,"ShipTime":0.0,"TransformTime":0.0,"TransformTime.redact":0.25,"_aws":{"CloudWatchMetrics":[{"Dimensions":[["FunctionName"]],"Metrics":[{"Name":"Records","Unit":"Count"},{"Name":"EventsIn","Unit":"Count"},{"Name":"EventsOut","Unit":"Count"},{"Name":"EventsDropped","Unit":"Count"},{"Name":"DeadLettered","Unit":"Count"},{"Name":"BulkRequests","Unit":"Count"},{"Name":"BulkItemsRetried","Unit":"Count"},{"Name":"BulkItemsRejected","Unit":"Count"},{"Name":"BulkItemsUndelivered","Unit":"Count"},{"Name":"BatchItemFailures","Unit":"Count"},{"Name":"RecordsUnfinished","Unit":"Count"},{"Name":"BulkBytes","Unit":"Bytes"},{"Name":"ArchiveBytes","Unit":"Bytes"},{"Name":"DecodeTime","Unit":"Milliseconds"},{"Name":"TransformTime","Unit":"Milliseconds"},{"Name":"EncodeTime","Unit":"Milliseconds"},{"Name":"ShipTime","Unit":"Milliseconds"},{"Name":"InvocationTime","Unit":"Milliseconds"},{"Name":"TransformTime.redact","Unit":"Milliseconds"}],"Namespace":"Sluicegate"}],"Timestamp":1700000000000}}"#]]
             .assert_eq(&line);
     }
 }

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sluicegate_sdk::abi::{FrameContext, FrameEvent, frame_len};
 
@@ -59,10 +59,15 @@ impl std::fmt::Debug for Chain {
     }
 }
 
-/// Traps per transform and batch after which the rest of the batch gets the `on_error` policy
-/// without running: a transform that traps on everything (or loops on everything) would
-/// otherwise cost two calls per event.
+/// Traps per transform and call of [`Transforms::apply`] (one slice of a batch, about 4 MiB of
+/// inflated records) after which the rest of the slice gets the `on_error` policy without
+/// running: a transform that traps on everything (or loops on everything) would otherwise cost
+/// two calls per event.
 const MAX_TRAPS_PER_BATCH: usize = 32;
+
+/// How close to the batch deadline a failed call counts as cut short by it: the epoch ticker can
+/// interrupt up to a tick early.
+const DEADLINE_SLACK: Duration = Duration::from_millis(2);
 
 impl Chain {
     /// Starts every transform (instance and `init`); the first that fails stops the start.
@@ -114,6 +119,7 @@ impl Transforms for Chain {
                         }
                         kept.push(event);
                     }
+                    Decision::Unfinished => outcome.unfinished.push(event),
                     Decision::Failed(reason) => match stage.on_error {
                         OnError::DeadLetter => outcome.failed.push(Failure { event, transform: stage.name.to_string(), reason }),
                         OnError::Drop => outcome.dropped.push(event),
@@ -175,7 +181,7 @@ impl Stage {
         decisions: &mut Vec<Decision>,
     ) {
         if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-            decisions.extend(events.iter().map(|_| Decision::Failed("deadline reached before the transform ran".to_owned())));
+            decisions.extend(events.iter().map(|_| Decision::Unfinished));
             return;
         }
         if *n_traps >= MAX_TRAPS_PER_BATCH {
@@ -204,6 +210,13 @@ impl Stage {
             Err(reason) => {
                 // The instance may be in any state after a trap: it is dropped, not reused.
                 drop(instance);
+                if deadline.is_some_and(|deadline| Instant::now() + DEADLINE_SLACK >= deadline) {
+                    // The batch's deadline may be what cut the call short, in which case no
+                    // event is to blame; an event that does trap will do so again on the retry,
+                    // with time to find it.
+                    decisions.extend(events.iter().map(|_| Decision::Unfinished));
+                    return;
+                }
                 *n_traps += 1;
                 if events.len() == 1 {
                     decisions.push(Decision::Failed(reason));

@@ -63,6 +63,9 @@ pub(crate) enum Decision {
     },
     /// The guest failed on the event (its error text), or the event trapped it (the trap).
     Failed(String),
+    /// The batch's deadline came before the event was done: not the event's fault, so no
+    /// policy applies; its record is tried again.
+    Unfinished,
 }
 
 pub(crate) struct Instance {

@@ -20,9 +20,8 @@ fn stage(host: &WasmHost, name: &str, module: &Path, config: &str, on_error: OnE
     StageSpec { name: name.to_owned(), module: host.load(name, module).unwrap(), config: config.to_owned(), on_error }
 }
 
-/// Runs `messages` (one event each, ids 0, 1, ...) through `chain` and renders every event's fate
-/// in id order.
-pub fn render_chain(chain: &mut Chain, messages: &[&str]) -> String {
+/// One context and an event per message (ids 0, 1, ...).
+fn batch<'a>(messages: &[&'a str]) -> ([Context<'static>; 1], Vec<Event<'a>>) {
     let contexts = [Context {
         owner: Cow::Borrowed("123456789012"),
         log_group: Cow::Borrowed("/aws/lambda/orders-api"),
@@ -41,6 +40,13 @@ pub fn render_chain(chain: &mut Chain, messages: &[&str]) -> String {
             index: None,
         })
         .collect();
+    (contexts, events)
+}
+
+/// Runs `messages` (one event each, ids 0, 1, ...) through `chain` and renders every event's fate
+/// in id order.
+pub fn render_chain(chain: &mut Chain, messages: &[&str]) -> String {
+    let (contexts, events) = batch(messages);
     let outcome = chain.apply(&contexts, events, None);
     let mut lines: Vec<(usize, String)> = Vec::new();
     for event in &outcome.kept {
@@ -144,6 +150,34 @@ fn hostile_events_are_isolated_and_cost_at_most_their_deadline() {
         1: dropped
     "#]]
     .assert_eq(&render_chain(&mut chain, &["a", "drop"]).replace("kept A fields={\"seen\":{\"by\":\"hostile\"}}", "kept A"));
+}
+
+// Regression: events the batch deadline cut short were failed, so the transform's `on_error`
+// policy dropped them, shipped them untransformed or dead-lettered them, and bisection blamed
+// innocent events; they must go back to Kinesis instead.
+#[test]
+fn the_batch_deadline_leaves_events_unfinished_not_failed() {
+    let host = WasmHost::new(Limits { call_timeout: Duration::from_secs(10), ..Limits::default() }).unwrap();
+    for on_error in [OnError::DeadLetter, OnError::Drop, OnError::Pass] {
+        let spec = stage(&host, "hostile", &guests::module("test_guest"), "{}", on_error);
+        let mut chain = Chain::new(&host, vec![spec]).unwrap();
+        let (contexts, events) = batch(&["upper a", "loop", "upper b"]);
+        let started = Instant::now();
+        let outcome = chain.apply(&contexts, events, Some(started + Duration::from_millis(150)));
+        let elapsed = started.elapsed();
+        let unfinished: Vec<&str> = outcome.unfinished.iter().map(|event| &*event.message).collect();
+        assert_eq!(unfinished, ["upper a", "loop", "upper b"], "{on_error:?}");
+        assert!(outcome.kept.is_empty() && outcome.dropped.is_empty() && outcome.failed.is_empty(), "{on_error:?}: {outcome:?}");
+        // Cut at the batch deadline, not the 10 s call timeout, and not bisected.
+        assert!(elapsed < Duration::from_secs(2), "{on_error:?} took {elapsed:?}");
+
+        // Past the deadline nothing starts.
+        let (contexts, events) = batch(&["upper c"]);
+        let outcome = chain.apply(&contexts, events, Some(Instant::now()));
+        assert_eq!(outcome.unfinished.len(), 1);
+        // And without one the chain runs as before, on a fresh instance.
+        assert_eq!(render_chain(&mut chain, &["a"]), "0: kept a\n");
+    }
 }
 
 #[test]

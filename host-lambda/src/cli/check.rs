@@ -32,8 +32,8 @@ pub struct CheckArgs {
     /// One JSON object per event (`verdict`, `event` as shipped, `error`, `micros`) instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Deadline of one call, in milliseconds.
-    #[arg(long, default_value_t = 1000)]
+    /// Deadline of one call, in milliseconds (1 to 900000).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=900_000))]
     pub timeout_ms: u64,
 }
 

@@ -168,6 +168,7 @@ fn run_with_servers(args: &RunArgs, pipeline: Pipeline, event: &KinesisEvent) ->
             events_out: metrics.events_out,
             dropped: metrics.dropped,
             dead_lettered: metrics.dead_lettered,
+            unfinished: metrics.records_unfinished,
             bulk_requests: metrics.bulk_requests as usize,
             bulk_bytes: metrics.bulk_bytes as usize,
         };

@@ -4,21 +4,36 @@ use std::time::{Duration, Instant};
 
 use expect_test::{Expect, expect};
 use sluicegate_engine::archive::ArchiveStage;
+use sluicegate_engine::wasm::{Chain, Limits, OnError, StageSpec, WasmHost};
 use sluicegate_engine::{Pipeline, PipelineConfig};
 use sluicegate_lambda::handler::Handler;
 use sluicegate_lambda::sink::Fate;
 
 use crate::fixture::{Data, FakeArchive, MemoryBulk, gunzip, kinesis_event, log_message};
+use crate::guests;
 
 /// Runs `data` through a handler whose `_bulk` items end as `fate_of` says and whose S3 puts fail
 /// for the keys `put_fails` picks; renders the failures, the delivered ids and every object.
 #[track_caller]
 fn check_with(data: &[Data<'_>], stage: ArchiveStage, fate_of: fn(&str) -> Fate, put_fails: fn(&str) -> bool, expect: Expect) {
-    let event = kinesis_event(data);
     let config = PipelineConfig { archive_stage: stage, ..PipelineConfig::default() };
-    let handler = Handler::new(Pipeline::new(config), MemoryBulk::new(fate_of), FakeArchive::new(put_fails), "dead-letter");
+    check_pipeline(data, Pipeline::new(config), Duration::from_secs(5), fate_of, put_fails, expect);
+}
+
+/// Like [`check_with`], with a given pipeline and time left before the deadline.
+#[track_caller]
+fn check_pipeline(
+    data: &[Data<'_>],
+    pipeline: Pipeline,
+    time_left: Duration,
+    fate_of: fn(&str) -> Fate,
+    put_fails: fn(&str) -> bool,
+    expect: Expect,
+) {
+    let event = kinesis_event(data);
+    let handler = Handler::new(pipeline, MemoryBulk::new(fate_of), FakeArchive::new(put_fails), "dead-letter");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
-    let handled = runtime.block_on(handler.handle(&event, Instant::now() + Duration::from_secs(5)));
+    let handled = runtime.block_on(handler.handle(&event, Instant::now() + time_left));
     let (bulk, archive) = handler.into_sinks();
     let mut rendered = format!("batchItemFailures: {:?}\n", handled.batch_item_failures);
     rendered += &format!("delivered: {:?}\n", bulk.received.into_inner().unwrap());
@@ -240,6 +255,30 @@ fn undecodable_records_are_dead_lettered_and_reported_only_if_that_fails() {
               document "a1"
               document "a2"
             metrics: records=4 in=2 out=2 dead_lettered=3 rejected=0 undelivered=0 failures=3
+        "#]],
+    );
+}
+
+// Regression: events a slow transform had not finished by the deadline were failed, so its
+// `on_error` policy (here `drop`) lost them, instead of their records going back to Kinesis.
+#[test]
+fn records_the_transforms_did_not_finish_go_back_to_kinesis() {
+    let host = WasmHost::new(Limits { call_timeout: Duration::from_secs(10), ..Limits::default() }).unwrap();
+    let module = host.load("hostile", &guests::module("test_guest")).unwrap();
+    let spec = StageSpec { name: "hostile".to_owned(), module, config: "{}".to_owned(), on_error: OnError::Drop };
+    let chain = Chain::new(&host, vec![spec]).unwrap();
+    let pipeline = Pipeline::with_transforms(PipelineConfig::default(), Box::new(chain));
+    let (a, b) = (log_message(&[("a1", "one")]), log_message(&[("b1", "loop")]));
+    check_pipeline(
+        &[Data::Json(&a), Data::Json(&b)],
+        pipeline,
+        Duration::from_millis(400),
+        delivered,
+        never,
+        expect![[r#"
+            batchItemFailures: ["100", "101"]
+            delivered: []
+            metrics: records=2 in=2 out=0 dead_lettered=0 rejected=0 undelivered=0 failures=2
         "#]],
     );
 }
