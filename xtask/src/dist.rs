@@ -111,7 +111,7 @@ pub fn main(root: &Path, args: &[String]) -> anyhow::Result<()> {
     };
     let layer = build_layer(&source, options.arch, &options.out)?;
     eprintln!("wrote {} ({} bytes)", layer.zip.display(), layer.zip_bytes);
-    for (name, cwasm_bytes) in &layer.precompiled {
+    for (name, _, cwasm_bytes) in &layer.precompiled {
         eprintln!("  {name}: .wasm and .cwasm for {} ({cwasm_bytes} bytes)", options.arch.triple());
     }
     eprintln!("wrote {}", layer.pipeline.display());
@@ -119,7 +119,7 @@ pub fn main(root: &Path, args: &[String]) -> anyhow::Result<()> {
         let lambda_zip = build_lambda(root, options.arch, &options.out)?;
         eprintln!("wrote {}", lambda_zip.display());
     }
-    println!("{}", terraform_snippet(&layer.pipeline_value, options.arch, &options.out));
+    println!("{}", terraform_snippet(&layer, options.arch, &options.out));
     Ok(())
 }
 
@@ -153,8 +153,8 @@ pub struct Layer {
     pub pipeline: PathBuf,
     /// The packed pipeline.
     pub pipeline_value: Value,
-    /// Each transform's name and the size of its `.cwasm`.
-    pub precompiled: Vec<(String, usize)>,
+    /// Each transform's name, its source `.wasm` and the size of its `.cwasm`.
+    pub precompiled: Vec<(String, PathBuf, usize)>,
 }
 
 /// Packs the transforms of the pipeline file `source` into `out/sluicegate-layer.zip`, each
@@ -189,7 +189,7 @@ pub fn build_layer(source: &Path, arch: Arch, out: &Path) -> anyhow::Result<Laye
         zip.write_all(&wasm)?;
         zip.start_file(format!("sluicegate/transforms/{}.cwasm", entry.name), options)?;
         zip.write_all(&cwasm)?;
-        precompiled.push((entry.name.clone(), cwasm.len()));
+        precompiled.push((entry.name.clone(), entry.module.clone(), cwasm.len()));
     }
     zip.finish().with_context(|| format!("cannot write {}", zip_path.display()))?;
     let zip_bytes = std::fs::metadata(&zip_path)?.len();
@@ -281,7 +281,8 @@ fn build_lambda(root: &Path, arch: Arch, out: &Path) -> anyhow::Result<PathBuf> 
 }
 
 /// The Terraform that generates the packed pipeline, for the module's variables.
-fn terraform_snippet(pipeline: &Value, arch: Arch, out: &Path) -> String {
+fn terraform_snippet(layer: &Layer, arch: Arch, out: &Path) -> String {
+    let pipeline = &layer.pipeline_value;
     let mut text = String::from("\n# Module arguments for these artifacts:\n");
     text.push_str(&format!("  architecture        = \"{}\"\n", arch.name()));
     text.push_str(&format!("  lambda_zip_path     = \"{}\"\n", out.join(format!("sluicegate-lambda-{}.zip", arch.name())).display()));
@@ -296,11 +297,14 @@ fn terraform_snippet(pipeline: &Value, arch: Arch, out: &Path) -> String {
     text.push_str("  transforms = [\n");
     for transform in pipeline.get("transforms").and_then(Value::as_array).into_iter().flatten() {
         let name = transform.get("name").and_then(Value::as_str).unwrap_or_default();
+        let wasm_path = layer.precompiled.iter().find(|(packed, _, _)| packed == name).map(|(_, path, _)| path.display().to_string());
+        let wasm_path = Value::from(wasm_path.unwrap_or_default());
+        // JSON is HCL's object syntax too; only template sequences need escaping.
         let config = transform.get("config").map(Value::to_string).unwrap_or_else(|| "{}".to_owned());
+        let config = config.replace("${", "$${").replace("%{", "%%{");
         let on_error = transform.get("on_error").and_then(Value::as_str).unwrap_or("dead-letter");
         text.push_str(&format!(
-            "    {{ name = \"{name}\", wasm_path = \"<the {name}.wasm you packed>\", config_json = jsonencode({}), on_error = \"{on_error}\" }},\n",
-            Value::from(config)
+            "    {{ name = \"{name}\", wasm_path = {wasm_path}, config_json = jsonencode({config}), on_error = \"{on_error}\" }},\n"
         ));
     }
     text.push_str("  ]\n");
