@@ -133,23 +133,40 @@ fn number(text: &str) -> Option<Value> {
     text.parse::<f64>().ok().map(Value::from)
 }
 
-fn lambda_platform(message: &str) -> Option<FieldsText> {
-    // Most lines are not platform lines: a cheap test before the substring search.
-    if !(message.starts_with("START ") || message.starts_with("END ") || message.starts_with("REPORT ")) {
-        return None;
+/// `text` split around the first `needle`, like `str::split_once`, for the short needles of the
+/// parsers: a search for the needle's first byte and a comparison, without setting up a
+/// substring searcher per call (which costs more than the search in these lines).
+fn split_once_str<'t>(text: &'t str, needle: &str) -> Option<(&'t str, &'t str)> {
+    let bytes = text.as_bytes();
+    let needle_bytes = needle.as_bytes();
+    let mut from = 0;
+    while let Some(offset) = memchr::memchr(needle_bytes[0], &bytes[from..]) {
+        let at = from + offset;
+        if bytes[at..].starts_with(needle_bytes) {
+            // The needle is text, so both ends are on character boundaries.
+            return Some((&text[..at], &text[at + needle.len()..]));
+        }
+        from = at + 1;
     }
-    let (kind, rest) = message.split_once(" RequestId: ")?;
-    let kind = match kind {
-        "START" => "start",
-        "END" => "end",
-        "REPORT" => "report",
-        _ => return None,
+    None
+}
+
+fn lambda_platform(message: &str) -> Option<FieldsText> {
+    // The kind is the whole first word, so the first ` RequestId: ` must follow it directly.
+    let (kind, rest) = if let Some(rest) = message.strip_prefix("START RequestId: ") {
+        ("start", rest)
+    } else if let Some(rest) = message.strip_prefix("END RequestId: ") {
+        ("end", rest)
+    } else if let Some(rest) = message.strip_prefix("REPORT RequestId: ") {
+        ("report", rest)
+    } else {
+        return None;
     };
     let mut fields = FieldsText::default();
     fields.str(&["aws", "lambda", "type"], kind);
     let mut parts = rest.split('\t');
     let head = parts.next()?.trim();
-    let (request_id, version) = match head.split_once(" Version: ") {
+    let (request_id, version) = match split_once_str(head, " Version: ") {
         Some((request_id, version)) => (request_id, Some(version)),
         None => (head, None),
     };
@@ -158,7 +175,7 @@ fn lambda_platform(message: &str) -> Option<FieldsText> {
         fields.str(&["aws", "lambda", "version"], version.trim());
     }
     for part in parts {
-        let Some((name, value)) = part.split_once(": ") else {
+        let Some((name, value)) = split_once_str(part, ": ") else {
             continue;
         };
         let path: &'static [&'static str] = match name.trim() {
@@ -197,8 +214,8 @@ fn access_log(message: &str) -> Option<FieldsText> {
     let (ident, rest) = rest.split_once(' ')?;
     let (user, rest) = rest.split_once(' ')?;
     let rest = rest.strip_prefix('[')?;
-    let (_time, rest) = rest.split_once("] \"")?;
-    let (request, rest) = rest.split_once("\" ")?;
+    let (_time, rest) = split_once_str(rest, "] \"")?;
+    let (request, rest) = split_once_str(rest, "\" ")?;
     let mut words = rest.split(' ');
     let status: u16 = words.next()?.parse().ok()?;
     let bytes = words.next()?;
@@ -440,13 +457,19 @@ fn logfmt_json(message: &str, level_keys: &[String]) -> Option<(String, Option<S
                 at += 1;
             }
             let text = &message[value_start..at];
-            value.push_str(text);
             match number(text) {
-                Some(number) => json.push_str(&number.to_string()),
+                // Displaying a JSON number writes it without a copy.
+                Some(number) => {
+                    use std::fmt::Write;
+                    let _ = write!(json, "{number}");
+                }
                 None => push_json_str(&mut json, text),
             }
+            if level.is_none() && level_keys.iter().any(|level_key| level_key == key) {
+                level = Some(text.to_owned());
+            }
         }
-        if level.is_none() && level_keys.iter().any(|level_key| level_key == key) {
+        if quoted && level.is_none() && level_keys.iter().any(|level_key| level_key == key) {
             level = Some(value.clone());
         }
         has_log_key |= key == "log";
@@ -608,6 +631,99 @@ fn probe_json(text: &str, level_keys: &[String]) -> Result<JsonProbe, serde_json
     Ok(probe)
 }
 
+/// What the parsers made of a message, owned, to be put on the event.
+enum Parsed<'s> {
+    /// No parser recognised the line.
+    Nothing,
+    /// A Lambda platform line's fields.
+    Platform(FieldsText),
+    /// Fields written as text, at the root or under a target.
+    Text(FieldsText, &'s Option<String>),
+    /// A Lambda runtime line for an event that already has fields.
+    RuntimeNextToFields { request_id: String, level: String },
+    /// The event's whole fields as JSON text, and the level to set if there was no room in it.
+    Json { json: String, level: Option<String> },
+    /// Fields as a map, at the root or under a target.
+    Map { fields: Map<String, Value>, target: &'s Option<String>, level: Option<String> },
+}
+
+impl Extract {
+    /// Runs the parsers in order over the trimmed message; the first that recognises it wins.
+    /// `has_no_fields` is the event's state before any change.
+    fn parse(&self, trimmed: &str, has_no_fields: bool) -> Result<Parsed<'_>, Error> {
+        if self.lambda {
+            if let Some(fields) = lambda_platform(trimmed) {
+                return Ok(Parsed::Platform(fields));
+            }
+            if let Some((request_id, runtime_level)) = lambda_runtime(trimmed) {
+                if has_no_fields {
+                    let mut fields = FieldsText::default();
+                    fields.str(&["aws", "lambda", "request_id"], request_id);
+                    fields.str(&["log", "level"], &runtime_level.to_ascii_uppercase());
+                    return Ok(Parsed::Text(fields, &None));
+                }
+                return Ok(Parsed::RuntimeNextToFields { request_id: request_id.to_owned(), level: runtime_level.to_owned() });
+            }
+        }
+        if let Parser::On(None) = &self.json
+            && trimmed.starts_with('{')
+            && has_no_fields
+        {
+            // The message is already the fields' JSON text: it is checked and searched for
+            // its level without building a map, and goes as it is, with `log.level` spliced
+            // in.
+            let probe = probe_json(trimmed, &self.level_keys)
+                .map_err(|error| Error::msg(format!("message looks like json but is not: {error}")))?;
+            let mut level = None;
+            let mut json = String::with_capacity(trimmed.len() + 32);
+            json.push_str(trimmed);
+            if let Some(found) = &probe.level
+                && !probe.has_log_key
+            {
+                json.pop();
+                json.push_str(if probe.is_empty { "\"log\":{\"level\":" } else { ",\"log\":{\"level\":" });
+                push_json_str(&mut json, &found.to_ascii_uppercase());
+                json.push_str("}}");
+            } else if probe.level.is_some() {
+                level = probe.level;
+            }
+            return Ok(Parsed::Json { json, level });
+        }
+        if let Parser::On(target) = &self.json
+            && trimmed.starts_with('{')
+        {
+            match serde_json::from_str::<Value>(trimmed) {
+                Ok(Value::Object(fields)) => {
+                    let level = self.level_keys.iter().find_map(|key| fields.get(key)?.as_str().map(str::to_owned));
+                    return Ok(Parsed::Map { fields, target, level });
+                }
+                Ok(_) => {}
+                Err(error) => return Err(Error::msg(format!("message looks like json but is not: {error}"))),
+            }
+        }
+        if let Parser::On(target) = &self.access_log
+            && let Some(fields) = access_log(trimmed)
+        {
+            return Ok(Parsed::Text(fields, target));
+        }
+        if let Parser::On(None) = &self.logfmt
+            && has_no_fields
+            && trimmed.contains('=')
+            && let Some((json, level)) = logfmt_json(trimmed, &self.level_keys)
+        {
+            return Ok(Parsed::Json { json, level });
+        }
+        if let Parser::On(target) = &self.logfmt
+            && trimmed.contains('=')
+            && let Some(fields) = logfmt(trimmed)
+        {
+            let level = self.level_keys.iter().find_map(|key| fields.get(key)?.as_str().map(str::to_owned));
+            return Ok(Parsed::Map { fields, target, level });
+        }
+        Ok(Parsed::Nothing)
+    }
+}
+
 impl Transform for Extract {
     type Config = Config;
 
@@ -635,12 +751,11 @@ impl Transform for Extract {
     }
 
     fn process(&mut self, event: &mut Event<'_>) -> Result<Verdict, Error> {
-        let message = event.message().to_owned();
-        let trimmed = message.trim();
-        let mut level: Option<String> = None;
-        let mut parsed = false;
-        if self.lambda {
-            if let Some(mut fields) = lambda_platform(trimmed) {
+        // The parsers read the message in place and hand back what they made (owned), so the
+        // message is not copied first.
+        let level = match self.parse(event.message().trim(), event.has_no_fields())? {
+            Parsed::Nothing => None,
+            Parsed::Platform(mut fields) => {
                 if event.has_no_fields() {
                     fields.put(event, &None);
                 } else if let Ok(Value::Object(mut all)) = serde_json::from_str::<Value>(&fields.json())
@@ -649,83 +764,28 @@ impl Transform for Extract {
                     // Next to fields an earlier transform set, replacing only `aws.lambda`.
                     event.set_field("aws.lambda", lambda.take());
                 }
-                parsed = true;
-            } else if let Some((request_id, runtime_level)) = lambda_runtime(trimmed) {
-                if event.has_no_fields() {
-                    let mut fields = FieldsText::default();
-                    fields.str(&["aws", "lambda", "request_id"], request_id);
-                    fields.str(&["log", "level"], &runtime_level.to_ascii_uppercase());
-                    fields.put(event, &None);
-                } else {
-                    event.set_field("aws.lambda.request_id", request_id);
-                    level = Some(runtime_level.to_owned());
-                }
-                parsed = true;
+                None
             }
-        }
-        if !parsed
-            && let Parser::On(None) = &self.json
-            && trimmed.starts_with('{')
-            && event.has_no_fields()
-        {
-            // The message is already the fields' JSON text: it is checked and searched for
-            // its level without building a map, and goes as it is, with `log.level` spliced
-            // in.
-            let probe = probe_json(trimmed, &self.level_keys)
-                .map_err(|error| Error::msg(format!("message looks like json but is not: {error}")))?;
-            let mut json = trimmed.to_owned();
-            if let Some(found) = &probe.level
-                && !probe.has_log_key
-            {
-                json.pop();
-                json.push_str(if probe.is_empty { "\"log\":{\"level\":" } else { ",\"log\":{\"level\":" });
-                push_json_str(&mut json, &found.to_ascii_uppercase());
-                json.push_str("}}");
-            } else if probe.level.is_some() {
-                level = probe.level;
+            Parsed::Text(fields, target) => {
+                fields.put(event, target);
+                None
             }
-            event.set_fields_json(json);
-            parsed = true;
-        }
-        if !parsed
-            && let Parser::On(target) = &self.json
-            && trimmed.starts_with('{')
-        {
-            match serde_json::from_str::<Value>(trimmed) {
-                Ok(Value::Object(fields)) => {
-                    level = self.level_keys.iter().find_map(|key| fields.get(key)?.as_str().map(str::to_owned));
-                    put(event, target, fields);
-                    parsed = true;
-                }
-                Ok(_) => {}
-                Err(error) => return Err(Error::msg(format!("message looks like json but is not: {error}"))),
+            Parsed::RuntimeNextToFields { request_id, level } => {
+                event.set_field("aws.lambda.request_id", request_id);
+                Some(level)
             }
-        }
-        if !parsed
-            && let Parser::On(target) = &self.access_log
-            && let Some(fields) = access_log(trimmed)
-        {
-            fields.put(event, target);
-            parsed = true;
-        }
-        if !parsed
-            && let Parser::On(None) = &self.logfmt
-            && event.has_no_fields()
-            && trimmed.contains('=')
-            && let Some((json, found)) = logfmt_json(trimmed, &self.level_keys)
-        {
-            event.set_fields_json(json);
-            level = found;
-            parsed = true;
-        }
-        if !parsed
-            && let Parser::On(target) = &self.logfmt
-            && trimmed.contains('=')
-            && let Some(fields) = logfmt(trimmed)
-        {
-            level = self.level_keys.iter().find_map(|key| fields.get(key)?.as_str().map(str::to_owned));
-            put(event, target, fields);
-        }
+            Parsed::Json { json, level } => {
+                event.set_fields_json(json);
+                level
+            }
+            Parsed::Map { fields, target, level } => {
+                put(event, target, fields);
+                level
+            }
+        };
+        // Patterns read the message as it came (extract does not change it), while the event
+        // changes: the one place it is copied, and only when there are patterns.
+        let message = if self.patterns.is_empty() { String::new() } else { event.message().to_owned() };
         for (regex, target) in &self.patterns {
             if let Some(captures) = regex.captures(&message) {
                 let mut fields = Map::new();
@@ -817,6 +877,26 @@ mod tests {
         for (message, expected) in cases {
             assert_eq!(fields("{}", message), expected, "message {message:?}");
         }
+    }
+
+    #[test]
+    fn split_once_str_is_str_split_once() {
+        let texts = ["", ":", ": ", "a: b: c", "::  x", "] \"GET\" 200", "x] ]\" \"\" ", "é: ü", "Duration: 1 ms", "ab"];
+        for text in texts {
+            for needle in [": ", "] \"", "\" ", " Version: ", "b"] {
+                assert_eq!(split_once_str(text, needle), text.split_once(needle), "{text:?} {needle:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn platform_lines_need_the_kind_as_the_whole_first_word() {
+        for message in
+            ["START  RequestId: 1", "STARTED RequestId: 1", "END START RequestId: 1", "REPORT x RequestId: 1", "START RequestId:1"]
+        {
+            assert_eq!(lambda_platform(message).map(|mut fields| fields.json()), None, "{message:?}");
+        }
+        assert!(lambda_platform("END RequestId: ").is_some());
     }
 
     #[test]
