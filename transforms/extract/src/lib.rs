@@ -163,27 +163,27 @@ fn lambda_platform(message: &str) -> Option<FieldsText> {
         return None;
     };
     let mut fields = FieldsText::default();
-    fields.str(&["aws", "lambda", "type"], kind);
+    fields.str(Path::AwsLambdaType, kind);
     let mut parts = rest.split('\t');
     let head = parts.next()?.trim();
     let (request_id, version) = match split_once_str(head, " Version: ") {
         Some((request_id, version)) => (request_id, Some(version)),
         None => (head, None),
     };
-    fields.str(&["aws", "lambda", "request_id"], request_id.trim());
+    fields.str(Path::AwsLambdaRequestId, request_id.trim());
     if let Some(version) = version {
-        fields.str(&["aws", "lambda", "version"], version.trim());
+        fields.str(Path::AwsLambdaVersion, version.trim());
     }
     for part in parts {
         let Some((name, value)) = split_once_str(part, ": ") else {
             continue;
         };
-        let path: &'static [&'static str] = match name.trim() {
-            "Duration" => &["aws", "lambda", "duration_ms"],
-            "Billed Duration" => &["aws", "lambda", "billed_duration_ms"],
-            "Memory Size" => &["aws", "lambda", "memory_size_mb"],
-            "Max Memory Used" => &["aws", "lambda", "max_memory_used_mb"],
-            "Init Duration" => &["aws", "lambda", "init_duration_ms"],
+        let path = match name.trim() {
+            "Duration" => Path::AwsLambdaDurationMs,
+            "Billed Duration" => Path::AwsLambdaBilledDurationMs,
+            "Memory Size" => Path::AwsLambdaMemorySizeMb,
+            "Max Memory Used" => Path::AwsLambdaMaxMemoryUsedMb,
+            "Init Duration" => Path::AwsLambdaInitDurationMs,
             _ => continue,
         };
         let number = value.trim().trim_end_matches(" ms").trim_end_matches(" MB");
@@ -220,50 +220,125 @@ fn access_log(message: &str) -> Option<FieldsText> {
     let status: u16 = words.next()?.parse().ok()?;
     let bytes = words.next()?;
     let mut fields = FieldsText::default();
-    fields.str(&["source", "address"], host);
+    fields.str(Path::SourceAddress, host);
     if ident != "-" {
-        fields.str(&["ident"], ident);
+        fields.str(Path::Ident, ident);
     }
     if user != "-" {
-        fields.str(&["user", "name"], user);
+        fields.str(Path::UserName, user);
     }
     let mut request_parts = request.split(' ');
     if let (Some(method), Some(url), Some(version)) = (request_parts.next(), request_parts.next(), request_parts.next()) {
-        fields.str(&["http", "request", "method"], method);
-        fields.str(&["url", "original"], url);
-        fields.str(&["http", "version"], version.trim_start_matches("HTTP/"));
+        fields.str(Path::HttpRequestMethod, method);
+        fields.str(Path::UrlOriginal, url);
+        fields.str(Path::HttpVersion, version.trim_start_matches("HTTP/"));
     }
-    fields.literal(&["http", "response", "status_code"], status);
+    fields.literal(Path::HttpResponseStatusCode, status);
     if let Ok(n_bytes) = bytes.parse::<u64>() {
-        fields.literal(&["http", "response", "body", "bytes"], n_bytes);
+        fields.literal(Path::HttpResponseBodyBytes, n_bytes);
     }
     let mut quoted = rest.split('"');
     if let (Some(_), Some(referrer), Some(_), Some(agent)) = (quoted.next(), quoted.next(), quoted.next(), quoted.next()) {
         if referrer != "-" {
-            fields.str(&["http", "request", "referrer"], referrer);
+            fields.str(Path::HttpRequestReferrer, referrer);
         }
-        fields.str(&["user_agent", "original"], agent);
+        fields.str(Path::UserAgentOriginal, agent);
     }
     Some(fields)
 }
 
-/// Fields as (dotted path, JSON literal) pairs, written as one JSON object text with nested
-/// objects in key order (the order a map writes them), without building a map: the parsers of
-/// fixed shapes (Lambda lines, access logs) write their fields this way.
+/// The fields the parsers of fixed shapes write, declared in the order their paths sort (the
+/// order a map writes its keys), so that sorting them is sorting small numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Path {
+    AwsLambdaBilledDurationMs,
+    AwsLambdaDurationMs,
+    AwsLambdaInitDurationMs,
+    AwsLambdaMaxMemoryUsedMb,
+    AwsLambdaMemorySizeMb,
+    AwsLambdaRequestId,
+    AwsLambdaType,
+    AwsLambdaVersion,
+    HttpRequestMethod,
+    HttpRequestReferrer,
+    HttpResponseBodyBytes,
+    HttpResponseStatusCode,
+    HttpVersion,
+    Ident,
+    LogLevel,
+    SourceAddress,
+    UrlOriginal,
+    UserName,
+    UserAgentOriginal,
+}
+
+impl Path {
+    #[cfg(test)]
+    const ALL: [Path; 19] = [
+        Path::AwsLambdaBilledDurationMs,
+        Path::AwsLambdaDurationMs,
+        Path::AwsLambdaInitDurationMs,
+        Path::AwsLambdaMaxMemoryUsedMb,
+        Path::AwsLambdaMemorySizeMb,
+        Path::AwsLambdaRequestId,
+        Path::AwsLambdaType,
+        Path::AwsLambdaVersion,
+        Path::HttpRequestMethod,
+        Path::HttpRequestReferrer,
+        Path::HttpResponseBodyBytes,
+        Path::HttpResponseStatusCode,
+        Path::HttpVersion,
+        Path::Ident,
+        Path::LogLevel,
+        Path::SourceAddress,
+        Path::UrlOriginal,
+        Path::UserName,
+        Path::UserAgentOriginal,
+    ];
+
+    /// The path's keys, from the root. None of them needs escaping in JSON.
+    fn parts(self) -> &'static [&'static str] {
+        match self {
+            Path::AwsLambdaBilledDurationMs => &["aws", "lambda", "billed_duration_ms"],
+            Path::AwsLambdaDurationMs => &["aws", "lambda", "duration_ms"],
+            Path::AwsLambdaInitDurationMs => &["aws", "lambda", "init_duration_ms"],
+            Path::AwsLambdaMaxMemoryUsedMb => &["aws", "lambda", "max_memory_used_mb"],
+            Path::AwsLambdaMemorySizeMb => &["aws", "lambda", "memory_size_mb"],
+            Path::AwsLambdaRequestId => &["aws", "lambda", "request_id"],
+            Path::AwsLambdaType => &["aws", "lambda", "type"],
+            Path::AwsLambdaVersion => &["aws", "lambda", "version"],
+            Path::HttpRequestMethod => &["http", "request", "method"],
+            Path::HttpRequestReferrer => &["http", "request", "referrer"],
+            Path::HttpResponseBodyBytes => &["http", "response", "body", "bytes"],
+            Path::HttpResponseStatusCode => &["http", "response", "status_code"],
+            Path::HttpVersion => &["http", "version"],
+            Path::Ident => &["ident"],
+            Path::LogLevel => &["log", "level"],
+            Path::SourceAddress => &["source", "address"],
+            Path::UrlOriginal => &["url", "original"],
+            Path::UserName => &["user", "name"],
+            Path::UserAgentOriginal => &["user_agent", "original"],
+        }
+    }
+}
+
+/// Fields as (path, JSON literal) pairs, written as one JSON object text with nested objects in
+/// key order (the order a map writes them), without building a map: the parsers of fixed shapes
+/// (Lambda lines, access logs) write their fields this way.
 #[derive(Default)]
 struct FieldsText {
-    entries: Vec<(&'static [&'static str], std::ops::Range<usize>)>,
+    entries: Vec<(Path, std::ops::Range<usize>)>,
     literals: String,
 }
 
 impl FieldsText {
-    fn str(&mut self, path: &'static [&'static str], text: &str) {
+    fn str(&mut self, path: Path, text: &str) {
         let start = self.literals.len();
         push_json_str(&mut self.literals, text);
         self.entries.push((path, start..self.literals.len()));
     }
 
-    fn literal(&mut self, path: &'static [&'static str], value: impl std::fmt::Display) {
+    fn literal(&mut self, path: Path, value: impl std::fmt::Display) {
         use std::fmt::Write;
         let start = self.literals.len();
         let _ = write!(self.literals, "{value}");
@@ -271,7 +346,7 @@ impl FieldsText {
     }
 
     /// A number when the text is one (see [`typed`]), else a string.
-    fn typed(&mut self, path: &'static [&'static str], text: &str) {
+    fn typed(&mut self, path: Path, text: &str) {
         match number(text) {
             Some(number) => self.literal(path, number),
             None => self.str(path, text),
@@ -280,13 +355,14 @@ impl FieldsText {
 
     /// The JSON object text. Paths must not be prefixes of one another.
     fn json(&mut self) -> String {
+        // Stable: a field given twice is written twice, in the order given.
         self.entries.sort_by_key(|(path, _)| *path);
         let mut out = String::with_capacity(self.literals.len() * 2 + 16);
         out.push('{');
         let mut open: &[&str] = &[];
         let mut need_comma = false;
         for (path, literal) in &self.entries {
-            let (parents, key) = path.split_at(path.len() - 1);
+            let (parents, key) = path.parts().split_at(path.parts().len() - 1);
             let common = open.iter().zip(parents).take_while(|(left, right)| left == right).count();
             for _ in common..open.len() {
                 out.push('}');
@@ -296,15 +372,14 @@ impl FieldsText {
                 if need_comma {
                     out.push(',');
                 }
-                push_json_str(&mut out, parent);
-                out.push_str(":{");
+                push_key(&mut out, parent);
+                out.push('{');
                 need_comma = false;
             }
             if need_comma {
                 out.push(',');
             }
-            push_json_str(&mut out, key[0]);
-            out.push(':');
+            push_key(&mut out, key[0]);
             out.push_str(&self.literals[literal.clone()]);
             need_comma = true;
             open = parents;
@@ -329,6 +404,13 @@ impl FieldsText {
             put(event, target, fields);
         }
     }
+}
+
+/// `"key":` for a key of [`Path::parts`] (no escaping needed, as a test checks).
+fn push_key(out: &mut String, key: &str) {
+    out.push('"');
+    out.push_str(key);
+    out.push_str("\":");
 }
 
 /// `key=value key="quoted value"`; `None` unless the whole line is pairs, at least two.
@@ -658,8 +740,8 @@ impl Extract {
             if let Some((request_id, runtime_level)) = lambda_runtime(trimmed) {
                 if has_no_fields {
                     let mut fields = FieldsText::default();
-                    fields.str(&["aws", "lambda", "request_id"], request_id);
-                    fields.str(&["log", "level"], &runtime_level.to_ascii_uppercase());
+                    fields.str(Path::AwsLambdaRequestId, request_id);
+                    fields.str(Path::LogLevel, &runtime_level.to_ascii_uppercase());
                     return Ok(Parsed::Text(fields, &None));
                 }
                 return Ok(Parsed::RuntimeNextToFields { request_id: request_id.to_owned(), level: runtime_level.to_owned() });
@@ -876,6 +958,19 @@ mod tests {
         ];
         for (message, expected) in cases {
             assert_eq!(fields("{}", message), expected, "message {message:?}");
+        }
+    }
+
+    #[test]
+    fn paths_are_declared_in_key_order_and_need_no_escaping() {
+        for pair in Path::ALL.windows(2) {
+            assert!(pair[0] < pair[1] && pair[0].parts() < pair[1].parts(), "{pair:?}");
+            assert!(!pair[1].parts().starts_with(pair[0].parts()), "{pair:?}: a path is a prefix of the next");
+        }
+        for path in Path::ALL {
+            for key in path.parts() {
+                assert!(key.bytes().all(|byte| byte.is_ascii_lowercase() || byte == b'_'), "{key:?}");
+            }
         }
     }
 
