@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use serde_json::{Map, Value, json};
 use sluicegate_engine::pipeline_file::PipelineFile;
-use sluicegate_engine::wasm::precompile;
+use sluicegate_engine::wasm::{WasmHost, precompile};
 
 use crate::run::{cmd, run};
 
@@ -160,8 +160,12 @@ pub struct Layer {
 /// Packs the transforms of the pipeline file `source` into `out/sluicegate-layer.zip`, each
 /// `.wasm` with its `.cwasm` for `arch`, and the pipeline rewritten to the layer's paths.
 pub fn build_layer(source: &Path, arch: Arch, out: &Path) -> anyhow::Result<Layer> {
-    // The engine's own reader checks the file as the Lambda will (names, policies, template).
+    // The engine's own reader checks the file as the Lambda will (names, policies, template),
+    // and starting the chain here runs every transform's `init` with its configuration, so a
+    // configuration the transform refuses stops the build instead of the Lambda's start.
     let checked = PipelineFile::read(source)?;
+    let host = WasmHost::new(checked.limits)?;
+    checked.start(&host, source).with_context(|| format!("the chain in {} does not start", source.display()))?;
     let text = std::fs::read_to_string(source).with_context(|| format!("cannot read {}", source.display()))?;
     let raw: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", source.display()))?;
     let packed = layer_pipeline(&raw)?;
@@ -172,6 +176,7 @@ pub fn build_layer(source: &Path, arch: Arch, out: &Path) -> anyhow::Result<Laye
         );
     }
 
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let zip_path = out.join("sluicegate-layer.zip");
     let file = std::fs::File::create(&zip_path).with_context(|| format!("cannot create {}", zip_path.display()))?;
     let mut zip = zip::ZipWriter::new(file);
@@ -329,6 +334,74 @@ mod tests {
             r#"{"config":{},"module":"/opt/sluicegate/transforms/filter.wasm","name":"filter","on_error":"pass"}]}"#
         );
         assert_eq!(packed, expected);
+    }
+
+    /// The ELF machine of a `.cwasm` (wasmtime writes ELF objects): 62 is x86-64, 183 AArch64.
+    fn elf_machine(cwasm: &[u8]) -> u16 {
+        assert_eq!(&cwasm[..4], b"\x7fELF");
+        u16::from_le_bytes([cwasm[18], cwasm[19]])
+    }
+
+    #[test]
+    fn the_layer_carries_every_module_precompiled_for_the_lambda() {
+        let root = crate::workspace_root();
+        let modules = crate::transforms::build(&root, true).unwrap();
+        let module = |name: &str| modules.iter().find(|path| path.file_stem().is_some_and(|stem| stem == name)).unwrap();
+        let folder = std::env::temp_dir().join(format!("sluicegate-dist-test-{}", std::process::id()));
+        std::fs::create_dir_all(&folder).unwrap();
+        let source = folder.join("source.json");
+        let pipeline = json!({"transforms": [
+            {"name": "filter", "module": module("filter"), "config": {"drop": [{"message": "GET /healthz"}]}},
+            {"name": "redact", "module": module("redact"), "config": {"mode": "hash", "key": "k"}, "on_error": "drop"},
+        ], "index_template": "logs-{yyyy}"});
+        std::fs::write(&source, pipeline.to_string()).unwrap();
+
+        for (arch, machine) in [(Arch::X86_64, 62), (Arch::Arm64, 183)] {
+            let out = folder.join(arch.name());
+            let layer = build_layer(&source, arch, &out).unwrap();
+            let mut zip = zip::ZipArchive::new(std::fs::File::open(&layer.zip).unwrap()).unwrap();
+            let mut names: Vec<String> = zip.file_names().map(|name| name.unwrap().into_owned()).collect();
+            names.sort();
+            assert_eq!(
+                names,
+                [
+                    "sluicegate/pipeline.json",
+                    "sluicegate/transforms/filter.cwasm",
+                    "sluicegate/transforms/filter.wasm",
+                    "sluicegate/transforms/redact.cwasm",
+                    "sluicegate/transforms/redact.wasm"
+                ]
+            );
+            let read = |zip: &mut zip::ZipArchive<std::fs::File>, name: &str| {
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut zip.by_name(name).unwrap(), &mut bytes).unwrap();
+                bytes
+            };
+            let packed = read(&mut zip, "sluicegate/pipeline.json");
+            assert_eq!(packed, std::fs::read(&layer.pipeline).unwrap());
+            assert_eq!(serde_json::from_slice::<Value>(&packed).unwrap(), layer_pipeline(&pipeline).unwrap());
+            for name in ["filter", "redact"] {
+                let cwasm = read(&mut zip, &format!("sluicegate/transforms/{name}.cwasm"));
+                assert_eq!(elf_machine(&cwasm), machine, "{name} for {arch:?}");
+                if arch == Arch::X86_64 {
+                    // On this machine's architecture the host loads the precompiled module.
+                    let unpacked = out.join("unpacked");
+                    std::fs::create_dir_all(&unpacked).unwrap();
+                    std::fs::write(unpacked.join(format!("{name}.wasm")), read(&mut zip, &format!("sluicegate/transforms/{name}.wasm")))
+                        .unwrap();
+                    std::fs::write(unpacked.join(format!("{name}.cwasm")), &cwasm).unwrap();
+                    let host = WasmHost::new(sluicegate_engine::wasm::Limits::default()).unwrap();
+                    assert!(host.load(name, &unpacked.join(format!("{name}.wasm"))).unwrap().precompiled, "{name}");
+                }
+            }
+        }
+
+        // A configuration the transform refuses stops the build, naming the transform.
+        let bad = json!({"transforms": [{"name": "filter", "module": module("filter"), "config": {"drop_levels": ["DEBUG"]}}]});
+        std::fs::write(&source, bad.to_string()).unwrap();
+        let error = format!("{:#}", build_layer(&source, Arch::Arm64, &folder.join("bad")).unwrap_err());
+        assert!(error.contains("filter") && error.contains("drop_levels"), "{error}");
+        std::fs::remove_dir_all(&folder).unwrap();
     }
 
     #[test]
