@@ -116,8 +116,9 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         let mut summary = ReplaySummary::default();
         for (object_idx, key) in keys.iter().enumerate() {
             let body = get_object(&s3, &args.s3_bucket, key).await?;
+            // Archive objects are concatenated gzip members of about 1 MiB: read them all.
             let mut decoder = sluicegate_engine::decode::Decoder::new(1 << 30);
-            let ndjson = decoder.inflate(&body).with_context(|| format!("{key} is not gzip"))?;
+            let ndjson = decoder.inflate_members(&body).with_context(|| format!("cannot gunzip {key}"))?;
             let text = String::from_utf8_lossy(&ndjson);
             let bodies = match stage {
                 ArchiveStage::Raw => raw_bodies(&mut pipeline, &text, object_idx, &mut summary),

@@ -90,3 +90,46 @@ fn replay_rebuilds_the_index_from_documents_and_raw_archives() {
     let summary = replay("archive/", "documents", &from_raw.url(), &["--from", "2024-01-01T00:00:00Z"]);
     assert_eq!(summary["objects"], 0, "{summary}");
 }
+
+/// Regression: replay inflated only the first gzip member of an archive object, so an archive of
+/// more than 1 MiB of documents was replayed up to its first MiB while the summary said all was
+/// delivered.
+#[test]
+fn replay_reads_every_gzip_member_of_an_archive_object() {
+    let venv = sluicegate_tests::venv_dir();
+    let moto_server = process::moto(&venv);
+    let moto = Moto { url: moto_server.url() };
+    moto.create_bucket("archive");
+
+    let dir = scratch_dir("replay-members");
+    let spec = sluicegate_engine::corpus::CorpusSpec { n_records: 40, n_events_per_record: 100, seed: 3 };
+    let event_path = dir.join("event.json");
+    std::fs::write(&event_path, serde_json::to_vec(&sluicegate_engine::corpus::kinesis_event(spec)).unwrap()).unwrap();
+    let out = dir.join("out");
+    // Only the archive goes to S3; the `_bulk` bodies stay in the folder.
+    let run = sluicegate(&[
+        "run",
+        "--event",
+        event_path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--s3-bucket",
+        "archive",
+        "--s3-endpoint",
+        &moto.url,
+    ]);
+    assert_eq!(run["events_out"], 4000, "{run}");
+    let keys = moto.list_keys("archive", "archive/");
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let inflated = sluicegate_tests::gunzip(&moto.get_object("archive", &keys[0]).0);
+    assert!(inflated.len() > sluicegate_engine::archive::CHUNK_BYTES, "the archive has more than one member ({} bytes)", inflated.len());
+
+    let osmem_server = process::osmem(&venv);
+    let summary = sluicegate(&["replay", "--s3-bucket", "archive", "--s3-endpoint", &moto.url, "--es-url", &osmem_server.url()]);
+    assert_eq!((summary["lines"].as_u64(), summary["delivered"].as_u64()), (Some(4000), Some(4000)), "{summary}");
+    let count: Value = serde_json::from_str(
+        &ureq::get(&format!("{}/cwl-*/_count", osmem_server.url())).call().unwrap().into_body().read_to_string().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(count["count"], 4000);
+}
