@@ -1,10 +1,18 @@
 //! `sluicegate replay`: archive objects from S3 back into Elasticsearch, the backfill path.
 //!
 //! Documents archives are shipped as they are (same `_id`, so a replay overwrites rather than
-//! duplicates); raw archives go through the pipeline again, so the transforms run on them anew.
+//! duplicates); raw archives go through the pipeline again, with the transforms of `--pipeline`,
+//! so they run on them anew.
+//!
+//! An archived document does not record the index it went to, so the index is rendered again
+//! from the template: the pipeline file's when it has one, else `--index-template`. Given the
+//! Lambda's own pipeline file, every document goes back to its index under its `_id`; an index
+//! that a transform chose is not in a documents archive, so such documents land in the
+//! template's index (a raw replay with the pipeline chooses it again).
 
 use std::borrow::Cow;
 use std::io::Write as _;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -16,7 +24,9 @@ use sluicegate_engine::bulk::{BulkAction, BulkBody, BulkWriter};
 use sluicegate_engine::event::Context;
 use sluicegate_engine::index::IndexTemplate;
 use sluicegate_engine::kinesis::{KinesisData, KinesisEvent, KinesisEventRecord};
+use sluicegate_engine::pipeline_file::PipelineFile;
 use sluicegate_engine::time::parse_rfc3339;
+use sluicegate_engine::wasm::WasmHost;
 use sluicegate_engine::{Pipeline, PipelineConfig};
 use sluicegate_lambda::archive::S3Archive;
 use sluicegate_lambda::config::S3Config;
@@ -34,9 +44,16 @@ pub struct ReplayArgs {
     /// An S3 endpoint other than AWS's (an emulator such as moto).
     #[arg(long)]
     pub s3_endpoint: Option<String>,
-    /// What the objects hold: documents (shipped as they are) or raw (run through the pipeline again).
-    #[arg(long, default_value = "documents")]
-    pub stage: String,
+    /// What the objects hold: documents (shipped as they are) or raw (run through the pipeline
+    /// again). Default: the pipeline file's archive_stage when it is documents or raw, else documents.
+    #[arg(long)]
+    pub stage: Option<String>,
+    /// The pipeline file the Lambda runs (same format as `sluicegate run --pipeline`): raw
+    /// archives go through its transforms, and its index_template takes the place of
+    /// --index-template. Give the Lambda's own file, so that documents return to the indices
+    /// they were shipped to and overwrite themselves instead of being duplicated elsewhere.
+    #[arg(long)]
+    pub pipeline: Option<PathBuf>,
     /// Only objects from this hour on (RFC 3339, e.g. 2026-11-28T00:00:00Z; by the key's hour).
     #[arg(long)]
     pub from: Option<String>,
@@ -52,7 +69,9 @@ pub struct ReplayArgs {
     /// The user for --es-auth basic.
     #[arg(long)]
     pub es_username: Option<String>,
-    /// Index name template; placeholders {yyyy} {MM} {dd} {HH} {log_group}.
+    /// Index name template; placeholders {yyyy} {MM} {dd} {HH} {log_group}. Must be the Lambda's
+    /// (archived documents do not record their index): a different one puts a second copy of
+    /// each document, with the same `_id`, into another index.
     #[arg(long, default_value = sluicegate_engine::index::DEFAULT_INDEX_TEMPLATE)]
     pub index_template: String,
     /// `_bulk` action: index or create (data streams).
@@ -78,13 +97,27 @@ pub struct ReplaySummary {
     pub undelivered: u64,
     /// Lines that could not be replayed (not JSON, or dead-lettered by the pipeline).
     pub skipped: u64,
+    /// Raw events a transform dropped.
+    pub dropped: u64,
 }
 
 /// Runs the command; fails when any document was left undelivered.
 pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
-    let stage: ArchiveStage = args.stage.parse().map_err(anyhow::Error::msg).context("--stage")?;
+    let pipeline_file = args.pipeline.as_deref().map(PipelineFile::read).transpose()?;
+    let stage = match (&args.stage, pipeline_file.as_ref().and_then(|file| file.archive_stage)) {
+        (Some(text), _) => text.parse().map_err(anyhow::Error::msg).context("--stage")?,
+        (None, Some(stage @ (ArchiveStage::Documents | ArchiveStage::Raw))) => stage,
+        (None, _) => ArchiveStage::Documents,
+    };
     anyhow::ensure!(matches!(stage, ArchiveStage::Documents | ArchiveStage::Raw), "--stage: expected documents or raw");
-    let index_template = IndexTemplate::parse(&args.index_template).context("--index-template")?;
+    if stage == ArchiveStage::Raw && pipeline_file.is_none() {
+        // Raw events are as they came in, before redaction: say so rather than ship them quietly.
+        eprintln!("replay: raw events are shipped without transforms (no --pipeline given)");
+    }
+    let index_template = match pipeline_file.as_ref().and_then(|file| file.index_template.clone()) {
+        Some(index_template) => index_template,
+        None => IndexTemplate::parse(&args.index_template).context("--index-template")?,
+    };
     let bulk_action: BulkAction = args.bulk_action.parse().map_err(anyhow::Error::msg).context("--bulk-action")?;
     let from_ms =
         args.from.as_deref().map(|text| parse_rfc3339(text).with_context(|| format!("--from {text:?} is not rfc 3339"))).transpose()?;
@@ -112,7 +145,15 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
             archive_stage: ArchiveStage::None,
             ..PipelineConfig::default()
         };
-        let mut pipeline = Pipeline::new(pipeline_config);
+        // Documents are past the transforms already; only raw events go through them.
+        let mut pipeline = match (&pipeline_file, &args.pipeline, stage) {
+            (Some(file), Some(path), ArchiveStage::Raw) => {
+                let host = WasmHost::new(file.limits)?;
+                let chain = file.start(&host, path)?;
+                Pipeline::with_transforms(pipeline_config, Box::new(chain))
+            }
+            _ => Pipeline::new(pipeline_config),
+        };
         let mut summary = ReplaySummary::default();
         for (object_idx, key) in keys.iter().enumerate() {
             let body = get_object(&s3, &args.s3_bucket, key).await?;
@@ -208,6 +249,7 @@ fn raw_bodies(pipeline: &mut Pipeline, text: &str, object_idx: usize, summary: &
         records.push(raw_record(done, object_idx, records.len()));
     }
     let outcome = pipeline.run(&KinesisEvent { records }, None);
+    summary.dropped += outcome.records.iter().map(|record| u64::from(record.n_dropped)).sum::<u64>();
     for dead_letter in &outcome.dead_letters {
         summary.skipped += 1;
         eprintln!("\nreplay: event not replayed ({}): {}", dead_letter.stage.name(), dead_letter.reason);

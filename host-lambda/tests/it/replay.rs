@@ -7,6 +7,7 @@ use sluicegate_tests::moto::Moto;
 use sluicegate_tests::process::{self, scratch_dir};
 
 use crate::fixture::{Data, kinesis_event, log_message};
+use crate::guests;
 
 fn sluicegate(args: &[&str]) -> Value {
     let output = Command::new(env!("CARGO_BIN_EXE_sluicegate"))
@@ -24,13 +25,21 @@ fn sluicegate(args: &[&str]) -> Value {
 
 /// `(_id, message)` of every document, sorted.
 fn documents(es_url: &str) -> Vec<(String, String)> {
-    let text = ureq::get(&format!("{es_url}/cwl-*/_search?size=100")).call().unwrap().into_body().read_to_string().unwrap();
+    documents_in(es_url, "cwl-*").into_iter().map(|(_, id, message)| (id, message)).collect()
+}
+
+/// `(_index, _id, message)` of every document in the indices `pattern` names, sorted.
+fn documents_in(es_url: &str, pattern: &str) -> Vec<(String, String, String)> {
+    let text = ureq::get(&format!("{es_url}/{pattern}/_search?size=100")).call().unwrap().into_body().read_to_string().unwrap();
     let search: Value = serde_json::from_str(&text).unwrap();
-    let mut documents: Vec<(String, String)> = search["hits"]["hits"]
+    let mut documents: Vec<(String, String, String)> = search["hits"]["hits"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|hit| (hit["_id"].as_str().unwrap().to_owned(), hit["_source"]["message"].as_str().unwrap().to_owned()))
+        .map(|hit| {
+            let field = |name: &str| hit[name].as_str().unwrap().to_owned();
+            (field("_index"), field("_id"), hit["_source"]["message"].as_str().unwrap().to_owned())
+        })
         .collect();
     documents.sort();
     documents
@@ -89,6 +98,85 @@ fn replay_rebuilds_the_index_from_documents_and_raw_archives() {
     // The fixture's records arrived in 2023: a range from 2024 on selects nothing.
     let summary = replay("archive/", "documents", &from_raw.url(), &["--from", "2024-01-01T00:00:00Z"]);
     assert_eq!(summary["objects"], 0, "{summary}");
+}
+
+/// Regression: raw replays ran no transforms at all (there was no `--pipeline`), so secrets the
+/// Lambda redacts went into the index in clear; and document replays put documents whose index
+/// came from the pipeline file into `--index-template`'s index, a duplicate under the same `_id`.
+#[test]
+fn replay_runs_the_pipeline_files_transforms_and_index_template() {
+    let venv = sluicegate_tests::venv_dir();
+    let moto_server = process::moto(&venv);
+    let moto = Moto { url: moto_server.url() };
+    moto.create_bucket("archive");
+    let original = process::osmem(&venv);
+
+    let dir = scratch_dir("replay-pipeline");
+    let pipeline = serde_json::json!({
+        "transforms": [
+            {"name": "filter", "module": guests::module("filter"), "config": {"drop": [{"message": "GET /healthz"}]}},
+            {"name": "redact", "module": guests::module("redact"), "config": {"detectors": ["email"], "mode": "mask"}},
+        ],
+        "index_template": "app-{log_group}-{yyyy}.{MM}",
+        "archive_stage": "both",
+    });
+    let pipeline_path = dir.join("pipeline.json");
+    std::fs::write(&pipeline_path, pipeline.to_string()).unwrap();
+    let pipeline_path = pipeline_path.to_str().unwrap();
+    let event = kinesis_event(&[
+        Data::Json(&log_message(&[("e1", "login by alice@example.com"), ("e2", "GET /healthz")])),
+        Data::Json(&log_message(&[("e3", "plain")])),
+    ]);
+    let event_path = dir.join("event.json");
+    std::fs::write(&event_path, serde_json::to_vec(&event).unwrap()).unwrap();
+    let run = sluicegate(&[
+        "run",
+        "--event",
+        event_path.to_str().unwrap(),
+        "--pipeline",
+        pipeline_path,
+        "--es-url",
+        &original.url(),
+        "--s3-bucket",
+        "archive",
+        "--s3-endpoint",
+        &moto.url,
+    ]);
+    assert_eq!(run["batch_item_failures"], serde_json::json!([]), "{run}");
+    let expected = documents_in(&original.url(), "*");
+    let index = "app-aws-lambda-app-2023.11";
+    assert_eq!(
+        expected,
+        [
+            (index.to_owned(), "e1".to_owned(), "login by [REDACTED:email]".to_owned()),
+            (index.to_owned(), "e3".to_owned(), "plain".to_owned()),
+        ]
+    );
+    let raw_keys = moto.list_keys("archive", "archive-raw/");
+    assert_eq!(raw_keys.len(), 1, "{raw_keys:?}");
+    let raw = String::from_utf8(sluicegate_tests::gunzip(&moto.get_object("archive", &raw_keys[0]).0)).unwrap();
+    assert!(raw.contains("alice@example.com") && raw.contains("GET /healthz"), "the raw archive holds the events as they came: {raw}");
+
+    let replay = |prefix: &str, es_url: &str, extra: &[&str]| {
+        let mut args = vec!["replay", "--s3-bucket", "archive", "--s3-endpoint", &moto.url, "--prefix", prefix, "--es-url", es_url];
+        args.extend_from_slice(extra);
+        sluicegate(&args)
+    };
+    // Raw events go through filter and redact again, into the pipeline file's index.
+    let from_raw = process::osmem(&venv);
+    let summary = replay("archive-raw/", &from_raw.url(), &["--stage", "raw", "--pipeline", pipeline_path]);
+    assert_eq!(
+        (summary["lines"].as_u64(), summary["delivered"].as_u64(), summary["dropped"].as_u64()),
+        (Some(3), Some(2), Some(1)),
+        "{summary}"
+    );
+    assert_eq!(documents_in(&from_raw.url(), "*"), expected);
+
+    // Documents return to the index they were shipped to (the pipeline file's template; its
+    // archive_stage, both, leaves --stage at documents), overwriting rather than duplicating.
+    let summary = replay("archive/", &original.url(), &["--pipeline", pipeline_path]);
+    assert_eq!(summary["delivered"], 2, "{summary}");
+    assert_eq!(documents_in(&original.url(), "*"), expected);
 }
 
 /// Regression: replay inflated only the first gzip member of an archive object, so an archive of
