@@ -441,8 +441,10 @@ fn logfmt(message: &str) -> Option<Map<String, Value>> {
             while at < bytes.len() {
                 match bytes[at] {
                     b'\\' if at + 1 < bytes.len() => {
-                        value.push(bytes[at + 1] as char);
-                        at += 2;
+                        // The escaped character, whole (a byte of a longer one would split it).
+                        let escaped = message[at + 1..].chars().next().expect("a character follows");
+                        value.push(escaped);
+                        at += 1 + escaped.len_utf8();
                     }
                     b'"' => {
                         at += 1;
@@ -514,8 +516,10 @@ fn logfmt_json(message: &str, level_keys: &[String]) -> Option<(String, Option<S
             while at < bytes.len() {
                 match bytes[at] {
                     b'\\' if at + 1 < bytes.len() => {
-                        value.push(bytes[at + 1] as char);
-                        at += 2;
+                        // The escaped character, whole (a byte of a longer one would split it).
+                        let escaped = message[at + 1..].chars().next().expect("a character follows");
+                        value.push(escaped);
+                        at += 1 + escaped.len_utf8();
                     }
                     b'"' => {
                         at += 1;
@@ -972,6 +976,14 @@ mod tests {
                 assert!(key.bytes().all(|byte| byte.is_ascii_lowercase() || byte == b'_'), "{key:?}");
             }
         }
+    }
+
+    #[test]
+    fn an_escaped_character_that_is_not_ascii_is_kept_whole() {
+        // Regression: a backslash before a character of more than one byte in a quoted logfmt
+        // value panicked (the value was cut inside the character), trapping the module.
+        assert_eq!(fields("{}", r#"a="\é" b=1"#), r#"{"a":"é","b":1} @1700000000000"#);
+        assert_eq!(fields(r#"{"logfmt":{"target":"kv"}}"#, r#"a="x\ü\"y" b=1"#), r#"{"kv":{"a":"xü\"y","b":1}} @1700000000000"#);
     }
 
     #[test]

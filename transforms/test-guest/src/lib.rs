@@ -7,6 +7,7 @@
 //! | `loop` | never returns |
 //! | `bomb` | allocates until the memory cap stops it |
 //! | `huge` | answers with a message of 512 MiB |
+//! | `big` | answers with a message of 8 MiB (within its memory, past the host's output cap) |
 //! | `recurse` | recurses until the stack cap stops it |
 //! | `error` | returns an error |
 //! | `drop` | drops the event |
@@ -54,6 +55,10 @@ impl Transform for Hostile {
                 hoard.push(vec![1; 1 << 20]);
                 std::hint::black_box(&hoard);
             }
+        }
+        if message.contains("big") {
+            event.set_message("x".repeat(8 << 20));
+            return Ok(Verdict::Keep);
         }
         if message.contains("huge") {
             event.set_message("x".repeat(512 << 20));
