@@ -494,8 +494,12 @@ fn logfmt_json(message: &str, level_keys: &[String]) -> Option<(String, Option<S
         if at == bytes.len() {
             break;
         }
+        // Keys and bare values are read once: whether they need escaping is learnt on the way,
+        // and those that do not (nearly all) are copied as they are.
         let key_start = at;
+        let mut plain = true;
         while at < bytes.len() && bytes[at] != b'=' && bytes[at] != b' ' {
+            plain &= !needs_escape(bytes[at]);
             at += 1;
         }
         if at == bytes.len() || bytes[at] != b'=' || at == key_start {
@@ -506,40 +510,45 @@ fn logfmt_json(message: &str, level_keys: &[String]) -> Option<(String, Option<S
         if n_pairs > 0 {
             json.push(',');
         }
-        push_json_str(&mut json, key);
+        push_json_text(&mut json, key, plain);
         json.push(':');
-        let quoted = bytes.get(at) == Some(&b'"');
-        value.clear();
-        if quoted {
+        let is_level_key = level.is_none() && level_keys.iter().any(|level_key| level_key == key);
+        if bytes.get(at) == Some(&b'"') {
             at += 1;
+            value.clear();
+            let mut run_start = at;
             let mut closed = false;
             while at < bytes.len() {
                 match bytes[at] {
                     b'\\' if at + 1 < bytes.len() => {
+                        value.push_str(&message[run_start..at]);
                         // The escaped character, whole (a byte of a longer one would split it).
                         let escaped = message[at + 1..].chars().next().expect("a character follows");
                         value.push(escaped);
                         at += 1 + escaped.len_utf8();
+                        run_start = at;
                     }
                     b'"' => {
+                        value.push_str(&message[run_start..at]);
                         at += 1;
                         closed = true;
                         break;
                     }
-                    _ => {
-                        let char_len = message[at..].chars().next().map_or(1, char::len_utf8);
-                        value.push_str(&message[at..at + char_len]);
-                        at += char_len;
-                    }
+                    _ => at += 1,
                 }
             }
             if !closed {
                 return None;
             }
             push_json_str(&mut json, &value);
+            if is_level_key {
+                level = Some(value.clone());
+            }
         } else {
             let value_start = at;
+            let mut plain = true;
             while at < bytes.len() && bytes[at] != b' ' {
+                plain &= !needs_escape(bytes[at]);
                 at += 1;
             }
             let text = &message[value_start..at];
@@ -549,14 +558,11 @@ fn logfmt_json(message: &str, level_keys: &[String]) -> Option<(String, Option<S
                     use std::fmt::Write;
                     let _ = write!(json, "{number}");
                 }
-                None => push_json_str(&mut json, text),
+                None => push_json_text(&mut json, text, plain),
             }
-            if level.is_none() && level_keys.iter().any(|level_key| level_key == key) {
+            if is_level_key {
                 level = Some(text.to_owned());
             }
-        }
-        if quoted && level.is_none() && level_keys.iter().any(|level_key| level_key == key) {
-            level = Some(value.clone());
         }
         has_log_key |= key == "log";
         n_pairs += 1;
@@ -573,6 +579,23 @@ fn logfmt_json(message: &str, level_keys: &[String]) -> Option<(String, Option<S
     }
     json.push('}');
     Some((json, if has_log_key { level } else { None }))
+}
+
+/// Whether a byte cannot go into a JSON string literal as it is (the escaper would change it).
+fn needs_escape(byte: u8) -> bool {
+    byte < 0x20 || byte == b'"' || byte == b'\\'
+}
+
+/// `text` as a JSON string literal; `plain` says it has no byte that [`needs_escape`], so it is
+/// copied between quotes without the escaper's scan.
+fn push_json_text(out: &mut String, text: &str, plain: bool) {
+    if plain {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    } else {
+        push_json_str(out, text);
+    }
 }
 
 /// Milliseconds since the epoch from RFC 3339 text (`2025-11-28T10:00:00.123Z`, offsets allowed).
@@ -984,6 +1007,19 @@ mod tests {
         // value panicked (the value was cut inside the character), trapping the module.
         assert_eq!(fields("{}", r#"a="\é" b=1"#), r#"{"a":"é","b":1} @1700000000000"#);
         assert_eq!(fields(r#"{"logfmt":{"target":"kv"}}"#, r#"a="x\ü\"y" b=1"#), r#"{"kv":{"a":"xü\"y","b":1}} @1700000000000"#);
+    }
+
+    #[test]
+    fn plain_text_is_what_the_escaper_leaves_alone() {
+        for byte in 0..=127u8 {
+            let text = char::from(byte).to_string();
+            let mut escaped = String::new();
+            push_json_str(&mut escaped, &text);
+            assert_eq!(escaped == format!("\"{text}\""), !needs_escape(byte), "byte {byte:#x}");
+        }
+        let mut escaped = String::new();
+        push_json_str(&mut escaped, "é日本");
+        assert_eq!(escaped, "\"é日本\"", "bytes of longer characters need nothing");
     }
 
     #[test]
