@@ -16,7 +16,7 @@ use super::instance::HostState;
 /// How often the epoch advances: the granularity of call deadlines.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(1);
 /// Longest panic message or log line taken from a guest.
-const MAX_GUEST_TEXT: usize = 4096;
+pub(crate) const MAX_GUEST_TEXT: usize = 4096;
 /// Log lines a guest may send per call; the rest are counted, not printed.
 const MAX_LOG_LINES_PER_CALL: u32 = 100;
 

@@ -106,7 +106,8 @@ impl Instance {
         let area = init.call(&mut instance.store, len).map_err(|error| init_error(instance.trap_reason(&error, host)))?;
         if area != 0 {
             let text = instance.area(area).map_err(init_error)?;
-            return Err(init_error(String::from_utf8_lossy(text).into_owned()));
+            // The text goes into a start-up error message: a few kilobytes say all there is.
+            return Err(init_error(String::from_utf8_lossy(&text[..text.len().min(super::host::MAX_GUEST_TEXT)]).into_owned()));
         }
         Ok(instance)
     }
@@ -131,6 +132,13 @@ impl Instance {
         abi::write_frame(&mut self.memory.data_mut(&mut self.store)[at..at + len], contexts, events);
         let area = self.process.call(&mut self.store, len_arg).map_err(|error| self.trap_reason(&error, host))?;
         let bytes = self.area(area)?;
+        let cap = reply_cap(len, events.len());
+        if bytes.len() > cap {
+            return Err(format!(
+                "output cap exceeded: the transform answered with {} bytes for {len} bytes in (the cap is four times the input and 1 KiB per event, {cap} bytes)",
+                bytes.len()
+            ));
+        }
         let reply = Reply::parse(bytes, events.len()).map_err(|error| format!("the transform answered with a {error}"))?;
         let mut decisions: Vec<Decision> =
             reply.verdicts().map(|verdict| if verdict == Verdict::Drop { Decision::Drop } else { Decision::Keep }).collect();
@@ -186,6 +194,14 @@ impl Instance {
             None => format!("{error:#}"),
         }
     }
+}
+
+/// The most a reply may hold for a frame of `frame_bytes` with `n_events`: four times the input
+/// and 1 KiB per event. Every event's allowance adds up the same way when bisection splits a
+/// call, so a guest can at most quadruple a batch (plus 1 KiB an event) in the host's memory,
+/// however it answers; an event that needs more fails alone.
+fn reply_cap(frame_bytes: usize, n_events: usize) -> usize {
+    frame_bytes.saturating_mul(4).saturating_add(n_events.saturating_mul(1024))
 }
 
 /// Epoch ticks until the call's deadline: the per-call timeout, or less if the batch's deadline

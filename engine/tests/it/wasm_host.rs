@@ -123,6 +123,7 @@ fn hostile_events_are_isolated_and_cost_at_most_their_deadline() {
     messages[20] = "loop".to_owned();
     messages[33] = "bomb".to_owned();
     messages[40] = "huge".to_owned();
+    messages[45] = "big".to_owned();
     messages[50] = "recurse".to_owned();
     let messages: Vec<&str> = messages.iter().map(String::as_str).collect();
     let host = WasmHost::new(limits()).unwrap();
@@ -132,12 +133,20 @@ fn hostile_events_are_isolated_and_cost_at_most_their_deadline() {
     let rendered = render_chain(&mut chain, &messages);
     let elapsed = started.elapsed();
     let failures: Vec<&str> = rendered.lines().filter(|line| !line.contains(": kept UPPER")).collect();
+    // Every other event is its own, changed as the guest changes it: nothing of a trapping
+    // neighbour leaks into it.
+    for line in rendered.lines().filter(|line| line.contains(": kept UPPER")) {
+        let (id, rest) = line.split_once(": ").unwrap();
+        assert_eq!(rest, format!("kept UPPER {id} fields={{\"seen\":{{\"by\":\"hostile\"}}}}"), "{rendered}");
+    }
+    assert_eq!(rendered.lines().count() - failures.len(), 58, "{rendered}");
     expect![[r#"
         [
-            "5: failed in hostile: panicked at test-guest/src/lib.rs:43:13: guest panicked on event 5",
+            "5: failed in hostile: panicked at test-guest/src/lib.rs:44:13: guest panicked on event 5",
             "20: failed in hostile: deadline exceeded: the call ran past 100 ms",
             "33: failed in hostile: memory cap exceeded: the transform asked for 68026368 bytes, the cap is 67108864 bytes",
             "40: failed in hostile: memory cap exceeded: the transform asked for 538116096 bytes, the cap is 67108864 bytes",
+            "45: failed in hostile: output cap exceeded: the transform answered with 8388629 bytes for 133 bytes in (the cap is four times the input and 1 KiB per event, 1556 bytes)",
             "50: failed in hostile: wasm trap: out of bounds memory access",
         ]
     "#]]
