@@ -410,8 +410,17 @@ fn find_ipv6(text: &str, kind: Kind, out: &mut Vec<Match>) {
     let bytes = text.as_bytes();
     let is_candidate = |byte: u8| is(byte, IPV6);
     let mut at = 0;
-    while let Some(offset) = memchr::memchr(b':', &bytes[at..]) {
-        let colon = at + offset;
+    loop {
+        let colon = next_colon(bytes, at);
+        if colon == bytes.len() {
+            break;
+        }
+        // Most colons separate words or quotes (`"key":"value"`, `level: x`): with neither
+        // neighbour part of an address, the candidate is the colon alone, which is not one.
+        if !(colon > 0 && is_candidate(bytes[colon - 1])) && !bytes.get(colon + 1).is_some_and(|&byte| is_candidate(byte)) {
+            at = colon + 1;
+            continue;
+        }
         let mut start = colon;
         while start > 0 && is_candidate(bytes[start - 1]) {
             start -= 1;
@@ -436,6 +445,27 @@ fn find_ipv6(text: &str, kind: Kind, out: &mut Vec<Match>) {
             out.push(Match { start, end, kind });
         }
     }
+}
+
+/// The position of the first `:` at or after `from` (or the length), eight bytes at a time.
+fn next_colon(bytes: &[u8], from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let mut at = from;
+    while let Some(word) = bytes.get(at..at + 8) {
+        // A zero byte where the byte is a colon; the high bit of each byte of `colons` says
+        // exactly which (no carries cross bytes).
+        let differ = u64::from_le_bytes(word.try_into().expect("eight bytes")) ^ (ONES * u64::from(b':'));
+        let colons = !(((differ & LOWS) + LOWS) | differ | LOWS);
+        if colons != 0 {
+            return at + (colons.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    while at < bytes.len() && bytes[at] != b':' {
+        at += 1;
+    }
+    at.min(bytes.len())
 }
 
 fn find_access_keys(bytes: &[u8], kind: Kind, out: &mut Vec<Match>) {
@@ -934,6 +964,22 @@ mod next_digit_tests {
             find_numbers(format!("n {text} x").as_bytes(), true, false, &mut found);
             assert_eq!(!found.is_empty(), luhn(&digits), "{text}");
         }
+    }
+
+    #[test]
+    fn finds_the_first_colon_for_every_byte_at_every_position() {
+        for byte in 0..=255u8 {
+            for position in 0..20 {
+                let mut bytes = vec![b'x'; 20];
+                bytes[position] = byte;
+                for from in 0..=20 {
+                    let expected = if byte == b':' && position >= from { position } else { 20 };
+                    assert_eq!(next_colon(&bytes, from), expected, "byte {byte:#x} at {position}, from {from}");
+                }
+            }
+        }
+        assert_eq!(next_colon(b"", 0), 0);
+        assert_eq!(next_colon(b"a::b", 2), 2);
     }
 
     #[test]
