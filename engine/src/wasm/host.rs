@@ -112,8 +112,9 @@ impl WasmHost {
     }
 
     /// Loads the module of transform `name` from `path`: a precompiled `.cwasm` next to a
-    /// `.wasm` (same stem) is used when it was made for this engine, otherwise the `.wasm` is
-    /// compiled. The module is checked against the ABI.
+    /// `.wasm` (same stem) is used when it was made for this engine and is not older than the
+    /// `.wasm` (a module rebuilt after `sluicegate compile` must not run its old code), otherwise
+    /// the `.wasm` is compiled. The module is checked against the ABI.
     ///
     /// A `.cwasm` is native code: it must come from `sluicegate compile` and be shipped with the
     /// pipeline, never from an untrusted place.
@@ -121,7 +122,8 @@ impl WasmHost {
         let cwasm =
             if path.extension().is_some_and(|extension| extension == "cwasm") { path.to_owned() } else { path.with_extension("cwasm") };
         let mut precompile_error = None;
-        if cwasm.is_file() {
+        let wasm = if path == cwasm { path.with_extension("wasm") } else { path.to_owned() };
+        if cwasm.is_file() && !older_than(&cwasm, &wasm) {
             // SAFETY: `.cwasm` files are produced by `sluicegate compile` with this engine
             // configuration and shipped next to the modules (see the doc comment); wasmtime
             // checks the version, configuration and target and refuses a mismatch.
@@ -130,7 +132,6 @@ impl WasmHost {
                 Err(error) => precompile_error = Some(error.to_string()),
             }
         }
-        let wasm = if path == cwasm { path.with_extension("wasm") } else { path.to_owned() };
         let bytes = std::fs::read(&wasm).map_err(|error| WasmError::Read {
             name: name.to_owned(),
             path: wasm.clone(),
@@ -188,6 +189,13 @@ impl WasmHost {
             .map_err(|error| WasmError::Instantiate { name: name.to_owned(), reason: format!("{error:#}") })?;
         Ok(LoadedModule { pre, precompiled })
     }
+}
+
+/// Whether `file` was modified before `than`; false when either time is unknown (a `.cwasm`
+/// alone, or a file system without times). Files unpacked from one zip have equal times.
+fn older_than(file: &Path, than: &Path) -> bool {
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|metadata| metadata.modified()).ok();
+    matches!((modified(file), modified(than)), (Some(file), Some(than)) if file < than)
 }
 
 /// Compiles `.wasm` bytes ahead of time for `target` (a target triple such as

@@ -290,6 +290,18 @@ fn precompiled_modules_load_when_compatible() {
     std::fs::write(folder.join("test_guest.cwasm"), precompile(&bytes, &limits(), None).unwrap()).unwrap();
     assert!(host.load("t", &wasm).unwrap().precompiled);
 
+    // Regression: a `.cwasm` older than its `.wasm` (the module was rebuilt after `sluicegate
+    // compile`) was loaded anyway and ran the old code.
+    let cwasm_time = std::fs::metadata(folder.join("test_guest.cwasm")).unwrap().modified().unwrap();
+    let rebuilt = std::fs::File::options().write(true).open(&wasm).unwrap();
+    rebuilt.set_modified(cwasm_time + std::time::Duration::from_secs(5)).unwrap();
+    drop(rebuilt);
+    assert!(!host.load("t", &wasm).unwrap().precompiled);
+    let compiled = std::fs::File::options().write(true).open(folder.join("test_guest.cwasm")).unwrap();
+    compiled.set_modified(cwasm_time + std::time::Duration::from_secs(10)).unwrap();
+    drop(compiled);
+    assert!(host.load("t", &wasm).unwrap().precompiled);
+
     // One made for another architecture is not used: the module is compiled instead.
     let other = if cfg!(target_arch = "aarch64") { "x86_64-unknown-linux-gnu" } else { "aarch64-unknown-linux-gnu" };
     std::fs::write(folder.join("test_guest.cwasm"), precompile(&bytes, &limits(), Some(other)).unwrap()).unwrap();
