@@ -417,7 +417,9 @@ fn find_ipv6(text: &str, kind: Kind, out: &mut Vec<Match>) {
         }
         // Most colons separate words or quotes (`"key":"value"`, `level: x`): with neither
         // neighbour part of an address, the candidate is the colon alone, which is not one.
-        if !(colon > 0 && is_candidate(bytes[colon - 1])) && !bytes.get(colon + 1).is_some_and(|&byte| is_candidate(byte)) {
+        let before = colon > 0 && is_candidate(bytes[colon - 1]);
+        let after = bytes.get(colon + 1).is_some_and(|&byte| is_candidate(byte));
+        if !before && !after {
             at = colon + 1;
             continue;
         }
