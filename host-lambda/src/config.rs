@@ -112,14 +112,22 @@ impl Config {
         if let Err(error) = log_level.parse::<tracing_subscriber::EnvFilter>() {
             return Err(invalid("SLUICEGATE_LOG_LEVEL", &log_level, error));
         }
-        Ok(Config {
-            pipeline,
-            pipeline_file,
-            s3,
-            dead_letter_prefix: get("SLUICEGATE_DEAD_LETTER_PREFIX").unwrap_or_else(|| "dead-letter".to_owned()),
-            deadline_margin,
-            log_level,
-        })
+        let dead_letter_prefix = get("SLUICEGATE_DEAD_LETTER_PREFIX").unwrap_or_else(|| "dead-letter".to_owned());
+        // Objects of one batch get the same key under each prefix, so equal prefixes would make
+        // the dead letters and the archive overwrite each other (the raw archive of stage `both`
+        // goes under `<archive prefix>-raw`).
+        let archive_prefix = pipeline.archive_prefix.trim_matches('/');
+        let raw_prefix = format!("{archive_prefix}-raw");
+        if [archive_prefix, raw_prefix.as_str()].contains(&dead_letter_prefix.trim_matches('/')) {
+            return Err(invalid(
+                "SLUICEGATE_DEAD_LETTER_PREFIX",
+                &dead_letter_prefix,
+                format!(
+                    "must differ from the archive's prefix {archive_prefix:?} (and {raw_prefix:?}): the objects would overwrite each other"
+                ),
+            ));
+        }
+        Ok(Config { pipeline, pipeline_file, s3, dead_letter_prefix, deadline_margin, log_level })
     }
 }
 
@@ -234,6 +242,12 @@ mod tests {
             &[bucket, ("SLUICEGATE_INDEX_TEMPLATE", "cwl-{nope}")],
             expect![[
                 r#"error: SLUICEGATE_INDEX_TEMPLATE="cwl-{nope}": unknown placeholder {nope} in index template "cwl-{nope}" (known: yyyy, MM, dd, HH, log_group)"#
+            ]],
+        );
+        check(
+            &[bucket, ("SLUICEGATE_ARCHIVE_PREFIX", "logs/"), ("SLUICEGATE_DEAD_LETTER_PREFIX", "logs")],
+            expect![[
+                r#"error: SLUICEGATE_DEAD_LETTER_PREFIX="logs": must differ from the archive's prefix "logs" (and "logs-raw"): the objects would overwrite each other"#
             ]],
         );
         check(
