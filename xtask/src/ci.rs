@@ -35,8 +35,44 @@ pub fn main(root: &Path) -> anyhow::Result<()> {
         run(cmd(&transforms, "cargo", &["test", "--locked", "--workspace", "--target", &host])
             .env("CARGO_TARGET_DIR", root.join("target/transforms-native")))
     })?;
+    step("guest template, as its guide says", || template_guide(root))?;
     step("terraform", || terraform::check(root, Some(&venv.join("bin/checkov"))))?;
     eprintln!("ci passed in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+/// Walks `guest-sdk/README.md`'s guide on the template crate: its native tests, the release
+/// Wasm build, and `sluicegate check` on sample events, whose verdicts must be the template's.
+fn template_guide(root: &Path) -> anyhow::Result<()> {
+    let template = root.join("guest-sdk/template");
+    let target_dir = root.join("target/template");
+    let host = host_triple(root)?;
+    run(cmd(&template, "cargo", &["test", "--locked", "--target", &host]).env("CARGO_TARGET_DIR", &target_dir))?;
+    run(cmd(&template, "cargo", &["build", "--locked", "--release"]).env("CARGO_TARGET_DIR", &target_dir))?;
+    let module = target_dir.join("wasm32-unknown-unknown/release/my_transform.wasm");
+    let samples = target_dir.join("samples");
+    std::fs::create_dir_all(&samples)?;
+    let config = samples.join("config.json");
+    std::fs::write(&config, r#"{"team": "payments", "noise": ["GET /healthz"]}"#)?;
+    let events = samples.join("events.ndjson");
+    std::fs::write(
+        &events,
+        "{\"id\":\"1\",\"timestamp\":1764324000000,\"message\":\"GET /healthz 200\"}\n{\"id\":\"2\",\"timestamp\":1764324000000,\"message\":\"paid\"}\n",
+    )?;
+    let sluicegate = root.join("target/debug/sluicegate");
+    let output = crate::run::output(&mut cmd(
+        root,
+        &sluicegate.to_string_lossy(),
+        &["check", &module.to_string_lossy(), "--config", &config.to_string_lossy(), "--input", &events.to_string_lossy(), "--json"],
+    ))?;
+    let verdicts: Vec<String> = output
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).map(|value| value["verdict"].as_str().unwrap_or_default().to_owned()))
+        .collect::<Result<_, _>>()?;
+    if verdicts != ["dropped", "changed"] {
+        anyhow::bail!("sluicegate check on the template's module gave {verdicts:?}, not [\"dropped\", \"changed\"]:\n{output}");
+    }
+    eprintln!("template: sluicegate check gives {verdicts:?}");
     Ok(())
 }
 
