@@ -9,7 +9,23 @@ use crate::run::{cmd, output};
 
 /// Crates that must never appear in the engine's dependency tree: the engine does no I/O and
 /// knows nothing of Lambda, S3, SigV4 or hyper.
-const ENGINE_FORBIDDEN: &[&str] = &["lambda_runtime", "aws-sdk-s3", "aws-sigv4", "aws-config", "hyper", "tokio", "reqwest"];
+const ENGINE_FORBIDDEN: &[&str] = &[
+    "lambda_runtime",
+    "aws_lambda_events",
+    "aws-sdk-s3",
+    "aws-sigv4",
+    "aws-config",
+    "aws-credential-types",
+    "aws-smithy-runtime-api",
+    "aws-smithy-http-client",
+    "hyper",
+    "hyper-util",
+    "hyper-rustls",
+    "rustls",
+    "tokio",
+    "reqwest",
+    "ureq",
+];
 
 /// Runs every tidy check.
 pub fn check(root: &Path) -> anyhow::Result<()> {
