@@ -194,6 +194,11 @@ fn lambda_platform(message: &str) -> Option<FieldsText> {
 
 /// The Lambda runtimes' own lines: `time \t request id \t LEVEL \t text`.
 fn lambda_runtime(message: &str) -> Option<(&str, &str)> {
+    // The time comes first (`2025-…`, checked below): without its dash the line is not one of
+    // these, and the search for tabs through the whole line is skipped.
+    if message.as_bytes().get(4) != Some(&b'-') {
+        return None;
+    }
     let mut parts = message.splitn(4, '\t');
     let time = parts.next()?;
     let request_id = parts.next()?;
