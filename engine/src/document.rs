@@ -98,6 +98,13 @@ fn write_merged_document(out: &mut Vec<u8>, event: &Event<'_>, context: &Context
     write_base_document(&mut base, event, &context_fragment(context));
     let mut document: serde_json::Value = serde_json::from_slice(&base).expect("the base document is valid json");
     merge(&mut document, serde_json::Value::Object(fields));
+    // Where the event came from is the record's to say, not the log line's: a JSON message
+    // extracted at the root must not forge the id, account, log group or stream, which access
+    // rules and audits key on.
+    set_path(&mut document, &["event", "id"], event.id.as_ref());
+    set_path(&mut document, &["aws", "cloudwatch", "log_group"], context.log_group.as_ref());
+    set_path(&mut document, &["aws", "cloudwatch", "log_stream"], context.log_stream.as_ref());
+    set_path(&mut document, &["cloud", "account", "id"], context.owner.as_ref());
     serde_json::to_writer(out, &document).expect("writing to a vec cannot fail");
     Ok(())
 }
@@ -185,6 +192,19 @@ fn object_members(text: &str) -> Result<Members<'_>, serde_json::Error> {
     let members = serde::Deserializer::deserialize_map(&mut deserializer, Visit)?;
     deserializer.end()?;
     Ok(members)
+}
+
+/// Sets the string at `path`, making every step an object (a value that is not one is replaced).
+fn set_path(target: &mut serde_json::Value, path: &[&str], value: &str) {
+    let mut target = target;
+    for key in path {
+        if !target.is_object() {
+            *target = serde_json::Value::Object(serde_json::Map::new());
+        }
+        let serde_json::Value::Object(object) = target else { unreachable!("made an object above") };
+        target = object.entry(key.to_string()).or_insert(serde_json::Value::Null);
+    }
+    *target = serde_json::Value::String(value.to_owned());
 }
 
 /// Merges `patch` into `target`: objects merge key by key, anything else replaces.
@@ -328,13 +348,30 @@ mod merge_tests {
         // An `aws` that is not an object, or names `cloudwatch`, merges.
         let merged: serde_json::Value = serde_json::from_str(&document(r#"{"aws":{"cloudwatch":{"x":1}}}"#).unwrap()).unwrap();
         assert_eq!((merged["aws"]["cloudwatch"]["x"].clone(), merged["aws"]["cloudwatch"]["log_group"].clone()), (1.into(), "g".into()));
-        assert_eq!(serde_json::from_str::<serde_json::Value>(&document(r#"{"aws":3}"#).unwrap()).unwrap()["aws"], 3);
+        // An `aws` that is not an object cannot take the document's `aws.cloudwatch` away.
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&document(r#"{"aws":3}"#).unwrap()).unwrap()["aws"]["cloudwatch"]["log_group"],
+            "g"
+        );
         // A key given twice takes the merging path, which keeps the last.
         let merged: serde_json::Value = serde_json::from_str(&document(r#"{"a":1,"a":2}"#).unwrap()).unwrap();
         assert_eq!(merged["a"], 2);
         assert_eq!(document("[1]").unwrap_err(), "transform fields are not a json object");
         assert!(document(r#"{"a":1} x"#).unwrap_err().starts_with("transform fields are not json"));
         assert!(document(r#"{"a":"#).unwrap_err().starts_with("transform fields are not json"));
+    }
+
+    // Regression: a JSON log line extracted at the root replaced the document's id, account,
+    // log group and stream with whatever the line said.
+    #[test]
+    fn fields_cannot_forge_where_the_event_came_from() {
+        let forged = r#"{"event":{"id":"x","action":"login"},"cloud":{"account":{"id":"999"}},"aws":{"cloudwatch":{"log_group":"other","extra":1}}}"#;
+        let shipped: serde_json::Value = serde_json::from_str(&document(forged).unwrap()).unwrap();
+        assert_eq!(shipped["event"], serde_json::json!({"id": "1", "action": "login"}));
+        assert_eq!(shipped["cloud"]["account"]["id"], "o");
+        assert_eq!(shipped["aws"]["cloudwatch"], serde_json::json!({"log_group": "g", "log_stream": "s", "extra": 1}));
+        let shipped: serde_json::Value = serde_json::from_str(&document(r#"{"event":"login","cloud":3}"#).unwrap()).unwrap();
+        assert_eq!((shipped["event"]["id"].clone(), shipped["cloud"]["account"]["id"].clone()), ("1".into(), "o".into()));
     }
 
     // Regression: fields written by a guest with line breaks between tokens (pretty-printed
