@@ -110,6 +110,21 @@ fn put(event: &mut Event<'_>, target: &Option<String>, fields: Map<String, Value
     }
 }
 
+/// Writes the JSON number `text` is, when it is a plain one (see [`typed`]), and says whether
+/// it was. An integer is its own JSON text (plain numbers have no leading zeros or signs but
+/// `-`), except `-0`; other numbers are written as the JSON value would be.
+fn push_number(out: &mut String, text: &str) -> bool {
+    match number(text) {
+        Some(number) if number.is_i64() && text != "-0" => out.push_str(text),
+        Some(number) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{number}");
+        }
+        None => return false,
+    }
+    true
+}
+
 /// `12`, `-3`, `1.5` become numbers; anything else (`0123`, `2.14.3`, `1e5x`) stays text.
 fn typed(text: &str) -> Value {
     number(text).unwrap_or_else(|| Value::String(text.to_owned()))
@@ -162,7 +177,7 @@ fn lambda_platform(message: &str) -> Option<FieldsText> {
     } else {
         return None;
     };
-    let mut fields = FieldsText::default();
+    let mut fields = FieldsText::for_line(message.len());
     fields.str(Path::AwsLambdaType, kind);
     let mut parts = rest.split('\t');
     let head = parts.next()?.trim();
@@ -224,7 +239,7 @@ fn access_log(message: &str) -> Option<FieldsText> {
     let mut words = rest.split(' ');
     let status: u16 = words.next()?.parse().ok()?;
     let bytes = words.next()?;
-    let mut fields = FieldsText::default();
+    let mut fields = FieldsText::for_line(message.len());
     fields.str(Path::SourceAddress, host);
     if ident != "-" {
         fields.str(Path::Ident, ident);
@@ -330,13 +345,17 @@ impl Path {
 /// Fields as (path, JSON literal) pairs, written as one JSON object text with nested objects in
 /// key order (the order a map writes them), without building a map: the parsers of fixed shapes
 /// (Lambda lines, access logs) write their fields this way.
-#[derive(Default)]
 struct FieldsText {
     entries: Vec<(Path, std::ops::Range<usize>)>,
     literals: String,
 }
 
 impl FieldsText {
+    /// Room for the fields of one line of `n_bytes`, so that filling it does not grow it.
+    fn for_line(n_bytes: usize) -> FieldsText {
+        FieldsText { entries: Vec::with_capacity(12), literals: String::with_capacity(n_bytes + 16) }
+    }
+
     fn str(&mut self, path: Path, text: &str) {
         let start = self.literals.len();
         push_json_str(&mut self.literals, text);
@@ -352,9 +371,11 @@ impl FieldsText {
 
     /// A number when the text is one (see [`typed`]), else a string.
     fn typed(&mut self, path: Path, text: &str) {
-        match number(text) {
-            Some(number) => self.literal(path, number),
-            None => self.str(path, text),
+        let start = self.literals.len();
+        if push_number(&mut self.literals, text) {
+            self.entries.push((path, start..self.literals.len()));
+        } else {
+            self.str(path, text);
         }
     }
 
@@ -557,13 +578,8 @@ fn logfmt_json(message: &str, level_keys: &[String]) -> Option<(String, Option<S
                 at += 1;
             }
             let text = &message[value_start..at];
-            match number(text) {
-                // Displaying a JSON number writes it without a copy.
-                Some(number) => {
-                    use std::fmt::Write;
-                    let _ = write!(json, "{number}");
-                }
-                None => push_json_text(&mut json, text, plain),
+            if !push_number(&mut json, text) {
+                push_json_text(&mut json, text, plain);
             }
             if is_level_key {
                 level = Some(text.to_owned());
@@ -771,7 +787,7 @@ impl Extract {
             }
             if let Some((request_id, runtime_level)) = lambda_runtime(trimmed) {
                 if has_no_fields {
-                    let mut fields = FieldsText::default();
+                    let mut fields = FieldsText::for_line(64);
                     fields.str(Path::AwsLambdaRequestId, request_id);
                     fields.str(Path::LogLevel, &runtime_level.to_ascii_uppercase());
                     return Ok(Parsed::Text(fields, &None));
@@ -1025,6 +1041,31 @@ mod tests {
         let mut escaped = String::new();
         push_json_str(&mut escaped, "é日本");
         assert_eq!(escaped, "\"é日本\"", "bytes of longer characters need nothing");
+    }
+
+    #[test]
+    fn numbers_are_written_as_their_json_values() {
+        for text in [
+            "0",
+            "-0",
+            "7",
+            "-12",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775809",
+            "1.5",
+            "2.50",
+            "0.0",
+            "-0.5",
+            "1.0000000000000001",
+            "007",
+            "1.2.3",
+            "x",
+        ] {
+            let mut written = String::new();
+            let is_number = push_number(&mut written, text);
+            assert_eq!(is_number.then_some(written), number(text).map(|value| value.to_string()), "{text:?}");
+        }
     }
 
     #[test]
