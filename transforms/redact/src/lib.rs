@@ -266,14 +266,24 @@ fn find_numbers(bytes: &[u8], cards: bool, ipv4: bool, out: &mut Vec<Match>) {
             }
             continue;
         }
-        if cards && at >= cards_from {
-            cards_from = card_at(bytes, at, out);
+        // Most numbers are short and end in neither a group separator nor a dot: the first run
+        // of digits rules them out for both detectors without reading them again.
+        let mut run_end = at + 1;
+        while run_end < bytes.len() && bytes[run_end].is_ascii_digit() {
+            run_end += 1;
         }
-        if ipv4 {
+        let next = bytes.get(run_end).copied();
+        if cards && at >= cards_from {
+            let groups_go_on = matches!(next, Some(b' ' | b'-')) && bytes.get(run_end + 1).is_some_and(u8::is_ascii_digit);
+            // Without another group, a run of fewer than 13 digits is a candidate that ends
+            // where the run does.
+            cards_from = if groups_go_on || run_end - at >= 13 { card_at(bytes, at, out) } else { run_end };
+        }
+        if ipv4 && run_end - at <= 3 && next == Some(b'.') {
             ipv4_at(bytes, at, out);
         }
         // The digits and dots that follow continue this number: none of them can start a match.
-        at += 1;
+        at = run_end;
         while at < bytes.len() && is(bytes[at], DIGIT | DOT) {
             at += 1;
         }
@@ -640,7 +650,8 @@ fn has_keyword(bytes: &[u8]) -> bool {
         }
         at += 8;
     }
-    (at..bytes.len()).any(is_keyword_at)
+    // Every keyword has at least three bytes.
+    (at..bytes.len().saturating_sub(2)).any(is_keyword_at)
 }
 
 /// SipHash-2-4: a keyed hash, so equal values hash equally (joins still work) while nobody without
