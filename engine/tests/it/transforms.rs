@@ -76,7 +76,7 @@ fn extract() {
             1: kept {"level":"warn","time":"2025-11-28T10:00:01.500Z","msg":"slow"} fields={"level":"warn","time":"2025-11-28T10:00:01.500Z","msg":"slow","log":{"level":"WARN"}} timestamp=1764324001500
             2: kept time=2025-11-28T10:00:02Z level=info msg=ok qty=3 fields={"time":"2025-11-28T10:00:02Z","level":"info","msg":"ok","qty":3,"log":{"level":"INFO"}} timestamp=1764324002000
             3: kept 10.0.0.7 - - [28/Nov/2025:10:01:02 +0000] "GET / HTTP/1.1" 200 5 fields={"http":{"request":{"method":"GET"},"response":{"body":{"bytes":5},"status_code":200},"version":"1.1"},"source":{"address":"10.0.0.7"},"url":{"original":"/"}}
-            4: failed in extract: message looks like json but is not: key must be a string at line 1 column 2
+            4: kept {broken
         "#]],
     );
 }

@@ -795,15 +795,16 @@ impl Extract {
                 return Ok(Parsed::RuntimeNextToFields { request_id: request_id.to_owned(), level: runtime_level.to_owned() });
             }
         }
+        // A line that only starts like JSON (`{main} started`, or JSON that CloudWatch cut at its
+        // size limit) is not a failure: the other parsers get it, and it ships as text.
         if let Parser::On(None) = &self.json
             && trimmed.starts_with('{')
             && has_no_fields
+            && let Ok(probe) = probe_json(trimmed, &self.level_keys)
         {
             // The message is already the fields' JSON text: it is checked and searched for
             // its level without building a map, and goes as it is, with `log.level` spliced
             // in.
-            let probe = probe_json(trimmed, &self.level_keys)
-                .map_err(|error| Error::msg(format!("message looks like json but is not: {error}")))?;
             let mut level = None;
             let mut json = String::with_capacity(trimmed.len() + 32);
             json.push_str(trimmed);
@@ -821,15 +822,10 @@ impl Extract {
         }
         if let Parser::On(target) = &self.json
             && trimmed.starts_with('{')
+            && let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(trimmed)
         {
-            match serde_json::from_str::<Value>(trimmed) {
-                Ok(Value::Object(fields)) => {
-                    let level = self.level_keys.iter().find_map(|key| fields.get(key)?.as_str().map(str::to_owned));
-                    return Ok(Parsed::Map { fields, target, level });
-                }
-                Ok(_) => {}
-                Err(error) => return Err(Error::msg(format!("message looks like json but is not: {error}"))),
-            }
+            let level = self.level_keys.iter().find_map(|key| fields.get(key)?.as_str().map(str::to_owned));
+            return Ok(Parsed::Map { fields, target, level });
         }
         if let Parser::On(target) = &self.access_log
             && let Some(fields) = access_log(trimmed)
@@ -1000,9 +996,13 @@ mod tests {
             (r#"{"level":{"n":3},"severity":"err"}"#, r#"{"level":{"n":3},"severity":"err","log":{"level":"ERR"}} @1700000000000"#),
             (r#"{"level":"a","level":2}"#, r#"{"level":"a","level":2} @1700000000000"#),
             ("{}", r#"{} @1700000000000"#),
-            (r#"{"a":1} x"#, "failed: message looks like json but is not: trailing characters at line 1 column 9"),
+            // Regression: lines that only start like JSON failed, and the default policy
+            // dead-lettered ordinary log lines.
+            (r#"{"a":1} x"#, "kept"),
             ("just text = not logfmt", "kept"),
-            ("{not json", "failed: message looks like json but is not: key must be a string at line 1 column 2"),
+            ("{not json", "kept"),
+            ("{main} started", "kept"),
+            (r#"{"cut":"at the size li"#, "kept"),
         ];
         for (message, expected) in cases {
             assert_eq!(fields("{}", message), expected, "message {message:?}");
