@@ -85,6 +85,11 @@ impl Chain {
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.stages.iter().map(|stage| &*stage.name)
     }
+
+    /// Each transform's name and whether its module came precompiled (a `.cwasm`).
+    pub fn precompiled(&self) -> impl Iterator<Item = (&str, bool)> {
+        self.stages.iter().map(|stage| (&*stage.name, stage.module.precompiled))
+    }
 }
 
 impl Transforms for Chain {

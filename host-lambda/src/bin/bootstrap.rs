@@ -24,6 +24,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run() -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
     let get = |name: &str| std::env::var(name).ok();
     let config = Config::from_env(get).context("bad configuration")?;
     init_logs(&config.log_level);
@@ -33,6 +34,7 @@ async fn run() -> anyhow::Result<()> {
     let s3_client = S3Archive::client(&sdk_config, &config.s3);
     let archive = S3Archive::new(s3_client, &config.s3);
     let es_client = EsClient::new(es_config, sdk_config.credentials_provider()).context("cannot build the elasticsearch client")?;
+    let mut transforms: Vec<String> = Vec::new();
     let pipeline = match &config.pipeline_file {
         Some(path) => {
             // The transforms load once per container; their instances are reused across batches.
@@ -46,13 +48,25 @@ async fn run() -> anyhow::Result<()> {
             }
             let host = WasmHost::new(file.limits).context("cannot start the wasm host")?;
             let chain = file.start(&host, path).with_context(|| format!("SLUICEGATE_PIPELINE={}", path.display()))?;
+            let compiled: Vec<&str> = chain.precompiled().filter(|(_, precompiled)| !precompiled).map(|(name, _)| name).collect();
+            if !compiled.is_empty() {
+                // Compiling costs seconds of every cold start; `cargo xtask dist` ships .cwasm files.
+                tracing::warn!(transforms = ?compiled, "transforms compiled at start: no usable .cwasm next to their modules");
+            }
+            transforms = chain.names().map(str::to_owned).collect();
             Pipeline::with_transforms(pipeline_config, Box::new(chain))
         }
         None => Pipeline::new(config.pipeline.clone()),
     };
     let handler = Handler::new(pipeline, es_client, archive, config.dead_letter_prefix.clone());
     let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "sluicegate".to_owned());
-    tracing::info!(bucket = %config.s3.bucket, archive_stage = ?config.pipeline.archive_stage, "sluicegate ready");
+    tracing::info!(
+        bucket = %config.s3.bucket,
+        archive_stage = ?config.pipeline.archive_stage,
+        transforms = ?transforms,
+        start_ms = started.elapsed().as_millis() as u64,
+        "sluicegate ready"
+    );
 
     let handler = &handler;
     let function_name = function_name.as_str();
