@@ -39,6 +39,15 @@ pub fn bootstrap_path() -> PathBuf {
     path
 }
 
+/// Writes a test's report (a scenario table, say) to `<workspace>/target/reports/<name>.txt`,
+/// where `cargo xtask ci` prints it after the tests: the harness swallows what passing tests print.
+pub fn write_report(name: &str, text: &str) {
+    let dir = workspace_dir().join("target/reports");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|error| panic!("create {}: {error}", dir.display()));
+    let path = dir.join(format!("{name}.txt"));
+    std::fs::write(&path, text).unwrap_or_else(|error| panic!("write {}: {error}", path.display()));
+}
+
 /// Gzip, as CloudWatch Logs compresses subscription messages.
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     sluicegate_engine::archive::gzip(bytes)

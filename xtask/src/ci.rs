@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::time::Instant;
 
+use anyhow::Context as _;
+
 use crate::run::{cmd, run};
 use crate::{terraform, tidy, venv};
 
@@ -18,11 +20,21 @@ pub fn main(root: &Path) -> anyhow::Result<()> {
     step("tidy", || tidy::check(root))?;
     let venv = step("python tools", || venv::ensure(root))?;
     step("build bootstrap", || run(&mut cmd(root, "cargo", &["build", "--locked", "-p", "sluicegate-lambda", "--bins"])))?;
-    step("tests", || {
+    // Tests write their scenario tables here (the harness swallows what passing tests print);
+    // they are printed after the tests, pass or fail, and an earlier run's must not pass for these.
+    let reports = root.join("target/reports");
+    if let Err(error) = std::fs::remove_dir_all(&reports)
+        && error.kind() != std::io::ErrorKind::NotFound
+    {
+        return Err(anyhow::anyhow!("cannot remove {}: {error}", reports.display()));
+    }
+    let tests = step("tests", || {
         run(cmd(root, "cargo", &["test", "--locked", "--workspace"])
             .env("SLUICEGATE_VENV", &venv)
             .env("SLUICEGATE_BOOTSTRAP", root.join("target/debug/bootstrap")))
-    })?;
+    });
+    print_reports(&reports)?;
+    tests?;
     step("transforms fmt, clippy and native tests", || {
         let transforms = root.join("transforms");
         let target_dir = root.join("target/transforms");
@@ -73,6 +85,20 @@ fn template_guide(root: &Path) -> anyhow::Result<()> {
         anyhow::bail!("sluicegate check on the template's module gave {verdicts:?}, not [\"dropped\", \"changed\"]:\n{output}");
     }
     eprintln!("template: sluicegate check gives {verdicts:?}");
+    Ok(())
+}
+
+/// Prints every report the tests wrote, in name order.
+fn print_reports(reports: &Path) -> anyhow::Result<()> {
+    if !reports.is_dir() {
+        return Ok(());
+    }
+    let mut paths: Vec<_> = std::fs::read_dir(reports)?.map(|entry| entry.map(|entry| entry.path())).collect::<Result<_, _>>()?;
+    paths.sort();
+    for path in paths {
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        eprintln!("==> report {}\n{text}", path.display());
+    }
     Ok(())
 }
 
