@@ -12,6 +12,19 @@ use crate::process::{Server, free_port, scratch_dir, wait_for_line};
 /// The function name cargo-lambda uses with `--only-lambda-apis`.
 pub const FUNCTION_NAME: &str = "_";
 
+/// What cargo-lambda's emulator sends as `Lambda-Runtime-Deadline-Ms` with every invocation: not
+/// a point in time but a fixed 600000, which the runtime reads as ten minutes left (the emulator
+/// has no function timeout of its own to honour).
+pub const EMULATOR_DEADLINE_MS: u64 = 600_000;
+
+/// The `SLUICEGATE_DEADLINE_MARGIN_MS` setting that leaves the function `time_left` of the
+/// emulator's ten minutes: as a Lambda with a timeout of `time_left` plus the margin would be.
+pub fn time_left(time_left: Duration) -> (&'static str, String) {
+    let time_left_ms = u64::try_from(time_left.as_millis()).expect("a test's time fits in u64");
+    assert!(time_left_ms < EMULATOR_DEADLINE_MS, "the emulator gives at most {EMULATOR_DEADLINE_MS} ms");
+    ("SLUICEGATE_DEADLINE_MARGIN_MS", (EMULATOR_DEADLINE_MS - time_left_ms).to_string())
+}
+
 /// The Runtime API emulator and one `bootstrap` process polling it.
 #[derive(Debug)]
 pub struct Lambda {

@@ -7,7 +7,7 @@ use sluicegate_tests::moto::lambda_event;
 use crate::{LOG_GROUP, LOG_STREAM, STREAM, Stack, failures};
 
 /// The FAKE `_bulk` server, run on a runtime of its own so the test thread can block on invokes.
-fn fake_bulk_server(script: Script) -> FaultyBulkServer {
+pub(crate) fn fake_bulk_server(script: Script) -> FaultyBulkServer {
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
