@@ -33,6 +33,8 @@ locals {
   # A serverless collection is signed for the aoss service; a managed domain for es.
   domain_is_serverless = !var.create_domain && can(regex("^arn:aws[a-z-]*:aoss:", var.existing_domain_arn))
   domain_auth          = local.domain_is_serverless ? "sigv4-aoss" : "sigv4-es"
+  # SigV4 signs for the domain's region, which for a given domain may not be the Lambda's.
+  domain_region = var.create_domain ? local.region : split(":", var.existing_domain_arn)[3]
 
   # The pipeline file the Lambda reads from the layer. The layer zip built by `cargo xtask dist`
   # must carry exactly this document at sluicegate/pipeline.json.
@@ -54,6 +56,7 @@ locals {
   lambda_environment = {
     SLUICEGATE_ES_URL             = local.domain_url
     SLUICEGATE_ES_AUTH            = local.domain_auth
+    SLUICEGATE_ES_REGION          = local.domain_region
     SLUICEGATE_INDEX_TEMPLATE     = var.index_template
     SLUICEGATE_BULK_ACTION        = var.bulk_action
     SLUICEGATE_BULK_MAX_BYTES     = tostring(var.bulk_max_bytes)

@@ -191,6 +191,7 @@ run "defaults" {
     condition = one(aws_lambda_function.this.environment).variables == tomap({
       SLUICEGATE_ES_URL             = "https://search-logs-abc123.eu-west-1.es.amazonaws.com"
       SLUICEGATE_ES_AUTH            = "sigv4-es"
+      SLUICEGATE_ES_REGION          = "eu-west-1"
       SLUICEGATE_INDEX_TEMPLATE     = "cwl-{yyyy}.{MM}.{dd}"
       SLUICEGATE_BULK_ACTION        = "index"
       SLUICEGATE_BULK_MAX_BYTES     = "5242880"
@@ -437,8 +438,14 @@ run "existing_domain" {
   variables {
     create_domain            = false
     domain_master_user_arn   = null
-    existing_domain_endpoint = "https://search-shared-xyz.eu-west-1.es.amazonaws.com/"
-    existing_domain_arn      = "arn:aws:es:eu-west-1:210987654321:domain/shared"
+    existing_domain_endpoint = "https://search-shared-xyz.us-east-2.es.amazonaws.com/"
+    existing_domain_arn      = "arn:aws:es:us-east-2:210987654321:domain/shared"
+  }
+
+  # Regression: a domain in another region than the Lambda was signed for the Lambda's region.
+  assert {
+    condition     = one(aws_lambda_function.this.environment).variables["SLUICEGATE_ES_REGION"] == "us-east-2"
+    error_message = "SigV4 must sign for the given domain's region"
   }
 
   assert {
@@ -447,12 +454,12 @@ run "existing_domain" {
   }
 
   assert {
-    condition     = one(aws_lambda_function.this.environment).variables["SLUICEGATE_ES_URL"] == "https://search-shared-xyz.eu-west-1.es.amazonaws.com" && one(aws_lambda_function.this.environment).variables["SLUICEGATE_ES_AUTH"] == "sigv4-es"
+    condition     = one(aws_lambda_function.this.environment).variables["SLUICEGATE_ES_URL"] == "https://search-shared-xyz.us-east-2.es.amazonaws.com" && one(aws_lambda_function.this.environment).variables["SLUICEGATE_ES_AUTH"] == "sigv4-es"
     error_message = "the Lambda must ship to the given endpoint with SigV4 for es"
   }
 
   assert {
-    condition     = contains(flatten([for statement in data.aws_iam_policy_document.lambda.statement : statement.resources if statement.sid == "ShipToDomain"]), "arn:aws:es:eu-west-1:210987654321:domain/shared/*")
+    condition     = contains(flatten([for statement in data.aws_iam_policy_document.lambda.statement : statement.resources if statement.sid == "ShipToDomain"]), "arn:aws:es:us-east-2:210987654321:domain/shared/*")
     error_message = "the Lambda's write permission must be scoped to the given domain"
   }
 
