@@ -11,7 +11,7 @@
 //! template's index (a raw replay with the pipeline chooses it again).
 
 use std::borrow::Cow;
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -155,6 +155,10 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
             _ => Pipeline::new(pipeline_config),
         };
         let mut summary = ReplaySummary::default();
+        if keys.is_empty() {
+            eprintln!("replay: no archive objects under s3://{}/{} in the time range", args.s3_bucket, args.prefix);
+            progress(&summary, 0);
+        }
         for (object_idx, key) in keys.iter().enumerate() {
             let body = get_object(&s3, &args.s3_bucket, key).await?;
             // Archive objects are concatenated gzip members of about 1 MiB: read them all.
@@ -169,15 +173,33 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
             let report = es.ship(&bodies, deadline).await;
             count(&report, &mut summary);
             summary.objects += 1;
-            eprint!("\rreplay: {}/{} objects, {} documents delivered", summary.objects, keys.len(), summary.delivered);
-            let _ = std::io::stderr().flush();
+            progress(&summary, keys.len());
         }
-        eprintln!();
+        if std::io::stderr().is_terminal() {
+            eprintln!();
+        }
         anyhow::Ok(summary)
     })?;
     println!("{}", serde_json::to_string(&summary)?);
     anyhow::ensure!(summary.undelivered == 0, "{} documents were not delivered", summary.undelivered);
     Ok(())
+}
+
+/// The progress line: a bar redrawn in place on a terminal, one line per object in a log.
+fn progress(summary: &ReplaySummary, n_objects: usize) {
+    const WIDTH: usize = 30;
+    let filled = (summary.objects * WIDTH).checked_div(n_objects).unwrap_or(WIDTH).min(WIDTH);
+    let counts = format!(
+        "{}/{n_objects} objects, {} documents delivered, {} rejected, {} undelivered",
+        summary.objects, summary.delivered, summary.rejected, summary.undelivered
+    );
+    let mut stderr = std::io::stderr();
+    if stderr.is_terminal() {
+        let _ = write!(stderr, "\rreplay [{}{}] {counts}", "#".repeat(filled), "-".repeat(WIDTH - filled));
+        let _ = stderr.flush();
+    } else {
+        let _ = writeln!(stderr, "replay: {counts}");
+    }
 }
 
 fn count(report: &ShipReport, summary: &mut ReplaySummary) {

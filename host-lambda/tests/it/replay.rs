@@ -20,7 +20,16 @@ fn sluicegate(args: &[&str]) -> Value {
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "sluicegate {args:?}: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|error| panic!("{stdout:?}: {error}"))
+    let summary: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|error| panic!("{stdout:?}: {error}"));
+    if args.first() == Some(&"replay") {
+        // The progress, one line per object when stderr is not a terminal, ends at the summary.
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let last = stderr.lines().filter(|line| line.starts_with("replay: ") && line.contains(" objects, ")).last().unwrap_or_default();
+        let objects = &summary["objects"];
+        let expected = format!("replay: {objects}/{objects} objects, {} documents delivered,", summary["delivered"]);
+        assert!(last.starts_with(&expected), "progress {last:?}, expected {expected:?}");
+    }
+    summary
 }
 
 /// `(_id, message)` of every document, sorted.
