@@ -24,7 +24,7 @@ fn sluicegate(args: &[&str]) -> Value {
     if args.first() == Some(&"replay") {
         // The progress, one line per object when stderr is not a terminal, ends at the summary.
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let last = stderr.lines().filter(|line| line.starts_with("replay: ") && line.contains(" objects, ")).last().unwrap_or_default();
+        let last = stderr.lines().rfind(|line| line.starts_with("replay: ") && line.contains(" objects, ")).unwrap_or_default();
         let objects = &summary["objects"];
         let expected = format!("replay: {objects}/{objects} objects, {} documents delivered,", summary["delivered"]);
         assert!(last.starts_with(&expected), "progress {last:?}, expected {expected:?}");
