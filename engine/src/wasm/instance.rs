@@ -95,6 +95,16 @@ impl Instance {
             version: abi::ABI_VERSION,
             export: abi::MEMORY_EXPORT,
         })?;
+        // The marker's answer is the ABI version the guest speaks; the export's name alone only
+        // says it speaks some version 1 layout.
+        let marker = instance.get_typed_func::<(), i32>(&mut store, abi::MARKER_EXPORT).map_err(instantiate_error)?;
+        let version = marker.call(&mut store, ()).map_err(instantiate_error)?;
+        if u32::try_from(version).ok() != Some(abi::ABI_VERSION) {
+            return Err(WasmError::Instantiate {
+                name: name.to_string(),
+                reason: format!("the module speaks ABI version {version}, this host speaks version {}", abi::ABI_VERSION),
+            });
+        }
         let buffer = instance.get_typed_func::<i32, i32>(&mut store, abi::BUFFER_EXPORT).map_err(instantiate_error)?;
         let init = instance.get_typed_func::<i32, i64>(&mut store, abi::INIT_EXPORT).map_err(instantiate_error)?;
         let process = instance.get_typed_func::<i32, i64>(&mut store, abi::PROCESS_EXPORT).map_err(instantiate_error)?;

@@ -242,6 +242,17 @@ fn lying_module(answer: &str) -> String {
 }
 
 #[test]
+fn modules_of_another_abi_version_are_refused() {
+    let host = WasmHost::new(limits()).unwrap();
+    let bytes = wat::parse_str(lying_module("i64.const 0").replace("i32.const 1)", "i32.const 2)")).unwrap();
+    let module = host.compile("future", Path::new("future.wasm"), &bytes).unwrap();
+    let spec = StageSpec { name: "future".to_owned(), module, config: "{}".to_owned(), on_error: OnError::DeadLetter };
+    let error = Chain::new(&host, vec![spec]).unwrap_err();
+    expect!["transform future: cannot instantiate: the module speaks ABI version 2, this host speaks version 1"]
+        .assert_eq(&error.to_string());
+}
+
+#[test]
 fn answers_that_break_the_abi_fail_only_their_call() {
     let host = WasmHost::new(limits()).unwrap();
     let run = |answer: &str| {
