@@ -90,6 +90,9 @@ fn standard_chain_to_bulk_and_archive(bencher: divan::Bencher) {
 #[divan::bench(sample_count = 20)]
 fn startup_precompiled(bencher: divan::Bencher) {
     let folder = &folders().0;
+    // A `.cwasm` that does not load would be compiled instead, silently timing the wrong thing.
+    let host = WasmHost::new(Limits::default()).unwrap();
+    assert!(start(&host, folder).precompiled().all(|(_, precompiled)| precompiled), "every module loads precompiled");
     bencher.bench_local(|| {
         let host = WasmHost::new(Limits::default()).unwrap();
         start(&host, folder)
@@ -100,6 +103,8 @@ fn startup_precompiled(bencher: divan::Bencher) {
 #[divan::bench(sample_count = 3)]
 fn startup_compiled(bencher: divan::Bencher) {
     let folder = &folders().1;
+    let host = WasmHost::new(Limits::default()).unwrap();
+    assert!(start(&host, folder).precompiled().all(|(_, precompiled)| !precompiled), "every module is compiled");
     bencher.bench_local(|| {
         let host = WasmHost::new(Limits::default()).unwrap();
         start(&host, folder)
