@@ -33,7 +33,12 @@ pub fn abi_version() -> i32 {
 /// Makes the input buffer at least `len` bytes long and returns its address.
 pub fn buffer(len: i32) -> i32 {
     BUFFER.with_borrow_mut(|buffer| {
-        buffer.resize(len as u32 as usize, 0);
+        // Never shrunk: the calls read `buffer[..len]`, and a frame after a smaller one would
+        // otherwise zero the difference again just for the host to overwrite it.
+        let len = len as u32 as usize;
+        if buffer.len() < len {
+            buffer.resize(len, 0);
+        }
         buffer.as_mut_ptr() as i32
     })
 }
