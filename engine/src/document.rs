@@ -116,13 +116,31 @@ fn write_merged_document(out: &mut Vec<u8>, event: &Event<'_>, context: &Context
 fn push_one_line(out: &mut Vec<u8>, text: &str) {
     let start = out.len();
     out.extend_from_slice(text.as_bytes());
-    if text.bytes().any(|byte| byte == b'\n' || byte == b'\r') {
+    if has_line_break(text.as_bytes()) {
         for byte in &mut out[start..] {
             if *byte == b'\n' || *byte == b'\r' {
                 *byte = b' ';
             }
         }
     }
+}
+
+/// Whether `bytes` hold a `\n` or `\r`, eight bytes at a time: every transform field is scanned
+/// on every document, and a byte-at-a-time loop with an early exit does not vectorise.
+fn has_line_break(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Non-zero exactly when some byte of `x` is zero (exact as a yes or no, which is all this
+    // asks).
+    let has_zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        if has_zero_byte(word ^ (ONES * u64::from(b'\n'))) | has_zero_byte(word ^ (ONES * u64::from(b'\r'))) != 0 {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&byte| byte == b'\n' || byte == b'\r')
 }
 
 /// Where the `aws` object of a [`context_fragment`] ends: JSON string contents cannot hold this
@@ -297,6 +315,23 @@ mod tests {
         assert_eq!(doc["log"]["level"], "info");
         assert_eq!(doc["aws"]["cloudwatch"]["extra"], 1);
         assert_eq!(doc["aws"]["cloudwatch"]["log_group"], "/aws/lambda/app");
+    }
+
+    #[test]
+    fn finds_a_line_break_at_every_position() {
+        // Regression guard for the eight-byte scan: a break at any offset, next to bytes one
+        // above or below it and high-bit bytes, must still be found, and none reported otherwise.
+        for len in 0..20 {
+            let plain: Vec<u8> = (0..len).map(|at| [b'\x0b', b'\x0c', b'\x0e', b'\t', 0xc3, b'a'][at % 6]).collect();
+            assert!(!has_line_break(&plain), "{plain:?}");
+            for at in 0..len {
+                for byte in [b'\n', b'\r'] {
+                    let mut text = plain.clone();
+                    text[at] = byte;
+                    assert!(has_line_break(&text), "{text:?}");
+                }
+            }
+        }
     }
 
     #[test]
