@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-/// A transform that cannot be loaded or started. Every variant names the transform.
+/// A transform that cannot be loaded or started. Every variant raised while loading a chain names
+/// the transform; [`WasmError::Precompile`] comes from [`crate::wasm::precompile`], which sees only
+/// bytes, and its callers name the module.
 #[derive(Debug, thiserror::Error)]
 pub enum WasmError {
     /// The Wasm engine could not be configured.
@@ -52,6 +54,12 @@ pub enum WasmError {
         version: u32,
         /// The missing export.
         export: &'static str,
+    },
+    /// Bytes given to [`crate::wasm::precompile`] do not compile or validate.
+    #[error("not a valid wasm module: {reason}")]
+    Precompile {
+        /// What the compiler said.
+        reason: String,
     },
     /// The module could not be instantiated.
     #[error("transform {name}: cannot instantiate: {reason}")]

@@ -203,11 +203,7 @@ fn older_than(file: &Path, than: &Path) -> bool {
 /// the engine. The result loads through [`WasmHost::load`] as a `.cwasm` file.
 pub fn precompile(bytes: &[u8], limits: &Limits, target: Option<&str>) -> Result<Vec<u8>, WasmError> {
     let engine = Engine::new(&config(limits, target)?).map_err(|error| WasmError::Engine { reason: error.to_string() })?;
-    engine.precompile_module(bytes).map_err(|error| WasmError::Compile {
-        name: String::new(),
-        path: PathBuf::new(),
-        reason: format!("{error:#}"),
-    })
+    engine.precompile_module(bytes).map_err(|error| WasmError::Precompile { reason: format!("{error:#}") })
 }
 
 /// Reads up to [`MAX_GUEST_TEXT`] bytes of text the guest points at; `None` when out of bounds.

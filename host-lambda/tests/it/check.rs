@@ -80,6 +80,13 @@ fn compile_writes_a_cwasm_that_check_uses() {
     ]);
     assert!(ok, "{stderr}");
     assert!(folder.join("arm64").join("guest.cwasm").is_file());
+    // A file that is not wasm is refused by name, and leaves no `.cwasm` behind.
+    let garbage = folder.join("notes.wasm");
+    std::fs::write(&garbage, b"not wasm at all").unwrap();
+    let (ok, _, stderr) = sluicegate(&["compile", garbage.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(stderr.starts_with(&format!("sluicegate: cannot compile {}: not a valid wasm module: ", garbage.display())), "{stderr}");
+    assert!(!folder.join("notes.cwasm").exists());
     // Refused modules are reported with the transform's name.
     std::fs::write(folder.join("bad.wasm"), b"\0asm\x01\0\0\0").unwrap();
     let input = folder.join("events.ndjson");
