@@ -1,7 +1,7 @@
 //! The process-wide Wasm host: one engine, its epoch ticker, the host functions, and loading
 //! (or precompiling) modules.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
