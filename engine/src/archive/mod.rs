@@ -97,12 +97,85 @@ impl ArchiveWriter {
     }
 }
 
-/// Gzip at level 1: NDJSON of log documents is repetitive enough that the fastest real level
-/// already shrinks it several times, and the archive is on the per-event hot path.
+/// Gzip at the fastest real level: NDJSON of log documents is repetitive enough that it already
+/// shrinks the text about seven times, and the archive is on the per-event hot path.
+///
+/// On x86_64 (with the default `isal` feature) this is ISA-L's igzip at level 1: on the standard corpus's documents it measured
+/// 2.6x faster than libdeflate at level 1 for 5% more bytes (docs/wasm.md). Elsewhere, and
+/// should igzip ever refuse (its stateless call has a fixed output buffer), libdeflate.
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    #[cfg(all(target_arch = "x86_64", feature = "isal"))]
+    if let Some(out) = igzip(bytes) {
+        return out;
+    }
+    libdeflate_gzip(bytes)
+}
+
+/// libdeflate's gzip at level 1.
+pub(crate) fn libdeflate_gzip(bytes: &[u8]) -> Vec<u8> {
     let mut compressor = libdeflater::Compressor::new(libdeflater::CompressionLvl::new(1).expect("1 is a valid level"));
     let mut out = vec![0; compressor.gzip_compress_bound(bytes.len())];
     let n_bytes = compressor.gzip_compress(bytes, &mut out).expect("the buffer is at least the bound");
     out.truncate(n_bytes);
     out
+}
+
+/// ISA-L's stateless gzip at level 1 into a buffer of libdeflate's bound (stored blocks fit
+/// it); `None` when it does not finish there.
+#[cfg(all(target_arch = "x86_64", feature = "isal"))]
+fn igzip(bytes: &[u8]) -> Option<Vec<u8>> {
+    let bound = bytes.len() + bytes.len() / 8 + 1024;
+    let mut out = vec![0; bound];
+    let n_bytes = isal::compress_into(bytes, &mut out, isal::CompressionLevel::One, isal::Codec::Gzip).ok()?;
+    out.truncate(n_bytes);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every member, as Athena or `zcat` would read the object.
+    fn gunzip(gzip: &[u8]) -> Vec<u8> {
+        crate::decode::Decoder::new(64 << 20).inflate_members(gzip).unwrap()
+    }
+
+    #[test]
+    fn gzip_round_trips_text_empty_and_incompressible_input() {
+        let text = b"{\"message\":\"GET /index.html 200\"}\n".repeat(10_000);
+        // Bytes no compressor can shrink: the output is stored blocks, larger than the input.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let noise: Vec<u8> = (0..300_000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        for input in [&text[..], b"", &noise[..]] {
+            // igzip itself, not the fallback, handles all three.
+            #[cfg(all(target_arch = "x86_64", feature = "isal"))]
+            assert!(igzip(input).is_some(), "igzip compresses {} bytes", input.len());
+            let compressed = gzip(input);
+            assert_eq!(&compressed[..2], [0x1f, 0x8b], "a gzip member");
+            assert_eq!(gunzip(&compressed), input);
+        }
+        assert!(gzip(&text).len() < text.len() / 20, "repetitive text shrinks");
+    }
+
+    #[test]
+    fn writer_members_read_back_as_one_stream() {
+        let mut writer = ArchiveWriter::default();
+        let line = vec![b'x'; 1000];
+        for _ in 0..3000 {
+            writer.line_buffer().extend_from_slice(&line);
+            writer.end_line();
+        }
+        let object = writer.finish("key".to_owned()).unwrap();
+        assert_eq!(object.n_lines, 3000);
+        let text = gunzip(&object.body);
+        assert_eq!(text.len(), 3000 * 1001);
+        assert!(text.split(|&byte| byte == b'\n').take(3000).all(|row| row == line));
+    }
 }
