@@ -22,7 +22,14 @@ pub fn build(root: &Path, release: bool) -> anyhow::Result<Vec<PathBuf>> {
     }
     let target_dir = root.join("target").join("transforms");
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
-    command.arg("build").current_dir(root.join("transforms")).env("CARGO_TARGET_DIR", &target_dir);
+    // The transforms' own flags (`transforms/.cargo/config.toml`: `+simd128`) apply only when
+    // no RUSTFLAGS from outside replace them.
+    command
+        .arg("build")
+        .current_dir(root.join("transforms"))
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS");
     if release {
         command.arg("--release");
     }

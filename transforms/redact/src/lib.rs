@@ -348,6 +348,11 @@ fn luhn_digits(text: &[u8]) -> bool {
 fn next_digit(bytes: &[u8], from: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let from = simd::first(bytes, from, |chunk| {
+        use core::arch::wasm32::{u8x16_lt, u8x16_splat, u8x16_sub};
+        u8x16_lt(u8x16_sub(chunk, u8x16_splat(b'0')), u8x16_splat(10))
+    });
     let mut at = from;
     while let Some(word) = bytes.get(at..at + 8) {
         let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
@@ -463,6 +468,11 @@ fn find_ipv6(text: &str, kind: Kind, out: &mut Vec<Match>) {
 fn next_colon(bytes: &[u8], from: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let from = simd::first(bytes, from, |chunk| {
+        use core::arch::wasm32::{u8x16_eq, u8x16_splat};
+        u8x16_eq(chunk, u8x16_splat(b':'))
+    });
     let mut at = from;
     while let Some(word) = bytes.get(at..at + 8) {
         // A zero byte where the byte is a colon; the high bit of each byte of `colons` says
@@ -633,7 +643,14 @@ fn has_keyword(bytes: &[u8]) -> bool {
     let splat = |byte: u8| ONES * u64::from(byte);
     // The high bit of each byte set where `differ` has a zero byte, exactly.
     let zeros = |differ: u64| !(((differ & LOWS) + LOWS) | differ | LOWS);
-    let mut at = 0;
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let at = match simd::keyword_prefix(bytes, is_keyword_at) {
+        Ok(found) => return found,
+        Err(rest_from) => rest_from,
+    };
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    let at = 0;
+    let mut at = at;
     while at + 10 <= bytes.len() {
         let raw = [load(at), load(at + 1), load(at + 2)];
         // A letter with bit 5 set is its lower case.
@@ -652,6 +669,60 @@ fn has_keyword(bytes: &[u8]) -> bool {
     }
     // Every keyword has at least three bytes.
     (at..bytes.len().saturating_sub(2)).any(is_keyword_at)
+}
+
+/// The scanners' first pass with Wasm SIMD (the modules build with `+simd128`): sixteen bytes
+/// per step where the portable code above takes eight; the portable code finishes the last
+/// bytes, and is what the native tests run.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd {
+    use core::arch::wasm32::{u8x16_bitmask, u8x16_eq, u8x16_splat, v128, v128_and, v128_load, v128_or};
+
+    /// Sixteen bytes from `at`, which must leave sixteen in `bytes`.
+    fn load(bytes: &[u8], at: usize) -> v128 {
+        assert!(at + 16 <= bytes.len());
+        // SAFETY: the sixteen bytes are inside `bytes` (checked above); v128_load reads unaligned.
+        unsafe { v128_load(bytes.as_ptr().add(at).cast()) }
+    }
+
+    /// The first position at or after `from` whose lane `hit` sets, or where fewer than sixteen
+    /// bytes are left (for the portable code to finish).
+    pub(super) fn first(bytes: &[u8], from: usize, hit: impl Fn(v128) -> v128) -> usize {
+        let mut at = from;
+        while at + 16 <= bytes.len() {
+            let lanes = u8x16_bitmask(hit(load(bytes, at)));
+            if lanes != 0 {
+                return at + lanes.trailing_zeros() as usize;
+            }
+            at += 16;
+        }
+        at
+    }
+
+    /// [`super::has_keyword`]'s search, sixteen positions at a time: `Ok` when it decided,
+    /// `Err(at)` where the portable code must go on.
+    pub(super) fn keyword_prefix(bytes: &[u8], is_keyword_at: impl Fn(usize) -> bool) -> Result<bool, usize> {
+        let fold = u8x16_splat(0x20);
+        let is = |chunk: v128, byte: u8| u8x16_eq(chunk, u8x16_splat(byte));
+        let mut at = 0;
+        while at + 18 <= bytes.len() {
+            let raw = [load(bytes, at), load(bytes, at + 1), load(bytes, at + 2)];
+            // A letter with bit 5 set is its lower case.
+            let folded = raw.map(|chunk| v128_or(chunk, fold));
+            let secret = v128_and(v128_and(is(folded[0], b's'), is(folded[1], b'e')), is(folded[2], b'c'));
+            let bearer = v128_and(v128_and(is(folded[0], b'b'), is(folded[1], b'e')), is(folded[2], b'a'));
+            let jwt = v128_and(v128_and(is(raw[0], b'e'), is(raw[1], b'y')), is(raw[2], b'J'));
+            let mut lanes = u8x16_bitmask(v128_or(v128_or(secret, bearer), jwt));
+            while lanes != 0 {
+                if is_keyword_at(at + lanes.trailing_zeros() as usize) {
+                    return Ok(true);
+                }
+                lanes &= lanes - 1;
+            }
+            at += 16;
+        }
+        Err(at)
+    }
 }
 
 /// SipHash-2-4: a keyed hash, so equal values hash equally (joins still work) while nobody without
