@@ -270,6 +270,10 @@ fn build_lambda(root: &Path, arch: Arch, out: &Path) -> anyhow::Result<PathBuf> 
             arch_flag,
             "--package",
             "sluicegate-lambda",
+            // Without ISA-L (host-lambda's `isal` feature): its build script's configure links
+            // with `-static`, which zig, cargo-lambda's C compiler, refuses for glibc. The zip's
+            // archive gzip is libdeflate's.
+            "--no-default-features",
             "--bin",
             "bootstrap",
             "--output-format",
