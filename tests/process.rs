@@ -62,12 +62,20 @@ impl Server {
 
     fn wait_for_port(&mut self, limit: Duration) {
         let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        while !listening(self.port) {
             self.assert_running();
             assert!(started.elapsed() < limit, "{} did not listen on port {} within {limit:?}:\n{}", self.name, self.port, self.output());
             pause();
         }
     }
+}
+
+/// Whether something listens on `port`. A connection to itself does not count: a port from
+/// [`free_port`] is in the ephemeral range, so while nothing listens on it the kernel may pick it
+/// as the source port of the probe itself, and the two ends meet (TCP simultaneous open). One such
+/// probe once let a test talk to moto before moto listened.
+fn listening(port: u16) -> bool {
+    TcpStream::connect(("127.0.0.1", port)).is_ok_and(|stream| stream.local_addr().ok() != stream.peer_addr().ok())
 }
 
 impl Drop for Server {
