@@ -4,6 +4,8 @@
 //! top-level keys, and an `aws` object with new keys (Lambda lines). Fields that collide with
 //! the document otherwise take a slower path that merges the objects.
 
+use sluicegate_sdk::json_scan::{Member, object_members};
+
 use crate::event::{Context, Event};
 use crate::time::Civil;
 
@@ -62,32 +64,25 @@ fn write_document_head(out: &mut Vec<u8>, event: &Event<'_>) {
 }
 
 fn write_merged_document(out: &mut Vec<u8>, event: &Event<'_>, context: &Context<'_>, fragment: &[u8], fields: &str) -> Result<(), String> {
-    // Fast path: the fields are read as raw members (validated, nothing built) and written after
-    // the base document; an `aws` object whose keys are new to the document's `aws` (the
-    // `aws.lambda` fields of Lambda lines) is spliced into it. Anything else that collides takes
-    // the slow path, which merges trees.
-    if let Some(members) = raw_members(fields)? {
-        let split = fragment.windows(CLOUD_KEY.len()).rposition(|window| window == CLOUD_KEY);
-        let aws = members.iter().find(|(key, _)| key == "aws").map(|(_, value)| value.get());
-        if let (Some(aws_inner), Some(split)) = (aws.map(object_inner), split) {
-            write_document_head(out, event);
-            out.extend_from_slice(&fragment[..split]);
-            if !aws_inner.is_empty() {
-                out.push(b',');
-                push_one_line(out, aws_inner);
+    // Fast path: the fields are checked and their top-level members found in one pass (nothing
+    // built, nothing allocated), then copied as text after the base document; an `aws` object
+    // whose keys are new to the document's `aws` (the `aws.lambda` fields of Lambda lines) is
+    // spliced into it. Anything else that collides takes the slow path, which merges trees.
+    let fast = MEMBERS.with(|cell| {
+        let mut members = cell.take();
+        members.clear();
+        let fast = match copyable_members(fields, &mut members) {
+            Ok(true) => {
+                write_members(out, event, fragment, fields, &members);
+                Ok(true)
             }
-            out.extend_from_slice(&fragment[split..]);
-        } else {
-            write_base_document(out, event, fragment);
-        }
-        out.pop();
-        for (key, value) in members.iter().filter(|(key, _)| key != "aws") {
-            out.push(b',');
-            write_json_str(out, key);
-            out.push(b':');
-            push_one_line(out, value.get());
-        }
-        out.push(b'}');
+            Ok(false) => Ok(false),
+            Err(error) => Err(error),
+        };
+        cell.set(members);
+        fast
+    })?;
+    if fast {
         return Ok(());
     }
     let fields: serde_json::Value = serde_json::from_str(fields).map_err(|error| format!("transform fields are not json: {error}"))?;
@@ -153,63 +148,98 @@ fn object_inner(object: &str) -> &str {
     object.get(1..object.len().saturating_sub(1)).unwrap_or_default().trim()
 }
 
-type Members<'a> = Vec<(std::borrow::Cow<'a, str>, &'a serde_json::value::RawValue)>;
+thread_local! {
+    /// The members of the document being written, kept between documents so that finding them
+    /// allocates nothing.
+    static MEMBERS: std::cell::Cell<Vec<Member>> = const { std::cell::Cell::new(Vec::new()) };
+}
 
-/// The members of `fields` when they can be written without building a tree: `None` when a
-/// top-level key repeats, or collides with the base document (other than an `aws` object whose
-/// own keys are distinct and not `cloudwatch`); an error when `fields` is not a JSON object.
-fn raw_members(fields: &str) -> Result<Option<Members<'_>>, String> {
+/// More top-level members than this take the merging path: the fast path's check for repeated
+/// keys compares every pair.
+const MAX_COPIED_MEMBERS: usize = 64;
+
+/// Finds the members of `fields` into `members`, and says whether they can be copied as text:
+/// not when a top-level key repeats or collides with the base document (other than an `aws`
+/// object whose own keys are distinct and not `cloudwatch`). An error when `fields` is not a JSON
+/// object.
+fn copyable_members(fields: &str, members: &mut Vec<Member>) -> Result<bool, String> {
     const BASE_KEYS: [&str; 5] = ["@timestamp", "message", "event", "aws", "cloud"];
-    let members = object_members(fields).map_err(|error| {
-        if error.is_data() {
+    object_members(fields, |member| members.push(member)).map_err(|error| {
+        if error.is_not_an_object() {
             "transform fields are not a json object".to_owned()
         } else {
             format!("transform fields are not json: {error}")
         }
     })?;
-    for (member_idx, (key, value)) in members.iter().enumerate() {
-        if members[..member_idx].iter().any(|(earlier, _)| earlier == key) {
-            return Ok(None);
+    if members.len() > MAX_COPIED_MEMBERS {
+        return Ok(false);
+    }
+    for (member_idx, member) in members.iter().enumerate() {
+        let key = member.decoded_key(fields);
+        if members[..member_idx].iter().any(|earlier| earlier.decoded_key(fields) == key) {
+            return Ok(false);
         }
         if key == "aws" {
             // The `aws` value must itself be an object with distinct keys new to `aws`.
-            let Ok(inner) = object_members(value.get()) else {
-                return Ok(None);
-            };
-            let clash = inner
-                .iter()
+            // Up to a few of them, kept on the stack.
+            let aws = member.value(fields);
+            let mut inner = [None; 16];
+            let mut n_inner = 0;
+            let scanned = object_members(aws, |found| {
+                if let Some(slot) = inner.get_mut(n_inner) {
+                    *slot = Some(found);
+                }
+                n_inner += 1;
+            });
+            if scanned.is_err() || n_inner > inner.len() {
+                return Ok(false);
+            }
+            let inner_keys = || inner[..n_inner].iter().flatten().map(|found| found.decoded_key(aws));
+            let clash = inner_keys()
                 .enumerate()
-                .any(|(idx, (inner_key, _))| inner_key == "cloudwatch" || inner[..idx].iter().any(|(earlier, _)| earlier == inner_key));
+                .any(|(idx, inner_key)| inner_key == "cloudwatch" || inner_keys().take(idx).any(|earlier| earlier == inner_key));
             if clash {
-                return Ok(None);
+                return Ok(false);
             }
         } else if BASE_KEYS.contains(&key.as_ref()) {
-            return Ok(None);
+            return Ok(false);
         }
     }
-    Ok(Some(members))
+    Ok(true)
 }
 
-/// The members of a JSON object's text, values raw (validated, not built).
-fn object_members(text: &str) -> Result<Members<'_>, serde_json::Error> {
-    struct Visit;
-    impl<'de> serde::de::Visitor<'de> for Visit {
-        type Value = Members<'de>;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a json object")
-        }
-        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
-            let mut members = Vec::new();
-            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                members.push((key, map.next_value::<&'de serde_json::value::RawValue>()?));
+/// Writes the document with `fields`' members (checked by [`copyable_members`]) copied in as
+/// text: an `aws` member into the document's `aws`, the others after the base document, in runs
+/// of neighbouring members copied in one go.
+fn write_members(out: &mut Vec<u8>, event: &Event<'_>, fragment: &[u8], fields: &str, members: &[Member]) {
+    let split = fragment.windows(CLOUD_KEY.len()).rposition(|window| window == CLOUD_KEY);
+    let aws_idx = members.iter().position(|member| member.decoded_key(fields) == "aws");
+    match (aws_idx, split) {
+        (Some(aws_idx), Some(split)) => {
+            write_document_head(out, event);
+            out.extend_from_slice(&fragment[..split]);
+            let aws_inner = object_inner(members[aws_idx].value(fields));
+            if !aws_inner.is_empty() {
+                out.push(b',');
+                push_one_line(out, aws_inner);
             }
-            Ok(members)
+            out.extend_from_slice(&fragment[split..]);
+        }
+        _ => write_base_document(out, event, fragment),
+    }
+    out.pop();
+    let runs = match aws_idx {
+        Some(aws_idx) => [&members[..aws_idx], &members[aws_idx + 1..]],
+        None => [members, &[]],
+    };
+    for run in runs {
+        if let (Some(first), Some(last)) = (run.first(), run.last()) {
+            out.push(b',');
+            // The text between them is commas and whitespace.
+            push_one_line(out, &fields[first.start()..last.end()]);
         }
     }
-    let mut deserializer = serde_json::Deserializer::from_str(text);
-    let members = serde::Deserializer::deserialize_map(&mut deserializer, Visit)?;
-    deserializer.end()?;
-    Ok(members)
+    out.push(b'}');
 }
 
 /// Sets the string at `path`, making every step an object (a value that is not one is replaced).
@@ -394,6 +424,26 @@ mod merge_tests {
         assert_eq!(document("[1]").unwrap_err(), "transform fields are not a json object");
         assert!(document(r#"{"a":1} x"#).unwrap_err().starts_with("transform fields are not json"));
         assert!(document(r#"{"a":"#).unwrap_err().starts_with("transform fields are not json"));
+    }
+
+    #[test]
+    fn keys_compare_decoded_and_many_members_merge() {
+        // A key that only looks new, once its escapes are decoded, repeats or collides.
+        let merged: serde_json::Value = serde_json::from_str(&document(r#"{"a":1,"\u0061":2}"#).unwrap()).unwrap();
+        assert_eq!(merged["a"], 2);
+        let merged: serde_json::Value =
+            serde_json::from_str(&document(r#"{"\u0061ws":{"cloudwatch":{"log_group":"x"}}}"#).unwrap()).unwrap();
+        assert_eq!(merged["aws"]["cloudwatch"]["log_group"], "g");
+        let merged: serde_json::Value = serde_json::from_str(&document(r#"{"aws":{"lambda":1,"l\u0061mbda":2}}"#).unwrap()).unwrap();
+        assert_eq!(merged["aws"]["lambda"], 2);
+        // Past the members the fast path takes, the same document comes out of the merge.
+        for n_members in [MAX_COPIED_MEMBERS, MAX_COPIED_MEMBERS + 1] {
+            let fields = format!("{{{}}}", (0..n_members).map(|idx| format!(r#""k{idx}":{idx}"#)).collect::<Vec<_>>().join(","));
+            let shipped: serde_json::Value = serde_json::from_str(&document(&fields).unwrap()).unwrap();
+            assert_eq!(shipped.as_object().unwrap().len(), 5 + n_members);
+            assert_eq!(shipped[format!("k{}", n_members - 1)], n_members - 1);
+        }
+        assert!(document(r#"{"a":"\ud800"}"#).unwrap_err().contains("lone surrogate"));
     }
 
     // Regression: a JSON log line extracted at the root replaced the document's id, account,

@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 pub mod abi;
+pub mod json_scan;
 pub mod json_text;
 
 #[cfg(feature = "guest")]

@@ -23,7 +23,9 @@
 
 use regex::Regex;
 use serde::Deserialize;
-use sluicegate_sdk::{Error, Event, Map, Transform, Value, Verdict};
+use std::borrow::Cow;
+
+use sluicegate_sdk::{Error, Event, Map, Transform, Value, Verdict, json_scan};
 
 /// The extract transform.
 pub struct Extract {
@@ -685,79 +687,21 @@ struct JsonProbe {
 }
 
 /// Checks that `text` is one JSON object and finds its level and `log` key, without building it:
-/// values are skipped, except the level keys' strings.
-fn probe_json(text: &str, level_keys: &[String]) -> Result<JsonProbe, serde_json::Error> {
-    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
-    use std::borrow::Cow;
-
-    /// A string value, or `None` for any other value (skipped).
-    struct MaybeStr(Option<String>);
-    impl<'de> serde::Deserialize<'de> for MaybeStr {
-        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<MaybeStr, D::Error> {
-            struct Visit;
-            impl<'de> Visitor<'de> for Visit {
-                type Value = MaybeStr;
-                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                    f.write_str("any json value")
-                }
-                fn visit_str<E>(self, text: &str) -> Result<MaybeStr, E> {
-                    Ok(MaybeStr(Some(text.to_owned())))
-                }
-                fn visit_bool<E>(self, _: bool) -> Result<MaybeStr, E> {
-                    Ok(MaybeStr(None))
-                }
-                fn visit_i64<E>(self, _: i64) -> Result<MaybeStr, E> {
-                    Ok(MaybeStr(None))
-                }
-                fn visit_u64<E>(self, _: u64) -> Result<MaybeStr, E> {
-                    Ok(MaybeStr(None))
-                }
-                fn visit_f64<E>(self, _: f64) -> Result<MaybeStr, E> {
-                    Ok(MaybeStr(None))
-                }
-                fn visit_unit<E>(self) -> Result<MaybeStr, E> {
-                    Ok(MaybeStr(None))
-                }
-                fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<MaybeStr, A::Error> {
-                    IgnoredAny.visit_seq(seq).map(|_| MaybeStr(None))
-                }
-                fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<MaybeStr, A::Error> {
-                    IgnoredAny.visit_map(map).map(|_| MaybeStr(None))
-                }
-            }
-            deserializer.deserialize_any(Visit)
+/// one pass of the SDK's checker, which reports the top-level members where they are.
+fn probe_json(text: &str, level_keys: &[String]) -> Result<JsonProbe, json_scan::Invalid> {
+    let mut probe = JsonProbe { is_empty: true, ..JsonProbe::default() };
+    // Per level key, its last member (a key given twice keeps its last value, as a map would).
+    let mut found: Vec<Option<json_scan::Member>> = vec![None; level_keys.len()];
+    json_scan::object_members(text, |member| {
+        probe.is_empty = false;
+        let key = member.decoded_key(text);
+        probe.has_log_key |= key == "log";
+        if let Some(key_idx) = level_keys.iter().position(|level_key| *level_key == key) {
+            found[key_idx] = Some(member);
         }
-    }
-
-    struct Probe<'k>(&'k [String]);
-    impl<'de> Visitor<'de> for Probe<'_> {
-        type Value = JsonProbe;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a json object")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonProbe, A::Error> {
-            let mut probe = JsonProbe { is_empty: true, ..JsonProbe::default() };
-            // Per level key, its string value; a key given twice keeps its last value, as a map
-            // would.
-            let mut found: Vec<Option<String>> = vec![None; self.0.len()];
-            while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-                probe.is_empty = false;
-                probe.has_log_key |= key == "log";
-                match self.0.iter().position(|level_key| *level_key == key) {
-                    Some(key_idx) => found[key_idx] = map.next_value::<MaybeStr>()?.0,
-                    None => {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-            }
-            probe.level = found.into_iter().flatten().next();
-            Ok(probe)
-        }
-    }
-
-    let mut deserializer = serde_json::Deserializer::from_str(text);
-    let probe = deserializer.deserialize_map(Probe(level_keys))?;
-    deserializer.end()?;
+    })?;
+    // The first level key, in their order, whose value is a string.
+    probe.level = found.into_iter().flatten().find_map(|member| member.string_value(text)).map(Cow::into_owned);
     Ok(probe)
 }
 
@@ -996,6 +940,12 @@ mod tests {
             (r#"{"level":{"n":3},"severity":"err"}"#, r#"{"level":{"n":3},"severity":"err","log":{"level":"ERR"}} @1700000000000"#),
             (r#"{"level":"a","level":2}"#, r#"{"level":"a","level":2} @1700000000000"#),
             ("{}", r#"{} @1700000000000"#),
+            (r#"{"level":"a","level":2,"lvl":"dbg"}"#, r#"{"level":"a","level":2,"lvl":"dbg","log":{"level":"DBG"}} @1700000000000"#),
+            // Keys and values are read with their escapes decoded.
+            (r#"{"l\u0065vel":"w\u0061rn"}"#, r#"{"l\u0065vel":"w\u0061rn","log":{"level":"WARN"}} @1700000000000"#),
+            (r#"{"lo\u0067":{},"level":"x"}"#, r#"{"level":"x","log":{"level":"X"}} @1700000000000"#),
+            // Lone surrogates are not JSON a document can carry: the line ships as text.
+            (r#"{"a":"\ud800"}"#, "kept"),
             // Regression: lines that only start like JSON failed, and the default policy
             // dead-lettered ordinary log lines.
             (r#"{"a":1} x"#, "kept"),
