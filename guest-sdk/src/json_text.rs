@@ -1,16 +1,81 @@
 //! JSON string literals written straight to text: the one escaper the host (documents, `_bulk`
 //! bodies) and guests (fields written as text) share.
 //!
-//! Log text rarely needs escaping, so the scan looks at sixteen bytes at a time (SIMD where the
-//! target has it at build time), then eight, and copies runs that need nothing in one go.
+//! The scan looks at sixteen bytes at a time (SIMD where the target has it at build time), then
+//! eight. Into bytes ([`write_str`]), a chunk that needs nothing is copied whole and one that needs
+//! an escape is written byte by byte from a table; into a string ([`push_str`]), runs that need
+//! nothing are copied in one go.
 
 /// Appends `text` as a JSON string literal, quotes included, to bytes.
+///
+/// Chunks that need nothing are copied whole; a chunk that needs an escape is written a byte at
+/// a time from a table. Log lines that hold JSON escape a quote every few bytes, and there a call
+/// to copy each short run between escapes costs more than the bytes.
 pub fn write_str(out: &mut Vec<u8>, text: &str) {
-    out.reserve(text.len() + 2);
+    let bytes = text.as_bytes();
+    out.reserve(bytes.len() + 2);
     out.push(b'"');
-    escape(text, |piece| out.extend_from_slice(piece.as_bytes()));
+    let mut at = 0;
+    #[cfg(any(all(target_arch = "x86_64", target_feature = "sse2"), all(target_arch = "wasm32", target_feature = "simd128")))]
+    while let Some(chunk) = bytes.get(at..at + 16) {
+        let chunk: &[u8; 16] = chunk.try_into().expect("sixteen bytes");
+        if simd::escape_mask(bytes, at) == 0 {
+            out.extend_from_slice(chunk);
+        } else {
+            out.reserve(ESCAPED_CHUNK_ROOM);
+            for &byte in chunk {
+                push_escaped(out, byte);
+            }
+        }
+        at += 16;
+    }
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let chunk: &[u8; 8] = chunk.try_into().expect("eight bytes");
+        if escape_mask(u64::from_le_bytes(*chunk)) == 0 {
+            out.extend_from_slice(chunk);
+        } else {
+            out.reserve(ESCAPED_CHUNK_ROOM);
+            for &byte in chunk {
+                push_escaped(out, byte);
+            }
+        }
+        at += 8;
+    }
+    for &byte in &bytes[at..] {
+        push_escaped(out, byte);
+    }
     out.push(b'"');
 }
+
+/// Room for a chunk of sixteen bytes escaped, all six-byte `\u00XX` at worst.
+const ESCAPED_CHUNK_ROOM: usize = 16 * 6;
+
+/// Appends one byte of a string, escaped when it must be.
+#[inline(always)]
+fn push_escaped(out: &mut Vec<u8>, byte: u8) {
+    match ESCAPES[byte as usize] {
+        0 => out.push(byte),
+        b'u' => out.extend_from_slice(CONTROL[byte as usize].as_bytes()),
+        short => out.extend_from_slice(&[b'\\', short]),
+    }
+}
+
+/// Per byte, 0 when it goes as it is, else the letter after the backslash of its escape (`u` for
+/// `\u00XX`).
+const ESCAPES: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = b'u';
+        byte += 1;
+    }
+    table[b'\n' as usize] = b'n';
+    table[b'\r' as usize] = b'r';
+    table[b'\t' as usize] = b't';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
 
 /// Appends `text` as a JSON string literal, quotes included, to a string.
 pub fn push_str(out: &mut String, text: &str) {
