@@ -72,11 +72,11 @@ fn write_merged_document(out: &mut Vec<u8>, event: &Event<'_>, context: &Context
         let mut members = cell.take();
         members.clear();
         let fast = match copyable_members(fields, &mut members) {
-            Ok(true) => {
-                write_members(out, event, fragment, fields, &members);
+            Ok(Copyable::Yes { aws_idx }) => {
+                write_members(out, event, fragment, fields, &members, aws_idx);
                 Ok(true)
             }
-            Ok(false) => Ok(false),
+            Ok(Copyable::No) => Ok(false),
             Err(error) => Err(error),
         };
         cell.set(members);
@@ -158,12 +158,20 @@ thread_local! {
 /// keys compares every pair.
 const MAX_COPIED_MEMBERS: usize = 64;
 
+/// Whether a transform's fields can be copied as text, and where their `aws` member is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Copyable {
+    /// A key repeats or collides: the trees are merged.
+    No,
+    /// Every member is copied; the one at `aws_idx` is spliced into the document's `aws`.
+    Yes { aws_idx: Option<usize> },
+}
+
 /// Finds the members of `fields` into `members`, and says whether they can be copied as text:
 /// not when a top-level key repeats or collides with the base document (other than an `aws`
 /// object whose own keys are distinct and not `cloudwatch`). An error when `fields` is not a JSON
 /// object.
-fn copyable_members(fields: &str, members: &mut Vec<Member>) -> Result<bool, String> {
-    const BASE_KEYS: [&str; 5] = ["@timestamp", "message", "event", "aws", "cloud"];
+fn copyable_members(fields: &str, members: &mut Vec<Member>) -> Result<Copyable, String> {
     object_members(fields, |member| members.push(member)).map_err(|error| {
         if error.is_not_an_object() {
             "transform fields are not a json object".to_owned()
@@ -171,49 +179,72 @@ fn copyable_members(fields: &str, members: &mut Vec<Member>) -> Result<bool, Str
             format!("transform fields are not json: {error}")
         }
     })?;
-    if members.len() > MAX_COPIED_MEMBERS {
-        return Ok(false);
+    if members.len() > MAX_COPIED_MEMBERS || has_repeated_key(fields, members) {
+        return Ok(Copyable::No);
     }
+    let mut aws_idx = None;
     for (member_idx, member) in members.iter().enumerate() {
-        let key = member.decoded_key(fields);
-        if members[..member_idx].iter().any(|earlier| earlier.decoded_key(fields) == key) {
-            return Ok(false);
-        }
-        if key == "aws" {
-            // The `aws` value must itself be an object with distinct keys new to `aws`.
-            // Up to a few of them, kept on the stack.
-            let aws = member.value(fields);
-            let mut inner = [None; 16];
-            let mut n_inner = 0;
-            let scanned = object_members(aws, |found| {
-                if let Some(slot) = inner.get_mut(n_inner) {
-                    *slot = Some(found);
+        match member.decoded_key(fields).as_ref() {
+            "aws" => {
+                // The `aws` value must itself be an object with distinct keys new to `aws`.
+                // Up to a few of them, kept on the stack.
+                let aws = member.value(fields);
+                let mut inner = [None; 16];
+                let mut n_inner = 0;
+                let scanned = object_members(aws, |found| {
+                    if let Some(slot) = inner.get_mut(n_inner) {
+                        *slot = Some(found);
+                    }
+                    n_inner += 1;
+                });
+                if scanned.is_err() || n_inner > inner.len() {
+                    return Ok(Copyable::No);
                 }
-                n_inner += 1;
-            });
-            if scanned.is_err() || n_inner > inner.len() {
-                return Ok(false);
+                let inner_keys = || inner[..n_inner].iter().flatten().map(|found| found.decoded_key(aws));
+                let clash = inner_keys()
+                    .enumerate()
+                    .any(|(idx, inner_key)| inner_key == "cloudwatch" || inner_keys().take(idx).any(|earlier| earlier == inner_key));
+                if clash {
+                    return Ok(Copyable::No);
+                }
+                aws_idx = Some(member_idx);
             }
-            let inner_keys = || inner[..n_inner].iter().flatten().map(|found| found.decoded_key(aws));
-            let clash = inner_keys()
-                .enumerate()
-                .any(|(idx, inner_key)| inner_key == "cloudwatch" || inner_keys().take(idx).any(|earlier| earlier == inner_key));
-            if clash {
-                return Ok(false);
-            }
-        } else if BASE_KEYS.contains(&key.as_ref()) {
-            return Ok(false);
+            "@timestamp" | "message" | "event" | "cloud" => return Ok(Copyable::No),
+            _ => {}
         }
     }
-    Ok(true)
+    Ok(Copyable::Yes { aws_idx })
+}
+
+/// Whether two of `members` have the same key. A bit per key hash sends only keys whose bit is
+/// taken to the byte comparisons, so distinct keys cost one pass; keys with escapes are compared
+/// decoded, pair by pair.
+fn has_repeated_key(fields: &str, members: &[Member]) -> bool {
+    if members.iter().any(Member::key_is_escaped) {
+        return members.iter().enumerate().any(|(member_idx, member)| {
+            members[..member_idx].iter().any(|earlier| earlier.decoded_key(fields) == member.decoded_key(fields))
+        });
+    }
+    let key = |member: &Member| member.key(fields).as_bytes();
+    let mut seen = 0u64;
+    for (member_idx, member) in members.iter().enumerate() {
+        let this = key(member);
+        let hash =
+            this.len() ^ this.first().map_or(0, |&byte| usize::from(byte) << 1) ^ this.last().map_or(0, |&byte| usize::from(byte) << 3);
+        let bit = 1u64 << (hash % 64);
+        if seen & bit != 0 && members[..member_idx].iter().any(|earlier| key(earlier) == this) {
+            return true;
+        }
+        seen |= bit;
+    }
+    false
 }
 
 /// Writes the document with `fields`' members (checked by [`copyable_members`]) copied in as
 /// text: an `aws` member into the document's `aws`, the others after the base document, in runs
 /// of neighbouring members copied in one go.
-fn write_members(out: &mut Vec<u8>, event: &Event<'_>, fragment: &[u8], fields: &str, members: &[Member]) {
+fn write_members(out: &mut Vec<u8>, event: &Event<'_>, fragment: &[u8], fields: &str, members: &[Member], aws_idx: Option<usize>) {
     let split = fragment.windows(CLOUD_KEY.len()).rposition(|window| window == CLOUD_KEY);
-    let aws_idx = members.iter().position(|member| member.decoded_key(fields) == "aws");
     match (aws_idx, split) {
         (Some(aws_idx), Some(split)) => {
             write_document_head(out, event);
@@ -444,6 +475,34 @@ mod merge_tests {
             assert_eq!(shipped[format!("k{}", n_members - 1)], n_members - 1);
         }
         assert!(document(r#"{"a":"\ud800"}"#).unwrap_err().contains("lone surrogate"));
+    }
+
+    #[test]
+    fn a_repeated_key_is_found_wherever_it_is() {
+        // Sixty distinct keys share the hash's 64 bits, so many of them collide without
+        // repeating: none of those may count as a repeat, and every real repeat must.
+        let keys: Vec<String> = (0..60).map(|idx| format!("k{idx}")).collect();
+        let members_of = |fields: &str| {
+            let mut members = Vec::new();
+            object_members(fields, |member| members.push(member)).unwrap();
+            members
+        };
+        let object = |keys: &[&str]| format!("{{{}}}", keys.iter().map(|key| format!(r#""{key}":1"#)).collect::<Vec<_>>().join(","));
+        let distinct: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let fields = object(&distinct);
+        assert!(!has_repeated_key(&fields, &members_of(&fields)));
+        for repeated in [0, 1, 30, 59] {
+            for at in [0, 31, 60] {
+                let mut with_repeat = distinct.clone();
+                with_repeat.insert(at, distinct[repeated]);
+                let fields = object(&with_repeat);
+                assert!(has_repeated_key(&fields, &members_of(&fields)), "k{repeated} again at {at}");
+            }
+        }
+        // The same text under an escape is the same key; a different one is not.
+        for (fields, repeats) in [(r#"{"k1":1,"k\u0031":2}"#, true), (r#"{"k1":1,"k\u0032":2}"#, false)] {
+            assert_eq!(has_repeated_key(fields, &members_of(fields)), repeats, "{fields}");
+        }
     }
 
     // Regression: a JSON log line extracted at the root replaced the document's id, account,
