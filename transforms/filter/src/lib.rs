@@ -19,7 +19,7 @@ use std::borrow::Cow;
 
 use regex::Regex;
 use serde::Deserialize;
-use sluicegate_sdk::{Error, Event, Transform, Value, Verdict};
+use sluicegate_sdk::{Error, Event, Transform, Value, Verdict, json_scan};
 
 /// The filter.
 pub struct Filter {
@@ -128,64 +128,27 @@ fn lookup<'e>(event: &'e Event<'_>, path: &str) -> Option<Cow<'e, Value>> {
     find_in_json(message, &path.split('.').collect::<Vec<_>>()).map(Cow::Owned)
 }
 
-/// The value at `segments` in the JSON text, building only that value: everything else is
-/// skipped (still checked, so text that is not JSON finds nothing). A key given twice reads as
-/// its last value, as a parsed map would.
+/// The value at `segments` in the JSON text, building only that value: the SDK's checker reads
+/// the whole text (so text that is not JSON finds nothing) and reports where the members are,
+/// and only the value found is parsed. A key given twice reads as its last value, as a parsed map
+/// would.
 fn find_in_json(text: &str, segments: &[&str]) -> Option<Value> {
-    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-
-    struct Find<'s>(&'s [&'s str]);
-    impl<'de> DeserializeSeed<'de> for Find<'_> {
-        type Value = Option<Value>;
-        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<Value>, D::Error> {
-            deserializer.deserialize_any(self)
+    let (first, rest) = segments.split_first()?;
+    let mut found = None;
+    json_scan::object_members(text, |member| {
+        if member.decoded_key(text) == *first {
+            found = Some(member);
         }
+    })
+    .ok()?;
+    let value = found?.value(text);
+    if rest.is_empty() {
+        serde_json::from_str(value).ok()
+    } else if value.starts_with('{') {
+        find_in_json(value, rest)
+    } else {
+        None
     }
-    impl<'de> Visitor<'de> for Find<'_> {
-        type Value = Option<Value>;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("any json value")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Value>, A::Error> {
-            let mut found = None;
-            while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-                if key != self.0[0] {
-                    map.next_value::<IgnoredAny>()?;
-                } else if self.0.len() == 1 {
-                    found = Some(map.next_value::<Value>()?);
-                } else {
-                    found = map.next_value_seed(Find(&self.0[1..]))?;
-                }
-            }
-            Ok(found)
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Option<Value>, A::Error> {
-            IgnoredAny.visit_seq(seq).map(|_| None)
-        }
-        fn visit_str<E>(self, _: &str) -> Result<Option<Value>, E> {
-            Ok(None)
-        }
-        fn visit_bool<E>(self, _: bool) -> Result<Option<Value>, E> {
-            Ok(None)
-        }
-        fn visit_i64<E>(self, _: i64) -> Result<Option<Value>, E> {
-            Ok(None)
-        }
-        fn visit_u64<E>(self, _: u64) -> Result<Option<Value>, E> {
-            Ok(None)
-        }
-        fn visit_f64<E>(self, _: f64) -> Result<Option<Value>, E> {
-            Ok(None)
-        }
-        fn visit_unit<E>(self) -> Result<Option<Value>, E> {
-            Ok(None)
-        }
-    }
-
-    let mut deserializer = serde_json::Deserializer::from_str(text);
-    let found = Find(segments).deserialize(&mut deserializer).ok()?;
-    deserializer.end().ok()?;
-    found
 }
 
 /// `*` matches any run of bytes, `?` one byte; everything else itself.
@@ -300,8 +263,11 @@ mod tests {
             TestEvent::new(r#"{"a":["b","yes"]}"#),
             TestEvent::new(r#"{"a":{"b":"yes"}} tail"#),
             TestEvent::new(r#"  {"x":[{"a":1}],"a":{"c":[1,{"b":"no"}],"b":"yes"}}"#),
+            // Keys compare decoded; a lone surrogate anywhere makes the text not JSON.
+            TestEvent::new(r#"{"\u0061":{"b":"yes"}}"#),
+            TestEvent::new(r#"{"a":{"b":"yes"},"z":"\ud800"}"#),
         ];
-        assert_eq!(kept(config, events), [true, false, true, false, false, false, false, true]);
+        assert_eq!(kept(config, events), [true, false, true, false, false, false, false, true, true, false]);
     }
 
     #[test]
