@@ -101,7 +101,13 @@ pub struct BulkWriter {
     /// kept because consecutive events almost always share their index.
     action_prefix: Vec<u8>,
     action_index: String,
+    /// Bytes of items the caller said are coming ([`BulkWriter::expect`]) and not yet written.
+    expected: usize,
 }
+
+/// Room reserved in a body beyond its limit, for the item that crosses it (which then moves to
+/// the next body): without it, that one item would double the allocation.
+const BODY_SLACK_BYTES: usize = 256 << 10;
 
 impl BulkWriter {
     /// A writer with the given action and size limit.
@@ -113,7 +119,23 @@ impl BulkWriter {
             current: BulkBody::default(),
             action_prefix: Vec::new(),
             action_index: String::new(),
+            expected: 0,
         }
+    }
+
+    /// Says that about `n_bytes` of items are about to be pushed, so that the body is allocated
+    /// once at the size it will reach (at most the limit and some slack) instead of doubling as
+    /// it grows, which copies every byte written so far each time. An estimate: too little
+    /// costs a growth, too much only address space (pages never written are never touched).
+    pub fn expect(&mut self, n_bytes: usize) {
+        self.expected = self.expected.saturating_add(n_bytes);
+        self.reserve_current();
+    }
+
+    fn reserve_current(&mut self) {
+        let body = &mut self.current.body;
+        let room = self.max_bytes.saturating_add(BODY_SLACK_BYTES).saturating_sub(body.len());
+        body.reserve(self.expected.min(room));
     }
 
     /// Appends one item; `write_source` appends the document (one line of JSON) and may fail, in
@@ -145,12 +167,14 @@ impl BulkWriter {
         }
         body.push(b'\n');
         let end = body.len();
+        self.expected = self.expected.saturating_sub(end - start);
         if end > self.max_bytes && start > 0 {
             // The item does not fit: close the body without it and start the next with it.
-            let item_bytes = body[start..].to_vec();
+            let mut next = BulkBody::default();
+            next.body.reserve(self.expected.saturating_add(end - start).min(self.max_bytes.saturating_add(BODY_SLACK_BYTES)));
+            next.body.extend_from_slice(&body[start..]);
             body.truncate(start);
-            self.bodies.push(std::mem::take(&mut self.current));
-            self.current.body = item_bytes;
+            self.bodies.push(std::mem::replace(&mut self.current, next));
             self.current.items.push(BulkItem { record_idx, range: 0..self.current.body.len() });
         } else {
             self.current.items.push(BulkItem { record_idx, range: start..end });

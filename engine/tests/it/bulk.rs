@@ -35,6 +35,35 @@ fn bodies_split_at_the_limit_and_keep_every_item() {
 }
 
 #[test]
+fn an_expected_size_allocates_each_body_once() {
+    let push_all = |writer: &mut BulkWriter, n_items: usize| {
+        let mut body_starts = Vec::new();
+        for item_idx in 0..n_items {
+            writer
+                .push(0, "logs-2025.11.28", &format!("{item_idx:056}"), |out| {
+                    out.extend_from_slice(format!("{{\"message\":\"{}\"}}", "x".repeat(200)).as_bytes());
+                    body_starts.push(out.as_ptr() as usize);
+                    Ok::<(), ()>(())
+                })
+                .unwrap();
+        }
+        body_starts
+    };
+    let item_bytes = body_of(1, usize::MAX)[0].body.len() + 56 + 200 + 16;
+    let mut writer = BulkWriter::new(BulkAction::Index, 64 << 10);
+    writer.expect(2_000 * (item_bytes + 64));
+    let starts = push_all(&mut writer, 2_000);
+    let bodies = writer.finish();
+    assert!(bodies.len() > 2, "the items fill several bodies");
+    // Every item of a body was written at the same address: the body never moved (grew).
+    let n_distinct = starts.windows(2).filter(|pair| pair[0] != pair[1]).count() + 1;
+    assert_eq!(n_distinct, bodies.len());
+    for body in &bodies {
+        assert!(body.body.capacity() <= (64 << 10) + (256 << 10), "a body reserves its limit and slack, not the whole batch");
+    }
+}
+
+#[test]
 fn subsets_and_halves_rebuild_valid_bodies() {
     let body = body_of(5, usize::MAX).remove(0);
     let subset = body.subset(&[1, 3]);
