@@ -116,6 +116,14 @@ fn put(event: &mut Event<'_>, target: &Option<String>, fields: Map<String, Value
 /// it was. An integer is its own JSON text (plain numbers have no leading zeros or signs but
 /// `-`), except `-0`; other numbers are written as the JSON value would be.
 fn push_number(out: &mut String, text: &str) -> bool {
+    // Most numbers in log lines are short plain integers: their text is their JSON, without
+    // parsing them (18 digits always fit an i64; `-0` and leading zeros go the long way).
+    let digits = text.strip_prefix('-').unwrap_or(text).as_bytes();
+    if (1..=18).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit) && (digits[0] != b'0' || digits.len() == 1) && text != "-0"
+    {
+        out.push_str(text);
+        return true;
+    }
     match number(text) {
         Some(number) if number.is_i64() && text != "-0" => out.push_str(text),
         Some(number) => {
@@ -168,6 +176,24 @@ fn split_once_str<'t>(text: &'t str, needle: &str) -> Option<(&'t str, &'t str)>
     None
 }
 
+/// `text.trim_end_matches(suffix)` for a text pattern, without the substring searcher that
+/// `trim_end_matches` sets up for one on every call (measured: more than the rest of a REPORT
+/// line's parse).
+fn strip_all_suffixes<'t>(mut text: &'t str, suffix: &str) -> &'t str {
+    while let Some(rest) = text.strip_suffix(suffix) {
+        text = rest;
+    }
+    text
+}
+
+/// `text.trim_start_matches(prefix)`, the same way as [`strip_all_suffixes`].
+fn strip_all_prefixes<'t>(mut text: &'t str, prefix: &str) -> &'t str {
+    while let Some(rest) = text.strip_prefix(prefix) {
+        text = rest;
+    }
+    text
+}
+
 fn lambda_platform(message: &str) -> Option<FieldsText> {
     // The kind is the whole first word, so the first ` RequestId: ` must follow it directly.
     let (kind, rest) = if let Some(rest) = message.strip_prefix("START RequestId: ") {
@@ -203,7 +229,7 @@ fn lambda_platform(message: &str) -> Option<FieldsText> {
             "Init Duration" => Path::AwsLambdaInitDurationMs,
             _ => continue,
         };
-        let number = value.trim().trim_end_matches(" ms").trim_end_matches(" MB");
+        let number = strip_all_suffixes(strip_all_suffixes(value.trim(), " ms"), " MB");
         fields.typed(path, number);
     }
     Some(fields)
@@ -253,7 +279,7 @@ fn access_log(message: &str) -> Option<FieldsText> {
     if let (Some(method), Some(url), Some(version)) = (request_parts.next(), request_parts.next(), request_parts.next()) {
         fields.str(Path::HttpRequestMethod, method);
         fields.str(Path::UrlOriginal, url);
-        fields.str(Path::HttpVersion, version.trim_start_matches("HTTP/"));
+        fields.str(Path::HttpVersion, strip_all_prefixes(version, "HTTP/"));
     }
     fields.literal(Path::HttpResponseStatusCode, status);
     if let Ok(n_bytes) = bytes.parse::<u64>() {
@@ -525,11 +551,8 @@ fn logfmt_json(message: &str, level_keys: &[String]) -> Option<(String, Option<S
         // Keys and bare values are read once: whether they need escaping is learnt on the way,
         // and those that do not (nearly all) are copied as they are.
         let key_start = at;
-        let mut plain = true;
-        while at < bytes.len() && bytes[at] != b'=' && bytes[at] != b' ' {
-            plain &= !needs_escape(bytes[at]);
-            at += 1;
-        }
+        let (end, plain) = scan_logfmt(bytes, at, KEY_END);
+        at = end;
         if at == bytes.len() || bytes[at] != b'=' || at == key_start {
             return None;
         }
@@ -574,11 +597,8 @@ fn logfmt_json(message: &str, level_keys: &[String]) -> Option<(String, Option<S
             }
         } else {
             let value_start = at;
-            let mut plain = true;
-            while at < bytes.len() && bytes[at] != b' ' {
-                plain &= !needs_escape(bytes[at]);
-                at += 1;
-            }
+            let (end, plain) = scan_logfmt(bytes, at, VALUE_END);
+            at = end;
             let text = &message[value_start..at];
             if !push_number(&mut json, text) {
                 push_json_text(&mut json, text, plain);
@@ -605,8 +625,52 @@ fn logfmt_json(message: &str, level_keys: &[String]) -> Option<(String, Option<S
 }
 
 /// Whether a byte cannot go into a JSON string literal as it is (the escaper would change it).
-fn needs_escape(byte: u8) -> bool {
+const fn needs_escape(byte: u8) -> bool {
     byte < 0x20 || byte == b'"' || byte == b'\\'
+}
+
+/// [`LOGFMT_CLASSES`] bit: the byte ends a key (`=` or a space).
+const KEY_END: u8 = 1;
+/// [`LOGFMT_CLASSES`] bit: the byte ends a bare value (a space).
+const VALUE_END: u8 = 2;
+/// [`LOGFMT_CLASSES`] bit: the byte [`needs_escape`].
+const ESCAPE: u8 = 4;
+
+/// Each byte's classes for [`scan_logfmt`]: one lookup per byte answers both where a token
+/// ends and whether it needs escaping.
+static LOGFMT_CLASSES: [u8; 256] = {
+    let mut classes = [0; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let mut class = 0;
+        if byte == b'=' as usize || byte == b' ' as usize {
+            class |= KEY_END;
+        }
+        if byte == b' ' as usize {
+            class |= VALUE_END;
+        }
+        if needs_escape(byte as u8) {
+            class |= ESCAPE;
+        }
+        classes[byte] = class;
+        byte += 1;
+    }
+    classes
+};
+
+/// Where the token from `at` ends (the first byte of class `end`, or the end), and whether it
+/// is plain (no byte that [`needs_escape`]).
+fn scan_logfmt(bytes: &[u8], mut at: usize, end: u8) -> (usize, bool) {
+    let mut seen = 0;
+    while let Some(&byte) = bytes.get(at) {
+        let class = LOGFMT_CLASSES[byte as usize];
+        if class & end != 0 {
+            break;
+        }
+        seen |= class;
+        at += 1;
+    }
+    (at, seen & ESCAPE == 0)
 }
 
 /// `text` as a JSON string literal; `plain` says it has no byte that [`needs_escape`], so it is
@@ -978,6 +1042,67 @@ mod tests {
         // value panicked (the value was cut inside the character), trapping the module.
         assert_eq!(fields("{}", r#"a="\é" b=1"#), r#"{"a":"é","b":1} @1700000000000"#);
         assert_eq!(fields(r#"{"logfmt":{"target":"kv"}}"#, r#"a="x\ü\"y" b=1"#), r#"{"kv":{"a":"xü\"y","b":1}} @1700000000000"#);
+    }
+
+    #[test]
+    fn the_logfmt_scan_ends_tokens_and_flags_escapes_as_the_byte_rules_say() {
+        for byte in 0..=255u8 {
+            let bytes = [b'a', byte, b'b'];
+            let ends_key = byte == b'=' || byte == b' ';
+            assert_eq!(scan_logfmt(&bytes, 0, KEY_END), if ends_key { (1, true) } else { (3, !needs_escape(byte)) }, "byte {byte:#x}");
+            assert_eq!(
+                scan_logfmt(&bytes, 0, VALUE_END),
+                if byte == b' ' { (1, true) } else { (3, !needs_escape(byte)) },
+                "byte {byte:#x}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_integer_shortcut_writes_what_the_number_parser_would() {
+        let texts = [
+            "0",
+            "-0",
+            "7",
+            "-7",
+            "012",
+            "-012",
+            "00",
+            "123456789012345678",
+            "1234567890123456789",
+            "-9223372036854775808",
+            "99999999999999999999",
+            "1.5",
+            "-0.0",
+            "2.14.3",
+            ".5",
+            "5.",
+            "1e5",
+            "-",
+            "",
+            "+5",
+            "12ms",
+            "0x10",
+        ];
+        for text in texts {
+            let mut shortcut = String::new();
+            let pushed = push_number(&mut shortcut, text);
+            let parsed = number(text);
+            assert_eq!(pushed, parsed.is_some(), "{text:?}");
+            if let Some(value) = parsed {
+                assert_eq!(shortcut, value.to_string(), "{text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_unit_and_prefix_strips_match_the_standard_trims() {
+        for text in ["5 ms", "5 ms ms", "5", " ms", "", "5 MB", "5 msx"] {
+            assert_eq!(strip_all_suffixes(text, " ms"), text.trim_end_matches(" ms"), "{text:?}");
+        }
+        for text in ["HTTP/1.1", "HTTP/HTTP/2", "1.0", "", "http/1.1"] {
+            assert_eq!(strip_all_prefixes(text, "HTTP/"), text.trim_start_matches("HTTP/"), "{text:?}");
+        }
     }
 
     #[test]
