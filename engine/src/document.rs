@@ -72,8 +72,9 @@ fn write_merged_document(out: &mut Vec<u8>, event: &Event<'_>, context: &Context
         let mut members = cell.take();
         members.clear();
         let fast = match copyable_members(fields, &mut members) {
-            Ok(Copyable::Yes { aws_idx }) => {
-                write_members(out, event, fragment, fields, &members, aws_idx);
+            Ok(Copyable::Yes { aws_idx, line_breaks }) => {
+                let split = aws_idx.and_then(|_| cloud_split(fragment, &context.owner));
+                write_members(out, event, fragment, split, fields, &members, aws_idx, line_breaks);
                 Ok(true)
             }
             Ok(Copyable::No) => Ok(false),
@@ -107,11 +108,14 @@ fn write_merged_document(out: &mut Vec<u8>, event: &Event<'_>, context: &Context
 /// Appends valid JSON `text` on one line: a raw line break in valid JSON can only be whitespace
 /// between tokens (inside strings it must be escaped), so it becomes a space. A guest's fields
 /// written with line breaks would otherwise split a document over two NDJSON lines, and the
-/// `_bulk` request carrying it would fail whole, on every retry.
-fn push_one_line(out: &mut Vec<u8>, text: &str) {
+/// `_bulk` request carrying it would fail whole, on every retry. `line_breaks` is what the check
+/// of the fields saw
+/// ([`has_line_breaks`](sluicegate_sdk::json_scan::Scanned::has_line_breaks)): when false,
+/// there is nothing to look for.
+fn push_one_line(out: &mut Vec<u8>, text: &str, line_breaks: bool) {
     let start = out.len();
     out.extend_from_slice(text.as_bytes());
-    if has_line_break(text.as_bytes()) {
+    if line_breaks && has_line_break(text.as_bytes()) {
         for byte in &mut out[start..] {
             if *byte == b'\n' || *byte == b'\r' {
                 *byte = b' ';
@@ -142,6 +146,19 @@ fn has_line_break(bytes: &[u8]) -> bool {
 /// text (their quotes are escaped), so its last occurrence is the real one.
 const CLOUD_KEY: &[u8] = b"},\"cloud\":{";
 
+/// Where [`CLOUD_KEY`] starts in a [`context_fragment`] for `owner`. Its tail is fixed but for
+/// the owner's text, so an owner that needs no escaping (an account id always) gives the place
+/// at once; any other is searched for, from the end.
+fn cloud_split(fragment: &[u8], owner: &str) -> Option<usize> {
+    const ACCOUNT_KEY: &[u8] = b"\"account\":{\"id\":";
+    let plain = owner.bytes().all(|byte| byte >= 0x20 && byte != b'"' && byte != b'\\');
+    let tail = CLOUD_KEY.len() + ACCOUNT_KEY.len() + owner.len() + 2 + b"}}}".len();
+    match fragment.len().checked_sub(tail) {
+        Some(split) if plain && fragment[split..].starts_with(CLOUD_KEY) => Some(split),
+        _ => fragment.windows(CLOUD_KEY.len()).rposition(|window| window == CLOUD_KEY),
+    }
+}
+
 /// The members of an object's text between its braces, trimmed (empty for `{}`).
 fn object_inner(object: &str) -> &str {
     let object = object.trim();
@@ -164,7 +181,8 @@ enum Copyable {
     /// A key repeats or collides: the trees are merged.
     No,
     /// Every member is copied; the one at `aws_idx` is spliced into the document's `aws`.
-    Yes { aws_idx: Option<usize> },
+    /// `line_breaks`: whether the fields hold raw line breaks (between tokens) to replace.
+    Yes { aws_idx: Option<usize>, line_breaks: bool },
 }
 
 /// Finds the members of `fields` into `members`, and says whether they can be copied as text:
@@ -172,7 +190,7 @@ enum Copyable {
 /// object whose own keys are distinct and not `cloudwatch`). An error when `fields` is not a JSON
 /// object.
 fn copyable_members(fields: &str, members: &mut Vec<Member>) -> Result<Copyable, String> {
-    object_members(fields, |member| members.push(member)).map_err(|error| {
+    let scanned = object_members(fields, |member| members.push(member)).map_err(|error| {
         if error.is_not_an_object() {
             "transform fields are not a json object".to_owned()
         } else {
@@ -213,7 +231,7 @@ fn copyable_members(fields: &str, members: &mut Vec<Member>) -> Result<Copyable,
             _ => {}
         }
     }
-    Ok(Copyable::Yes { aws_idx })
+    Ok(Copyable::Yes { aws_idx, line_breaks: scanned.has_line_breaks() })
 }
 
 /// Whether two of `members` have the same key. A bit per key hash sends only keys whose bit is
@@ -243,8 +261,17 @@ fn has_repeated_key(fields: &str, members: &[Member]) -> bool {
 /// Writes the document with `fields`' members (checked by [`copyable_members`]) copied in as
 /// text: an `aws` member into the document's `aws`, the others after the base document, in runs
 /// of neighbouring members copied in one go.
-fn write_members(out: &mut Vec<u8>, event: &Event<'_>, fragment: &[u8], fields: &str, members: &[Member], aws_idx: Option<usize>) {
-    let split = fragment.windows(CLOUD_KEY.len()).rposition(|window| window == CLOUD_KEY);
+#[allow(clippy::too_many_arguments)]
+fn write_members(
+    out: &mut Vec<u8>,
+    event: &Event<'_>,
+    fragment: &[u8],
+    split: Option<usize>,
+    fields: &str,
+    members: &[Member],
+    aws_idx: Option<usize>,
+    line_breaks: bool,
+) {
     match (aws_idx, split) {
         (Some(aws_idx), Some(split)) => {
             write_document_head(out, event);
@@ -252,7 +279,7 @@ fn write_members(out: &mut Vec<u8>, event: &Event<'_>, fragment: &[u8], fields: 
             let aws_inner = object_inner(members[aws_idx].value(fields));
             if !aws_inner.is_empty() {
                 out.push(b',');
-                push_one_line(out, aws_inner);
+                push_one_line(out, aws_inner, line_breaks);
             }
             out.extend_from_slice(&fragment[split..]);
         }
@@ -267,7 +294,7 @@ fn write_members(out: &mut Vec<u8>, event: &Event<'_>, fragment: &[u8], fields: 
         if let (Some(first), Some(last)) = (run.first(), run.last()) {
             out.push(b',');
             // The text between them is commas and whitespace.
-            push_one_line(out, &fields[first.start()..last.end()]);
+            push_one_line(out, &fields[first.start()..last.end()], line_breaks);
         }
     }
     out.push(b'}');
@@ -521,6 +548,19 @@ mod merge_tests {
     // Regression: fields written by a guest with line breaks between tokens (pretty-printed
     // JSON) were copied as they came and split the document over two `_bulk` lines, so the whole
     // request failed on every retry and the record blocked its shard.
+    #[test]
+    fn the_cloud_split_is_where_a_search_finds_it() {
+        for owner in ["123456789012", "", "o\"wner", "a\\b", "x\ny", "},\"cloud\":{", "é"] {
+            for log_stream in ["s", "},\"cloud\":{"] {
+                let context = Context { owner: owner.into(), log_group: "g".into(), log_stream: log_stream.into() };
+                let fragment = context_fragment(&context);
+                let searched = fragment.windows(CLOUD_KEY.len()).rposition(|window| window == CLOUD_KEY);
+                assert!(searched.is_some());
+                assert_eq!(cloud_split(&fragment, owner), searched, "{owner:?} {log_stream:?}");
+            }
+        }
+    }
+
     #[test]
     fn fields_with_line_breaks_stay_on_one_line() {
         for fields in ["{\n  \"a\": {\r\n    \"b\": 1\n  }\n}", "{\"aws\":\n{\"lambda\":\n{\"x\":\"y\\nz\"}},\n\"c\":[1,\n2]}"] {

@@ -106,10 +106,25 @@ impl std::fmt::Display for Invalid {
 
 impl std::error::Error for Invalid {}
 
+/// What [`object_members`] saw of a text it passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scanned {
+    line_breaks: bool,
+}
+
+impl Scanned {
+    /// Whether a raw line break (`\n` or `\r`) stands between the text's tokens. Valid JSON can
+    /// hold one nowhere else (inside strings it must be escaped), so without one the text is on
+    /// one line, which NDJSON writers need to know.
+    pub fn has_line_breaks(&self) -> bool {
+        self.line_breaks
+    }
+}
+
 /// Checks that `text` is one JSON object and calls `member` with each of its top-level members,
 /// in order (a repeated key is reported each time).
-pub fn object_members(text: &str, mut member: impl FnMut(Member)) -> Result<(), Invalid> {
-    let mut scan = Scanner { bytes: text.as_bytes(), at: 0 };
+pub fn object_members(text: &str, mut member: impl FnMut(Member)) -> Result<Scanned, Invalid> {
+    let mut scan = Scanner { bytes: text.as_bytes(), at: 0, line_breaks: false };
     scan.skip_whitespace();
     if scan.peek() != Some(b'{') {
         // Say "not an object" only of valid JSON, as a parse would.
@@ -139,12 +154,13 @@ pub fn object_members(text: &str, mut member: impl FnMut(Member)) -> Result<(), 
             }
         }
     }
-    scan.end()
+    scan.end()?;
+    Ok(Scanned { line_breaks: scan.line_breaks })
 }
 
 /// Checks that `text` is one JSON value, with nothing but whitespace around it.
 pub fn check(text: &str) -> Result<(), Invalid> {
-    let mut scan = Scanner { bytes: text.as_bytes(), at: 0 };
+    let mut scan = Scanner { bytes: text.as_bytes(), at: 0, line_breaks: false };
     scan.skip_whitespace();
     scan.value()?;
     scan.end()
@@ -209,6 +225,8 @@ fn hex4(bytes: &[u8]) -> Option<u16> {
 struct Scanner<'b> {
     bytes: &'b [u8],
     at: usize,
+    /// Whether whitespace skipped so far held a `\n` or `\r`.
+    line_breaks: bool,
 }
 
 impl Scanner<'_> {
@@ -241,7 +259,12 @@ impl Scanner<'_> {
     }
 
     fn skip_whitespace(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+        while let Some(byte) = self.peek() {
+            match byte {
+                b' ' | b'\t' => {}
+                b'\n' | b'\r' => self.line_breaks = true,
+                _ => return,
+            }
             self.at += 1;
         }
     }
@@ -397,23 +420,27 @@ impl Scanner<'_> {
         let bytes = self.bytes;
         let mut escaped = false;
         loop {
-            #[cfg(any(all(target_arch = "x86_64", target_feature = "sse2"), all(target_arch = "wasm32", target_feature = "simd128")))]
-            while self.at + 16 <= bytes.len() {
-                let mask = crate::json_text::simd::escape_mask(bytes, self.at);
-                if mask != 0 {
-                    self.at += mask.trailing_zeros() as usize;
-                    break;
+            // A flagged byte found by either step goes straight to the byte match: the eight-byte
+            // step after a sixteen-byte hit would only find the same byte again.
+            'flagged: {
+                #[cfg(any(all(target_arch = "x86_64", target_feature = "sse2"), all(target_arch = "wasm32", target_feature = "simd128")))]
+                while self.at + 16 <= bytes.len() {
+                    let mask = crate::json_text::simd::escape_mask(bytes, self.at);
+                    if mask != 0 {
+                        self.at += mask.trailing_zeros() as usize;
+                        break 'flagged;
+                    }
+                    self.at += 16;
                 }
-                self.at += 16;
-            }
-            while let Some(word) = bytes.get(self.at..self.at + 8) {
-                let mask = crate::json_text::escape_mask(u64::from_le_bytes(word.try_into().expect("eight bytes")));
-                if mask != 0 {
-                    // The lowest flagged byte is exact.
-                    self.at += (mask.trailing_zeros() / 8) as usize;
-                    break;
+                while let Some(word) = bytes.get(self.at..self.at + 8) {
+                    let mask = crate::json_text::escape_mask(u64::from_le_bytes(word.try_into().expect("eight bytes")));
+                    if mask != 0 {
+                        // The lowest flagged byte is exact.
+                        self.at += (mask.trailing_zeros() / 8) as usize;
+                        break 'flagged;
+                    }
+                    self.at += 8;
                 }
-                self.at += 8;
             }
             match self.next() {
                 Some(b'"') => return Ok(escaped),
@@ -455,6 +482,16 @@ mod tests {
         let mut found = Vec::new();
         object_members(text, |member| found.push((member.decoded_key(text).into_owned(), member.value(text).to_owned())))?;
         Ok(found)
+    }
+
+    #[test]
+    fn line_breaks_between_tokens_are_reported() {
+        let scanned = |text: &str| object_members(text, |_| ()).unwrap().has_line_breaks();
+        assert!(!scanned(r#"{"a":"x\ny","b":[1, 2]}"#));
+        assert!(scanned("{\"a\":\n1}"));
+        assert!(scanned("{\"a\":[1,\r2]}"));
+        assert!(scanned("{}\n"));
+        assert!(!scanned(" {\t} "));
     }
 
     /// What serde_json says of the same text, parsed to a value (the strict reading).
@@ -580,7 +617,7 @@ mod tests {
             "{\"a\":[1 2]}",
         ];
         for text in cases {
-            let ours = object_members(text, |_| ()).map_err(|error| error.is_not_an_object());
+            let ours = object_members(text, |_| ()).map(|_| ()).map_err(|error| error.is_not_an_object());
             let expected = match serde_verdict(text) {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(true),
@@ -610,7 +647,12 @@ mod tests {
                             bytes[at] = byte;
                         }
                         let Ok(text) = String::from_utf8(bytes) else { continue };
-                        let ours = object_members(&text, |_| ()).map_err(|error| error.is_not_an_object());
+                        let ours = object_members(&text, |_| ()).map(|_| ()).map_err(|error| error.is_not_an_object());
+                        // A raw line break in text that passed is whitespace between tokens, and
+                        // is reported.
+                        if let Ok(scanned) = object_members(&text, |_| ()) {
+                            assert_eq!(scanned.has_line_breaks(), text.contains(['\n', '\r']), "{text:?}");
+                        }
                         let expected = match serde_verdict(&text) {
                             Ok(true) => Ok(()),
                             Ok(false) => Err(true),
