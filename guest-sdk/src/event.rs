@@ -184,24 +184,22 @@ impl<'a> Event<'a> {
         self.message.as_deref()
     }
 
-    /// The new fields text, written into `out`, when they changed: `Some(false)` means removed.
-    pub(crate) fn write_changed_fields(&self, out: &mut String) -> Option<bool> {
+    /// The new fields text when they changed (`Some(None)` means removed): text set with
+    /// [`Event::set_fields_json`] as it is, a changed map serialised into `out`.
+    pub(crate) fn changed_fields<'s>(&'s self, out: &'s mut String) -> Option<Option<&'s str>> {
         if !self.fields_changed {
             return None;
         }
         if let Some(raw) = &self.raw_fields {
-            out.clear();
-            out.push_str(raw);
-            return Some(true);
+            return Some(Some(raw));
         }
         let fields = self.fields.get()?;
         if fields.is_empty() {
-            return Some(false);
+            return Some(None);
         }
-        out.clear();
         // Serialising a map of JSON values into a String cannot fail.
         *out = serde_json::to_string(fields).unwrap_or_default();
-        Some(true)
+        Some(Some(out.as_str()))
     }
 
     pub(crate) fn changed_index(&self) -> Option<Option<&str>> {

@@ -2,9 +2,8 @@
 //! bodies) and guests (fields written as text) share.
 //!
 //! The scan looks at sixteen bytes at a time (SIMD where the target has it at build time), then
-//! eight. Into bytes ([`write_str`]), a chunk that needs nothing is copied whole and one that needs
-//! an escape is written byte by byte from a table; into a string ([`push_str`]), runs that need
-//! nothing are copied in one go.
+//! eight: a chunk that needs nothing is copied whole and one that needs an escape is written byte
+//! by byte from a table, into bytes ([`write_str`]) or a string ([`push_str`]).
 
 /// Appends `text` as a JSON string literal, quotes included, to bytes.
 ///
@@ -77,60 +76,13 @@ const ESCAPES: [u8; 256] = {
     table
 };
 
-/// Appends `text` as a JSON string literal, quotes included, to a string.
+/// Appends `text` as a JSON string literal, quotes included, to a string: [`write_str`] into its
+/// bytes (measured in the guests against a scan that copied the runs between escapes: see
+/// docs/wasm.md).
 pub fn push_str(out: &mut String, text: &str) {
-    out.reserve(text.len() + 2);
-    out.push('"');
-    escape(text, |piece| out.push_str(piece));
-    out.push('"');
-}
-
-/// Calls `emit` with the escaped text in pieces: runs of `text` that need nothing, and escapes.
-#[inline(always)]
-fn escape(text: &str, mut emit: impl FnMut(&str)) {
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    let mut at = 0;
-    while at < bytes.len() {
-        #[cfg(any(all(target_arch = "x86_64", target_feature = "sse2"), all(target_arch = "wasm32", target_feature = "simd128")))]
-        if at + 16 <= bytes.len() {
-            let mask = simd::escape_mask(bytes, at);
-            if mask == 0 {
-                at += 16;
-                continue;
-            }
-            // Each lane is exact: the flagged byte needs an escape.
-            at += mask.trailing_zeros() as usize;
-        }
-        if let Some(word) = bytes.get(at..at + 8) {
-            let mask = escape_mask(u64::from_le_bytes(word.try_into().expect("eight bytes")));
-            if mask == 0 {
-                at += 8;
-                continue;
-            }
-            // The lowest flagged byte is exact (a false flag can only sit above a true one),
-            // so jump straight to it.
-            at += (mask.trailing_zeros() / 8) as usize;
-        }
-        let escaped = match bytes[at] {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            control @ 0x00..=0x1f => CONTROL[control as usize],
-            _ => {
-                at += 1;
-                continue;
-            }
-        };
-        // `at` is an ASCII byte, so both slices end on character boundaries.
-        emit(&text[start..at]);
-        emit(escaped);
-        at += 1;
-        start = at;
-    }
-    emit(&text[start..]);
+    // SAFETY: `write_str` appends every byte of `text` in order, each either as it is or, when
+    // it is ASCII, replaced by an ASCII escape, so the string's bytes stay UTF-8.
+    write_str(unsafe { out.as_mut_vec() }, text);
 }
 
 /// `\u00XX` for every control character (the short escapes above take precedence).

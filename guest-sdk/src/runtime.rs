@@ -41,7 +41,7 @@ impl<T: Transform> Runtime<T> {
             match self.transform.process(&mut event) {
                 Ok(Verdict::Drop) => self.reply.drop_event(event_idx),
                 Ok(Verdict::Keep) if event.is_changed() => {
-                    let fields = event.write_changed_fields(&mut self.fields).map(|present| present.then_some(self.fields.as_str()));
+                    let fields = event.changed_fields(&mut self.fields);
                     let changes = Changes {
                         timestamp: event.changed_timestamp(),
                         message: event.changed_message(),
