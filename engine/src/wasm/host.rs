@@ -19,6 +19,11 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(1);
 pub(crate) const MAX_GUEST_TEXT: usize = 4096;
 /// Log lines a guest may send per call; the rest are counted, not printed.
 const MAX_LOG_LINES_PER_CALL: u32 = 100;
+/// Set (to anything), the host writes every module it loads into `/tmp/perf-<pid>.map`, the
+/// file `perf report` reads to name code it finds no symbols for: samples in a transform's
+/// compiled code then show as `transform::function` instead of bare addresses. For profiling
+/// only; a file that cannot be written is a warning, not an error.
+pub const PERF_MAP_ENV: &str = "SLUICEGATE_PERF_MAP";
 
 /// Limits that contain a transform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +50,8 @@ pub struct WasmHost {
     pub(crate) engine: Engine,
     pub(crate) linker: Arc<Linker<HostState>>,
     pub(crate) limits: Limits,
+    /// Whether [`PERF_MAP_ENV`] was set when the host was made.
+    perf_map: bool,
     _ticker: Arc<Ticker>,
 }
 
@@ -60,6 +67,23 @@ pub struct LoadedModule {
     pub(crate) pre: InstancePre<HostState>,
     /// Whether it came from a precompiled `.cwasm`.
     pub precompiled: bool,
+}
+
+impl LoadedModule {
+    /// The module's compiled functions in the perf map format, one line each: start address and
+    /// size in hex, then `name::function` (the function's name from the module's name section,
+    /// mangled as the compiler left it, or its index). The addresses hold while the module is
+    /// loaded.
+    pub fn perf_map(&self, name: &str) -> String {
+        let module = self.pre.module();
+        let text = module.text().as_ptr() as usize;
+        let mut map = String::new();
+        for function in module.functions() {
+            let function_name = function.name.unwrap_or_else(|| format!("function[{}]", function.index.as_u32()));
+            map.push_str(&format!("{:x} {:x} {name}::{function_name}\n", text + function.offset, function.len));
+        }
+        map
+    }
 }
 
 impl std::fmt::Debug for LoadedModule {
@@ -103,7 +127,8 @@ impl WasmHost {
         // Without the ticker no deadline would ever fire, so failing to start it fails the host.
         let ticker = Ticker::start(engine.clone())
             .map_err(|error| WasmError::Engine { reason: format!("cannot start the epoch ticker: {error}") })?;
-        Ok(WasmHost { engine, linker: Arc::new(linker), limits, _ticker: Arc::new(ticker) })
+        let perf_map = std::env::var_os(PERF_MAP_ENV).is_some();
+        Ok(WasmHost { engine, linker: Arc::new(linker), limits, perf_map, _ticker: Arc::new(ticker) })
     }
 
     /// The limits every instance runs under.
@@ -187,7 +212,21 @@ impl WasmHost {
             .linker
             .instantiate_pre(&module)
             .map_err(|error| WasmError::Instantiate { name: name.to_owned(), reason: format!("{error:#}") })?;
-        Ok(LoadedModule { pre, precompiled })
+        let loaded = LoadedModule { pre, precompiled };
+        if self.perf_map {
+            append_perf_map(&loaded.perf_map(name));
+        }
+        Ok(loaded)
+    }
+}
+
+/// Appends `lines` to this process's perf map, or says why it could not.
+fn append_perf_map(lines: &str) {
+    use std::io::Write;
+    let path = std::env::temp_dir().join(format!("perf-{}.map", std::process::id()));
+    let written = std::fs::OpenOptions::new().create(true).append(true).open(&path).and_then(|mut file| file.write_all(lines.as_bytes()));
+    if let Err(error) = written {
+        eprintln!("{PERF_MAP_ENV} is set, but {} cannot be written: {error}", path.display());
     }
 }
 

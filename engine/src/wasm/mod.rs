@@ -12,4 +12,4 @@ mod instance;
 
 pub use chain::{Chain, OnError, StageSpec};
 pub use error::WasmError;
-pub use host::{Limits, LoadedModule, WasmHost, precompile};
+pub use host::{Limits, LoadedModule, PERF_MAP_ENV, WasmHost, precompile};

@@ -326,3 +326,41 @@ fn precompiled_modules_load_when_compatible() {
     .assert_eq(&render_chain(&mut chain, &["drop"]));
     std::fs::remove_dir_all(&folder).unwrap();
 }
+
+#[test]
+fn a_perf_map_names_every_compiled_function_once() {
+    let host = WasmHost::new(limits()).unwrap();
+    for precompiled in [false, true] {
+        let wasm = guests::module("test_guest");
+        let module = if precompiled {
+            let cwasm = precompile(&std::fs::read(&wasm).unwrap(), &limits(), None).unwrap();
+            let folder = std::env::temp_dir().join(format!("sluicegate-perf-map-{}", std::process::id()));
+            std::fs::create_dir_all(&folder).unwrap();
+            std::fs::copy(&wasm, folder.join("g.wasm")).unwrap();
+            std::fs::write(folder.join("g.cwasm"), cwasm).unwrap();
+            let module = host.load("guest", &folder.join("g.wasm")).unwrap();
+            std::fs::remove_dir_all(&folder).unwrap();
+            module
+        } else {
+            host.load("guest", &wasm).unwrap()
+        };
+        assert_eq!(module.precompiled, precompiled);
+        let map = module.perf_map("guest");
+        let mut ranges = Vec::new();
+        for line in map.lines() {
+            let mut parts = line.splitn(3, ' ');
+            let start = usize::from_str_radix(parts.next().unwrap(), 16).unwrap();
+            let size = usize::from_str_radix(parts.next().unwrap(), 16).unwrap();
+            let name = parts.next().unwrap();
+            assert!(name.starts_with("guest::") && name.len() > "guest::".len(), "{line}");
+            ranges.push((start, start + size, name.to_owned()));
+        }
+        // The exports are there by name, and no two functions share an address.
+        for export in ["sluicegate_process", "sluicegate_init", "sluicegate_buffer"] {
+            assert!(ranges.iter().any(|(_, _, name)| name.ends_with(&format!("::{export}"))), "{export} in\n{map}");
+        }
+        ranges.sort();
+        assert!(ranges.len() > 10);
+        assert!(ranges.windows(2).all(|pair| pair[0].1 <= pair[1].0), "functions overlap");
+    }
+}
