@@ -403,14 +403,34 @@ impl Path {
 /// key order (the order a map writes them), without building a map: the parsers of fixed shapes
 /// (Lambda lines, access logs) write their fields this way.
 struct FieldsText {
-    entries: Vec<(Path, std::ops::Range<usize>)>,
+    entries: Entries,
     literals: String,
+}
+
+/// A [`FieldsText`]'s entries: each field's path and where its literal is.
+type Entries = Vec<(Path, std::ops::Range<usize>)>;
+
+thread_local! {
+    /// The buffers of the last [`FieldsText`] dropped, taken by the next one: two allocations
+    /// fewer on every Lambda and access-log line.
+    static SPARE_FIELDS_TEXT: std::cell::Cell<(Entries, String)> = const { std::cell::Cell::new((Vec::new(), String::new())) };
+}
+
+impl Drop for FieldsText {
+    fn drop(&mut self) {
+        SPARE_FIELDS_TEXT.set((std::mem::take(&mut self.entries), std::mem::take(&mut self.literals)));
+    }
 }
 
 impl FieldsText {
     /// Room for the fields of one line of `n_bytes`, so that filling it does not grow it.
     fn for_line(n_bytes: usize) -> FieldsText {
-        FieldsText { entries: Vec::with_capacity(12), literals: String::with_capacity(n_bytes + 16) }
+        let (mut entries, mut literals) = SPARE_FIELDS_TEXT.take();
+        entries.clear();
+        entries.reserve(12);
+        literals.clear();
+        literals.reserve(n_bytes + 16);
+        FieldsText { entries, literals }
     }
 
     fn str(&mut self, path: Path, text: &str) {
@@ -648,7 +668,7 @@ fn logfmt_json(message: &str, level_keys: &[String]) -> Option<(String, Option<S
         && !has_log_key
     {
         json.push_str(",\"log\":{\"level\":");
-        push_json_str(&mut json, &level.to_ascii_uppercase());
+        push_json_str_upper(&mut json, level);
         json.push('}');
     }
     json.push('}');
@@ -702,6 +722,19 @@ fn scan_logfmt(bytes: &[u8], mut at: usize, end: u8) -> (usize, bool) {
         at += 1;
     }
     (at, seen & ESCAPE == 0)
+}
+
+/// `text` upper-cased (ASCII) as a JSON string literal: in place after escaping when nothing
+/// needed escaping (nearly always: a level), so no upper-cased copy is made.
+fn push_json_str_upper(out: &mut String, text: &str) {
+    if text.bytes().any(needs_escape) {
+        // An escape's letters (`\n`) must not be upper-cased: the text is, before escaping.
+        push_json_str(out, &text.to_ascii_uppercase());
+    } else {
+        let start = out.len();
+        push_json_str(out, text);
+        out[start..].make_ascii_uppercase();
+    }
 }
 
 /// `text` as a JSON string literal; `plain` says it has no byte that [`needs_escape`], so it is
@@ -772,9 +805,9 @@ fn parse_rfc3339(text: &str) -> Option<i64> {
 
 /// What [`probe_json`] learns about a JSON object message.
 #[derive(Debug, Default)]
-struct JsonProbe {
+struct JsonProbe<'t> {
     /// The first of the level keys (in their order) whose value is a string.
-    level: Option<String>,
+    level: Option<Cow<'t, str>>,
     /// Whether the object has a top-level `log` key.
     has_log_key: bool,
     /// Whether the object has no members.
@@ -783,7 +816,7 @@ struct JsonProbe {
 
 /// Checks that `text` is one JSON object and finds its level and `log` key, without building it:
 /// one pass of the SDK's checker, which reports the top-level members where they are.
-fn probe_json(text: &str, level_keys: &[String]) -> Result<JsonProbe, json_scan::Invalid> {
+fn probe_json<'t>(text: &'t str, level_keys: &[String]) -> Result<JsonProbe<'t>, json_scan::Invalid> {
     let mut probe = JsonProbe { is_empty: true, ..JsonProbe::default() };
     // Per level key, its last member (a key given twice keeps its last value, as a map would),
     // on the stack for the usual few level keys: this runs on every JSON line.
@@ -805,7 +838,7 @@ fn probe_json(text: &str, level_keys: &[String]) -> Result<JsonProbe, json_scan:
         }
     })?;
     // The first level key, in their order, whose value is a string.
-    probe.level = found.iter().flatten().find_map(|member| member.string_value(text)).map(Cow::into_owned);
+    probe.level = found.iter().flatten().find_map(|member| member.string_value(text));
     Ok(probe)
 }
 
@@ -861,10 +894,10 @@ impl Extract {
             {
                 json.pop();
                 json.push_str(if probe.is_empty { "\"log\":{\"level\":" } else { ",\"log\":{\"level\":" });
-                push_json_str(&mut json, &found.to_ascii_uppercase());
+                push_json_str_upper(&mut json, found);
                 json.push_str("}}");
             } else if probe.level.is_some() {
-                level = probe.level;
+                level = probe.level.map(Cow::into_owned);
             }
             return Ok(Parsed::Json { json, level });
         }
@@ -1205,6 +1238,17 @@ mod tests {
             for needle in [": ", "] \"", "\" ", " Version: ", "b"] {
                 assert_eq!(split_once_str(text, needle), text.split_once(needle), "{text:?} {needle:?}");
             }
+        }
+    }
+
+    #[test]
+    fn upper_cased_literals_escape_what_the_upper_cased_text_needs() {
+        for text in ["info", "Warn", "", "é-debug", "a\nb", "q\"x", "t\u{1}"] {
+            let mut ours = String::from("x");
+            push_json_str_upper(&mut ours, text);
+            let mut plain = String::from("x");
+            push_json_str(&mut plain, &text.to_ascii_uppercase());
+            assert_eq!(ours, plain, "{text:?}");
         }
     }
 
