@@ -59,6 +59,68 @@ fn redact() {
     );
 }
 
+/// The module's number search takes sixteen bytes a step with Wasm SIMD, which the transform's
+/// native tests do not run: each case is shifted across more than one 64-byte block of positions, with a
+/// space, a word byte, a dot or nothing just before it, and must redact the same at every one.
+#[test]
+fn redact_finds_numbers_at_every_position_of_a_simd_step() {
+    // The input, its redaction, and its redaction when a word byte or a dot comes just before.
+    let cases = [
+        ("4111 1111 1111 1111 from 10.0.0.1", "[REDACTED:credit_card] from [REDACTED:ipv4]", "4111 1111 1111 1111 from [REDACTED:ipv4]"),
+        ("10.0.0.1 9", "[REDACTED:ipv4] 9", "10.0.0.1 9"),
+        (
+            "4111111111111111 10.0.0.1 4111-1111-1111-1111",
+            "4111111111111111 [REDACTED:ipv4] [REDACTED:credit_card]",
+            "4111111111111111 [REDACTED:ipv4] [REDACTED:credit_card]",
+        ),
+        (
+            "1.2.3.4.5 v10.1.2.3 256.1.1.1 10.0.0.1.",
+            "1.2.3.4.5 v10.1.2.3 256.1.1.1 [REDACTED:ipv4].",
+            "1.2.3.4.5 v10.1.2.3 256.1.1.1 [REDACTED:ipv4].",
+        ),
+        (
+            "bab12a02-11b5-3b32-7431-c4a133c2d0f6 T10:12:43.335Z 10.0.0.1",
+            "bab12a02-11b5-3b32-7431-c4a133c2d0f6 T10:12:43.335Z [REDACTED:ipv4]",
+            "bab12a02-11b5-3b32-7431-c4a133c2d0f6 T10:12:43.335Z [REDACTED:ipv4]",
+        ),
+        (
+            "x_4111111111111111 a.10.0.0.1 _10.0.0.1 -10.0.0.1",
+            "x_4111111111111111 a.10.0.0.1 _10.0.0.1 -[REDACTED:ipv4]",
+            "x_4111111111111111 a.10.0.0.1 _10.0.0.1 -[REDACTED:ipv4]",
+        ),
+    ];
+    let mut messages = Vec::new();
+    let mut expected = Vec::new();
+    for (input, output, output_in_a_word) in cases {
+        for pad in 0..70 {
+            for (before, redacted) in [
+                ("", output),
+                (" ", output),
+                ("a", output_in_a_word),
+                ("z", output_in_a_word),
+                ("Z", output_in_a_word),
+                ("_", output_in_a_word),
+                (".", output_in_a_word),
+            ] {
+                let prefix = format!("{}{before}", "-".repeat(pad));
+                expected.push(format!("{}: kept {prefix}{redacted}", messages.len()));
+                messages.push(format!("{prefix}{input}"));
+            }
+        }
+    }
+    let host = host();
+    let module = host.load("redact", &guests::module("redact")).unwrap();
+    let spec = StageSpec { name: "redact".to_owned(), module, config: r#"{"mode":"mask"}"#.to_owned(), on_error: OnError::DeadLetter };
+    let mut chain = Chain::new(&host, vec![spec]).unwrap();
+    let messages: Vec<&str> = messages.iter().map(String::as_str).collect();
+    let rendered = render_chain(&mut chain, &messages);
+    let rendered: Vec<&str> = rendered.lines().collect();
+    assert_eq!(rendered.len(), expected.len());
+    for (got, want) in rendered.iter().zip(&expected) {
+        assert_eq!(got, want);
+    }
+}
+
 #[test]
 fn extract() {
     check(

@@ -248,30 +248,15 @@ fn find_emails(bytes: &[u8], kind: Kind, out: &mut Vec<Match>) {
 /// Card numbers and IPv4 addresses in one walk over the numbers of the text: both start at a digit
 /// that does not continue a word or follow a dot, so the digits are found once for both.
 fn find_numbers(bytes: &[u8], cards: bool, ipv4: bool, out: &mut Vec<Match>) {
+    let mut starts = NumberStarts::new(bytes);
     // Where the next card may start: a card candidate's digits and separators are never the start
     // of another one.
     let mut cards_from = 0;
-    let mut at = next_digit(bytes, 0);
+    let mut at = starts.next(0);
     while at < bytes.len() {
-        if !bytes[at].is_ascii_digit() {
-            at = next_digit(bytes, at + 1);
-            continue;
-        }
-        if at > 0 && is(bytes[at - 1], WORD | DOT) {
-            // Inside a word (`T10`, `4ba41356`) or after a dot: no digit of this word can start
-            // a match either.
-            at += 1;
-            while at < bytes.len() && is_word(bytes[at]) {
-                at += 1;
-            }
-            continue;
-        }
         // Most numbers are short and end in neither a group separator nor a dot: the first run
         // of digits rules them out for both detectors without reading them again.
-        let mut run_end = at + 1;
-        while run_end < bytes.len() && bytes[run_end].is_ascii_digit() {
-            run_end += 1;
-        }
+        let run_end = starts.run_end(at);
         let next = bytes.get(run_end).copied();
         if cards && at >= cards_from {
             let groups_go_on = matches!(next, Some(b' ' | b'-')) && bytes.get(run_end + 1).is_some_and(u8::is_ascii_digit);
@@ -282,16 +267,103 @@ fn find_numbers(bytes: &[u8], cards: bool, ipv4: bool, out: &mut Vec<Match>) {
         if ipv4 && run_end - at <= 3 && next == Some(b'.') {
             ipv4_at(bytes, at, out);
         }
-        // The digits and dots that follow continue this number: none of them can start a match.
-        at = run_end;
-        while at < bytes.len() && is(bytes[at], DIGIT | DOT) {
-            at += 1;
-        }
+        // The digits and dots that follow continue this number: none of them is a start.
+        at = starts.next(run_end);
     }
 }
 
+/// Where numbers may start in a text: digits at a word boundary, that neither continue a word
+/// (`T10`, `4ba41356`) nor follow a dot (the `3` of `1.3`). Found 64 bytes at a time as a bit
+/// per byte, so the digits inside identifiers, request ids and dotted numbers cost no stop.
+struct NumberStarts<'b> {
+    bytes: &'b [u8],
+    /// The first position the bits cover.
+    base: usize,
+    /// Bit `i` set when `base + i` is a start.
+    starts: u64,
+    /// Bit `i` set when `base + i` is a digit.
+    digits: u64,
+}
+
+impl<'b> NumberStarts<'b> {
+    fn new(bytes: &'b [u8]) -> NumberStarts<'b> {
+        let (starts, digits) = number_starts(bytes, 0);
+        NumberStarts { bytes, base: 0, starts, digits }
+    }
+
+    /// The first start at or after `from` (or the length); `from` must not go back before the
+    /// last call's.
+    fn next(&mut self, from: usize) -> usize {
+        if from >= self.base + 64 {
+            self.move_to(from);
+        }
+        loop {
+            let starts = self.starts & (u64::MAX << (from.max(self.base) - self.base));
+            if starts != 0 {
+                return self.base + starts.trailing_zeros() as usize;
+            }
+            if self.base + 64 >= self.bytes.len() {
+                return self.bytes.len();
+            }
+            self.move_to(self.base + 64);
+        }
+    }
+
+    /// Where the run of digits at `at`, the start [`Self::next`] just returned, ends: from the
+    /// bits, byte by byte only past them.
+    fn run_end(&self, at: usize) -> usize {
+        let mut end = at + (!(self.digits >> (at - self.base))).trailing_zeros() as usize;
+        while end < self.bytes.len() && self.bytes[end].is_ascii_digit() {
+            end += 1;
+        }
+        end
+    }
+
+    fn move_to(&mut self, base: usize) {
+        self.base = base;
+        (self.starts, self.digits) = number_starts(self.bytes, base);
+    }
+}
+
+/// [`NumberStarts`]' bits for the (up to) 64 bytes from `base`: the starts and the digits.
+#[inline(never)]
+fn number_starts(bytes: &[u8], base: usize) -> (u64, u64) {
+    let blocked_before = u64::from(base > 0 && bytes.get(base - 1).is_some_and(|&byte| is(byte, WORD | DOT)));
+    let block = bytes.get(base..).unwrap_or_default();
+    let block = &block[..block.len().min(64)];
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let (digits, blocks) = if block.len() > 16 {
+        // A short last block is copied after zero bytes, which are neither digits nor word bytes.
+        let mut padded = [0u8; 64];
+        let block = if block.len() == 64 {
+            block
+        } else {
+            padded[..block.len()].copy_from_slice(block);
+            &padded
+        };
+        simd::digits_and_word_bytes(block.try_into().expect("64 bytes"))
+    } else {
+        classes_of(block)
+    };
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    let (digits, blocks) = classes_of(block);
+    (digits & !((blocks << 1) | blocked_before), digits)
+}
+
+/// Bits per byte of `block` (up to 64 bytes): the digits, and the word bytes and dots.
+fn classes_of(block: &[u8]) -> (u64, u64) {
+    let (mut digits, mut blocks) = (0u64, 0u64);
+    for (idx, &byte) in block.iter().enumerate() {
+        digits |= u64::from(is(byte, DIGIT)) << idx;
+        blocks |= u64::from(is(byte, WORD | DOT)) << idx;
+    }
+    (digits, blocks)
+}
+
 /// The card number starting at `start` (a digit at a word boundary), if there is one; returns
-/// where the candidate's digits end.
+/// where the candidate's digits end. Not inlined: few numbers get here, and the walk over the
+/// numbers compiles to tighter code without it.
+#[inline(never)]
 fn card_at(bytes: &[u8], start: usize, out: &mut Vec<Match>) -> usize {
     // Digits, with single spaces or dashes between groups. Most numbers are far too short for a
     // card, so the Luhn sum waits until the count and the boundary are known.
@@ -343,36 +415,6 @@ fn luhn_digits(text: &[u8]) -> bool {
     sum.is_multiple_of(10)
 }
 
-/// The position of the first ASCII digit at or after `from` (or the length): eight bytes at a
-/// time, since most log text between numbers is letters.
-fn next_digit(bytes: &[u8], from: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    let from = simd::first(bytes, from, |chunk| {
-        use core::arch::wasm32::{u8x16_lt, u8x16_splat, u8x16_sub};
-        u8x16_lt(u8x16_sub(chunk, u8x16_splat(b'0')), u8x16_splat(10))
-    });
-    let mut at = from;
-    while let Some(word) = bytes.get(at..at + 8) {
-        let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
-        // Per byte, without carries (the high bit is cleared first): at least `0` and below `:`,
-        // and not a byte with its high bit set.
-        let low = word & !HIGHS;
-        let at_least_zero = low.wrapping_add(ONES * (0x80 - u64::from(b'0'))) & HIGHS;
-        let at_least_colon = low.wrapping_add(ONES * (0x80 - u64::from(b':'))) & HIGHS;
-        let digits = at_least_zero & !at_least_colon & !word & HIGHS;
-        if digits != 0 {
-            return at + (digits.trailing_zeros() / 8) as usize;
-        }
-        at += 8;
-    }
-    while at < bytes.len() && !bytes[at].is_ascii_digit() {
-        at += 1;
-    }
-    at.min(bytes.len())
-}
-
 /// The Luhn check the scanner computes on the fly, written plainly (for the tests).
 #[cfg(test)]
 fn luhn(digits: &[u8]) -> bool {
@@ -388,7 +430,9 @@ fn luhn(digits: &[u8]) -> bool {
     sum.is_multiple_of(10)
 }
 
-/// The IPv4 address starting at `start` (a digit at a word boundary), if there is one.
+/// The IPv4 address starting at `start` (a digit at a word boundary), if there is one. Not
+/// inlined, as [`card_at`] is not.
+#[inline(never)]
 fn ipv4_at(bytes: &[u8], start: usize, out: &mut Vec<Match>) {
     let mut cursor = start;
     let mut n_parts = 0;
@@ -697,6 +741,24 @@ mod simd {
             at += 16;
         }
         at
+    }
+
+    /// [`super::classes_of`] for 64 bytes, sixteen a step without a loop: the digits' bits and
+    /// the word bytes' and dots' bits. Range tests are signed compares of shifted bytes, one
+    /// instruction each where the unsigned ones take three.
+    pub(super) fn digits_and_word_bytes(block: &[u8; 64]) -> (u64, u64) {
+        use core::arch::wasm32::{i8x16_lt, i8x16_splat, i8x16_sub};
+        let classes = |at: usize| {
+            let chunk = load(block, at);
+            // `b - (low + 0x80)` wraps the range `low..low + n` onto `-128..-128 + n`.
+            let digit = i8x16_lt(i8x16_sub(chunk, i8x16_splat((b'0' as i8).wrapping_add(i8::MIN))), i8x16_splat(i8::MIN + 10));
+            let lower = v128_or(chunk, u8x16_splat(0x20));
+            let letter = i8x16_lt(i8x16_sub(lower, i8x16_splat((b'a' as i8).wrapping_add(i8::MIN))), i8x16_splat(i8::MIN + 26));
+            let word = v128_or(v128_or(digit, letter), v128_or(u8x16_eq(chunk, u8x16_splat(b'_')), u8x16_eq(chunk, u8x16_splat(b'.'))));
+            (u64::from(u8x16_bitmask(digit)) << at, u64::from(u8x16_bitmask(word)) << at)
+        };
+        let parts = [classes(0), classes(16), classes(32), classes(48)];
+        (parts[0].0 | parts[1].0 | parts[2].0 | parts[3].0, parts[0].1 | parts[1].1 | parts[2].1 | parts[3].1)
     }
 
     /// [`super::has_keyword`]'s search, sixteen positions at a time: `Ok` when it decided,
@@ -1095,7 +1157,7 @@ mod tests {
     }
 }
 #[cfg(test)]
-mod next_digit_tests {
+mod scanner_tests {
     use super::*;
 
     #[test]
@@ -1129,18 +1191,33 @@ mod next_digit_tests {
     }
 
     #[test]
-    fn finds_the_first_digit_for_every_byte_at_every_position() {
-        for byte in 0..=255u8 {
-            for position in 0..20 {
-                let mut bytes = vec![b'x'; 20];
-                bytes[position] = byte;
-                for from in 0..=20 {
-                    let expected = if byte.is_ascii_digit() && position >= from { position } else { 20 };
-                    assert_eq!(next_digit(&bytes, from), expected, "byte {byte:#x} at {position}, from {from}");
+    fn number_starts_are_the_digits_at_word_boundaries_and_runs_end_at_the_first_other_byte() {
+        let plain = |bytes: &[u8], from: usize| {
+            (from..bytes.len()).find(|&at| bytes[at].is_ascii_digit() && (at == 0 || !is(bytes[at - 1], WORD | DOT))).unwrap_or(bytes.len())
+        };
+        let alphabet = b"0179aZ_.-: \xc30123456789";
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..4_000 {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let len = (state >> 57) as usize + (state as usize & 1) * 70;
+            let bytes: Vec<u8> = (0..len).map(|idx| alphabet[((state >> (idx % 29 * 2)) as usize + idx) % alphabet.len()]).collect();
+            for from in 0..=len {
+                let mut starts = NumberStarts::new(&bytes);
+                let mut at = starts.next(from);
+                assert_eq!(at, plain(&bytes, from), "{:?} from {from}", String::from_utf8_lossy(&bytes));
+                // And on from there, as the walk goes.
+                while at < len {
+                    let run_end = (at..len).find(|&end| !bytes[end].is_ascii_digit()).unwrap_or(len);
+                    assert_eq!(starts.run_end(at), run_end, "{:?} at {at}", String::from_utf8_lossy(&bytes));
+                    let from = at + 1 + (state as usize >> (at % 50)) % 3;
+                    at = starts.next(from);
+                    assert_eq!(at, plain(&bytes, from), "{:?} from {from}", String::from_utf8_lossy(&bytes));
                 }
             }
         }
-        assert_eq!(next_digit(b"", 0), 0);
-        assert_eq!(next_digit(b"ab", 5), 2);
+        let first = |text: &[u8]| NumberStarts::new(text).next(0);
+        assert_eq!(first(b""), 0);
+        assert_eq!(first(b"7"), 0);
+        assert_eq!(first(b"a7 .7 _7 7"), 9);
     }
 }
