@@ -40,21 +40,36 @@ pub struct Member {
 
 impl Member {
     /// The key as written between its quotes; see [`Member::key_is_escaped`].
+    #[inline]
     pub fn key<'t>(&self, text: &'t str) -> &'t str {
         &text[self.key_start..self.key_end]
     }
 
     /// The key's text, its escapes decoded.
+    #[inline]
     pub fn decoded_key<'t>(&self, text: &'t str) -> Cow<'t, str> {
         if self.key_is_escaped { unescape(self.key(text)) } else { Cow::Borrowed(self.key(text)) }
     }
 
+    /// Whether the key, its escapes decoded, is `key`: compared as bytes, without a decoded
+    /// copy, when it has no escapes (nearly always).
+    #[inline]
+    pub fn key_is(&self, text: &str, key: &str) -> bool {
+        if self.key_is_escaped {
+            unescape(self.key(text)) == key
+        } else {
+            text.as_bytes().get(self.key_start..self.key_end) == Some(key.as_bytes())
+        }
+    }
+
     /// Whether the key holds a backslash escape, so that [`Member::key`] is not its text.
+    #[inline]
     pub fn key_is_escaped(&self) -> bool {
         self.key_is_escaped
     }
 
     /// The value's JSON text.
+    #[inline]
     pub fn value<'t>(&self, text: &'t str) -> &'t str {
         &text[self.value_start..self.value_end]
     }
@@ -67,11 +82,13 @@ impl Member {
     }
 
     /// Where the member starts (its key's opening quote) in the text.
+    #[inline]
     pub fn start(&self) -> usize {
         self.key_start - 1
     }
 
     /// Where the member's value ends in the text.
+    #[inline]
     pub fn end(&self) -> usize {
         self.value_end
     }
@@ -230,10 +247,12 @@ struct Scanner<'b> {
 }
 
 impl Scanner<'_> {
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
     }
 
+    #[inline(always)]
     fn next(&mut self) -> Option<u8> {
         let byte = self.peek()?;
         self.at += 1;
@@ -249,6 +268,7 @@ impl Scanner<'_> {
         Invalid { at: self.at.saturating_sub(1), reason }
     }
 
+    #[inline(always)]
     fn expect(&mut self, byte: u8, reason: &'static str) -> Result<(), Invalid> {
         if self.peek() == Some(byte) {
             self.at += 1;
@@ -258,6 +278,7 @@ impl Scanner<'_> {
         }
     }
 
+    #[inline(always)]
     fn skip_whitespace(&mut self) {
         while let Some(byte) = self.peek() {
             match byte {
@@ -276,6 +297,7 @@ impl Scanner<'_> {
     }
 
     /// A key: its string, returning where its contents start and whether it has escapes.
+    #[inline(always)]
     fn key(&mut self) -> Result<(usize, bool), Invalid> {
         if self.peek() != Some(b'"') {
             return Err(self.error("expected a string key"));
@@ -357,6 +379,7 @@ impl Scanner<'_> {
     }
 
     /// `"key" :` and the whitespace before the value.
+    #[inline(always)]
     fn member_head(&mut self) -> Result<(), Invalid> {
         self.key()?;
         self.skip_whitespace();
@@ -415,6 +438,7 @@ impl Scanner<'_> {
     /// A string from its opening quote; says whether it had escapes. The text is `str`, so only
     /// the quote, backslash and control bytes need looking at: runs of other bytes are skipped
     /// sixteen or eight at a time.
+    #[inline(always)]
     fn string(&mut self) -> Result<bool, Invalid> {
         self.at += 1;
         let bytes = self.bytes;
@@ -482,6 +506,19 @@ mod tests {
         let mut found = Vec::new();
         object_members(text, |member| found.push((member.decoded_key(text).into_owned(), member.value(text).to_owned())))?;
         Ok(found)
+    }
+
+    #[test]
+    fn key_is_compares_the_decoded_key() {
+        let text = r#"{"level":1,"le\u0076el":2,"lev":3,"level2":4,"\"q\"":5}"#;
+        let mut found = Vec::new();
+        object_members(text, |member| found.push(member)).unwrap();
+        for member in &found {
+            for key in ["level", "lev", "level2", "\"q\"", "le\\u0076el", ""] {
+                assert_eq!(member.key_is(text, key), member.decoded_key(text) == key, "{:?} against {key:?}", member.key(text));
+            }
+        }
+        assert_eq!(found.iter().filter(|member| member.key_is(text, "level")).count(), 2);
     }
 
     #[test]

@@ -136,7 +136,7 @@ fn find_in_json(text: &str, segments: &[&str]) -> Option<Value> {
     let (first, rest) = segments.split_first()?;
     let mut found = None;
     json_scan::object_members(text, |member| {
-        if member.decoded_key(text) == *first {
+        if member.key_is(text, first) {
             found = Some(member);
         }
     })
