@@ -59,11 +59,12 @@ fn redact() {
     );
 }
 
-/// The module's number search takes sixteen bytes a step with Wasm SIMD, which the transform's
-/// native tests do not run: each case is shifted across more than one 64-byte block of positions, with a
-/// space, a word byte, a dot or nothing just before it, and must redact the same at every one.
+/// The module finds where its detectors may match in 64-byte blocks, sixteen bytes a step with
+/// Wasm SIMD, which the transform's native tests do not run: each case is shifted across more
+/// than one block of positions (the number cases with a space, a word byte, a dot or nothing just
+/// before them) and must redact the same at every one.
 #[test]
-fn redact_finds_numbers_at_every_position_of_a_simd_step() {
+fn redact_finds_what_it_looks_for_at_every_position_of_a_block() {
     // The input, its redaction, and its redaction when a word byte or a dot comes just before.
     let cases = [
         ("4111 1111 1111 1111 from 10.0.0.1", "[REDACTED:credit_card] from [REDACTED:ipv4]", "4111 1111 1111 1111 from [REDACTED:ipv4]"),
@@ -106,6 +107,23 @@ fn redact_finds_numbers_at_every_position_of_a_simd_step() {
                 expected.push(format!("{}: kept {prefix}{redacted}", messages.len()));
                 messages.push(format!("{prefix}{input}"));
             }
+        }
+    }
+    // The other detectors start from bits of the same blocks (`@`, `:`, `A`, `e`).
+    let others = [
+        ("mail jane.doe@example.co.uk now", "mail [REDACTED:email] now"),
+        ("peer 2001:db8::8a2e:370:7334 at 10:20:30", "peer [REDACTED:ipv6] at 10:20:30"),
+        ("addr ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff end", "addr [REDACTED:ipv6] end"),
+        ("key AKIAIOSFODNN7EXAMPLE used", "key [REDACTED:aws_access_key] used"),
+        ("aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY done", "aws_secret_access_key=[REDACTED:aws_secret_key] done"),
+        ("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U end", "token [REDACTED:jwt] end"),
+        ("Authorization: BEARER abcDEF123456.xyz", "Authorization: BEARER [REDACTED:bearer]"),
+    ];
+    for (input, output) in others {
+        for pad in 0..70 {
+            let prefix = " ".repeat(pad);
+            expected.push(format!("{}: kept {prefix}{output}", messages.len()));
+            messages.push(format!("{prefix}{input}"));
         }
     }
     let host = host();

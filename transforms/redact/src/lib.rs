@@ -39,6 +39,8 @@ pub struct Redact {
     key: [u64; 2],
     fields: Fields,
     matches: Vec<Match>,
+    /// The last text's blocks, kept for their allocation.
+    blocks: Vec<Block>,
 }
 
 /// The configuration.
@@ -132,15 +134,15 @@ impl Detector {
         }
     }
 
-    fn find(self, text: &str, out: &mut Vec<Match>) {
+    fn find(self, text: &str, scan: &Scan<'_>, out: &mut Vec<Match>) {
         let bytes = text.as_bytes();
         let kind = Kind::Builtin(self);
         match self {
-            Detector::Email => find_emails(bytes, kind, out),
-            Detector::CreditCard => find_numbers(bytes, true, false, out),
-            Detector::Ipv4 => find_numbers(bytes, false, true, out),
-            Detector::Ipv6 => find_ipv6(text, kind, out),
-            Detector::AwsAccessKey => find_access_keys(bytes, kind, out),
+            Detector::Email => find_emails(scan, kind, out),
+            Detector::CreditCard => find_numbers(scan, true, false, out),
+            Detector::Ipv4 => find_numbers(scan, false, true, out),
+            Detector::Ipv6 => find_ipv6(text, scan, kind, out),
+            Detector::AwsAccessKey => find_access_keys(scan, kind, out),
             Detector::AwsSecretKey => find_secret_keys(bytes, kind, out),
             Detector::Jwt => find_jwts(bytes, kind, out),
             Detector::Bearer => find_bearer(bytes, kind, out),
@@ -204,12 +206,16 @@ fn is_word(byte: u8) -> bool {
     is(byte, WORD)
 }
 
-fn find_emails(bytes: &[u8], kind: Kind, out: &mut Vec<Match>) {
+fn find_emails(scan: &Scan<'_>, kind: Kind, out: &mut Vec<Match>) {
+    let bytes = scan.bytes;
     let is_local = |byte: u8| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'%' | b'+' | b'-');
     let is_domain = |byte: u8| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'-');
     let mut search_from = 0;
-    while let Some(offset) = memchr::memchr(b'@', &bytes[search_from..]) {
-        let at = search_from + offset;
+    loop {
+        let at = scan.next(search_from, |block| block.ats);
+        if at == bytes.len() {
+            break;
+        }
         search_from = at + 1;
         let mut start = at;
         while start > 0 && is_local(bytes[start - 1]) {
@@ -247,16 +253,16 @@ fn find_emails(bytes: &[u8], kind: Kind, out: &mut Vec<Match>) {
 
 /// Card numbers and IPv4 addresses in one walk over the numbers of the text: both start at a digit
 /// that does not continue a word or follow a dot, so the digits are found once for both.
-fn find_numbers(bytes: &[u8], cards: bool, ipv4: bool, out: &mut Vec<Match>) {
-    let mut starts = NumberStarts::new(bytes);
+fn find_numbers(scan: &Scan<'_>, cards: bool, ipv4: bool, out: &mut Vec<Match>) {
+    let bytes = scan.bytes;
     // Where the next card may start: a card candidate's digits and separators are never the start
     // of another one.
     let mut cards_from = 0;
-    let mut at = starts.next(0);
+    let mut at = scan.next(0, |block| block.starts);
     while at < bytes.len() {
         // Most numbers are short and end in neither a group separator nor a dot: the first run
         // of digits rules them out for both detectors without reading them again.
-        let run_end = starts.run_end(at);
+        let run_end = scan.run_end(at);
         let next = bytes.get(run_end).copied();
         if cards && at >= cards_from {
             let groups_go_on = matches!(next, Some(b' ' | b'-')) && bytes.get(run_end + 1).is_some_and(u8::is_ascii_digit);
@@ -268,96 +274,147 @@ fn find_numbers(bytes: &[u8], cards: bool, ipv4: bool, out: &mut Vec<Match>) {
             ipv4_at(bytes, at, out);
         }
         // The digits and dots that follow continue this number: none of them is a start.
-        at = starts.next(run_end);
+        at = scan.next(run_end, |block| block.starts);
     }
 }
 
-/// Where numbers may start in a text: digits at a word boundary, that neither continue a word
-/// (`T10`, `4ba41356`) nor follow a dot (the `3` of `1.3`). Found 64 bytes at a time as a bit
-/// per byte, so the digits inside identifiers, request ids and dotted numbers cost no stop.
-struct NumberStarts<'b> {
-    bytes: &'b [u8],
-    /// The first position the bits cover.
-    base: usize,
-    /// Bit `i` set when `base + i` is a start.
+/// What the detectors look for in one 64-byte block of a text, a bit per byte, found for the
+/// whole text in one pass before they run (sixteen bytes a step with Wasm SIMD): where each
+/// detector may match is then a few bit operations away, instead of a search of its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Block {
+    /// Where numbers may start: digits at a word boundary, that neither continue a word (`T10`,
+    /// `4ba41356`) nor follow a dot (the `3` of `1.3`).
     starts: u64,
-    /// Bit `i` set when `base + i` is a digit.
     digits: u64,
+    /// Colons next to a hex digit, a colon or a dot, where an IPv6 address may be (and at the
+    /// block's last byte, whose next byte the block does not know).
+    colons: u64,
+    /// `@`, where an email address may be.
+    ats: u64,
+    /// `A`, where an access key may start.
+    capital_as: u64,
+    /// `e` or `E` after `s` or `b` (any case), where `secret` or `bearer` may be, or before `y`,
+    /// where `eyJ` may be (and at the block's last byte).
+    keyword_es: u64,
 }
 
-impl<'b> NumberStarts<'b> {
-    fn new(bytes: &'b [u8]) -> NumberStarts<'b> {
-        let (starts, digits) = number_starts(bytes, 0);
-        NumberStarts { bytes, base: 0, starts, digits }
-    }
+/// The classes of one block's bytes, before [`scan_blocks`] relates each byte to its neighbours.
+#[derive(Debug, Clone, Copy, Default)]
+struct Classes {
+    digits: u64,
+    word_or_dot: u64,
+    colons: u64,
+    /// Hex digits, colons and dots: what an IPv6 address is made of.
+    ipv6: u64,
+    ats: u64,
+    capital_as: u64,
+    /// `e` or `E`.
+    es: u64,
+    /// `s`, `b`, `S` or `B`.
+    s_or_b: u64,
+    ys: u64,
+}
 
-    /// The first start at or after `from` (or the length); `from` must not go back before the
-    /// last call's.
-    fn next(&mut self, from: usize) -> usize {
-        if from >= self.base + 64 {
-            self.move_to(from);
+impl Classes {
+    #[cfg_attr(not(all(target_arch = "wasm32", target_feature = "simd128")), allow(dead_code))]
+    fn or(self, other: Classes) -> Classes {
+        Classes {
+            digits: self.digits | other.digits,
+            word_or_dot: self.word_or_dot | other.word_or_dot,
+            colons: self.colons | other.colons,
+            ipv6: self.ipv6 | other.ipv6,
+            ats: self.ats | other.ats,
+            capital_as: self.capital_as | other.capital_as,
+            es: self.es | other.es,
+            s_or_b: self.s_or_b | other.s_or_b,
+            ys: self.ys | other.ys,
         }
+    }
+}
+
+/// A text and its [`Block`]s.
+struct Scan<'s> {
+    bytes: &'s [u8],
+    blocks: &'s [Block],
+}
+
+impl Scan<'_> {
+    /// The first position at or after `from` whose bit `bits` sets (or the length).
+    fn next(&self, from: usize, bits: impl Fn(&Block) -> u64) -> usize {
+        let mut block_idx = from / 64;
+        let Some(block) = self.blocks.get(block_idx) else {
+            return self.bytes.len();
+        };
+        let mut set = bits(block) & (u64::MAX << (from % 64));
         loop {
-            let starts = self.starts & (u64::MAX << (from.max(self.base) - self.base));
-            if starts != 0 {
-                return self.base + starts.trailing_zeros() as usize;
+            if set != 0 {
+                return block_idx * 64 + set.trailing_zeros() as usize;
             }
-            if self.base + 64 >= self.bytes.len() {
-                return self.bytes.len();
+            block_idx += 1;
+            match self.blocks.get(block_idx) {
+                Some(block) => set = bits(block),
+                None => return self.bytes.len(),
             }
-            self.move_to(self.base + 64);
         }
     }
 
-    /// Where the run of digits at `at`, the start [`Self::next`] just returned, ends: from the
-    /// bits, byte by byte only past them.
+    /// Where the run of digits at `at` ends: from the bits, byte by byte only past its block.
     fn run_end(&self, at: usize) -> usize {
-        let mut end = at + (!(self.digits >> (at - self.base))).trailing_zeros() as usize;
+        let digits = self.blocks.get(at / 64).map_or(0, |block| block.digits);
+        let mut end = at + (!(digits >> (at % 64))).trailing_zeros() as usize;
         while end < self.bytes.len() && self.bytes[end].is_ascii_digit() {
             end += 1;
         }
         end
     }
+}
 
-    fn move_to(&mut self, base: usize) {
-        self.base = base;
-        (self.starts, self.digits) = number_starts(self.bytes, base);
+/// Fills `blocks` with the [`Block`]s of `bytes`.
+fn scan_blocks(bytes: &[u8], blocks: &mut Vec<Block>) {
+    blocks.clear();
+    // The last byte of the block before: a word byte or a dot, part of an IPv6 address, `s` or
+    // `b`.
+    let (mut word_or_dot_before, mut ipv6_before, mut s_or_b_before) = (0, 0, 0);
+    let mut base = 0;
+    while base < bytes.len() {
+        let classes = block_classes(bytes, base);
+        const LAST: u64 = 1 << 63;
+        blocks.push(Block {
+            starts: classes.digits & !((classes.word_or_dot << 1) | word_or_dot_before),
+            digits: classes.digits,
+            colons: classes.colons & ((classes.ipv6 << 1) | ipv6_before | (classes.ipv6 >> 1) | LAST),
+            ats: classes.ats,
+            capital_as: classes.capital_as,
+            keyword_es: classes.es & ((classes.s_or_b << 1) | s_or_b_before | (classes.ys >> 1) | LAST),
+        });
+        word_or_dot_before = classes.word_or_dot >> 63;
+        ipv6_before = classes.ipv6 >> 63;
+        s_or_b_before = classes.s_or_b >> 63;
+        base += 64;
     }
 }
 
-/// [`NumberStarts`]' bits for the (up to) 64 bytes from `base`: the starts and the digits.
-#[inline(never)]
-fn number_starts(bytes: &[u8], base: usize) -> (u64, u64) {
-    let blocked_before = u64::from(base > 0 && bytes.get(base - 1).is_some_and(|&byte| is(byte, WORD | DOT)));
-    let block = bytes.get(base..).unwrap_or_default();
-    let block = &block[..block.len().min(64)];
+/// The [`Classes`] of the (up to) 64 bytes of `bytes` from `base`; bits past the end are clear.
+fn block_classes(bytes: &[u8], base: usize) -> Classes {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    let (digits, blocks) = if block.len() > 16 {
-        // A short last block is copied after zero bytes, which are neither digits nor word bytes.
-        let mut padded = [0u8; 64];
-        let block = if block.len() == 64 {
-            block
-        } else {
-            padded[..block.len()].copy_from_slice(block);
-            &padded
-        };
-        simd::digits_and_word_bytes(block.try_into().expect("64 bytes"))
-    } else {
-        classes_of(block)
-    };
-    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-    let (digits, blocks) = classes_of(block);
-    (digits & !((blocks << 1) | blocked_before), digits)
-}
-
-/// Bits per byte of `block` (up to 64 bytes): the digits, and the word bytes and dots.
-fn classes_of(block: &[u8]) -> (u64, u64) {
-    let (mut digits, mut blocks) = (0u64, 0u64);
-    for (idx, &byte) in block.iter().enumerate() {
-        digits |= u64::from(is(byte, DIGIT)) << idx;
-        blocks |= u64::from(is(byte, WORD | DOT)) << idx;
+    if bytes.len() >= 16 {
+        return simd::block_classes(bytes, base);
     }
-    (digits, blocks)
+    let mut classes = Classes::default();
+    for (idx, &byte) in bytes[base..].iter().take(64).enumerate() {
+        let bit = |test: bool| u64::from(test) << idx;
+        classes.digits |= bit(is(byte, DIGIT));
+        classes.word_or_dot |= bit(is(byte, WORD | DOT));
+        classes.colons |= bit(byte == b':');
+        classes.ipv6 |= bit(is(byte, IPV6));
+        classes.ats |= bit(byte == b'@');
+        classes.capital_as |= bit(byte == b'A');
+        classes.es |= bit(byte | 0x20 == b'e');
+        classes.s_or_b |= bit(matches!(byte | 0x20, b's' | b'b'));
+        classes.ys |= bit(byte == b'y');
+    }
+    classes
 }
 
 /// The card number starting at `start` (a digit at a word boundary), if there is one; returns
@@ -465,12 +522,12 @@ fn ipv4_at(bytes: &[u8], start: usize, out: &mut Vec<Match>) {
     }
 }
 
-fn find_ipv6(text: &str, kind: Kind, out: &mut Vec<Match>) {
+fn find_ipv6(text: &str, scan: &Scan<'_>, kind: Kind, out: &mut Vec<Match>) {
     let bytes = text.as_bytes();
     let is_candidate = |byte: u8| is(byte, IPV6);
     let mut at = 0;
     loop {
-        let colon = next_colon(bytes, at);
+        let colon = scan.next(at, |block| block.colons);
         if colon == bytes.len() {
             break;
         }
@@ -508,42 +565,20 @@ fn find_ipv6(text: &str, kind: Kind, out: &mut Vec<Match>) {
     }
 }
 
-/// The position of the first `:` at or after `from` (or the length), eight bytes at a time.
-fn next_colon(bytes: &[u8], from: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    let from = simd::first(bytes, from, |chunk| {
-        use core::arch::wasm32::{u8x16_eq, u8x16_splat};
-        u8x16_eq(chunk, u8x16_splat(b':'))
-    });
-    let mut at = from;
-    while let Some(word) = bytes.get(at..at + 8) {
-        // A zero byte where the byte is a colon; the high bit of each byte of `colons` says
-        // exactly which (no carries cross bytes).
-        let differ = u64::from_le_bytes(word.try_into().expect("eight bytes")) ^ (ONES * u64::from(b':'));
-        let colons = !(((differ & LOWS) + LOWS) | differ | LOWS);
-        if colons != 0 {
-            return at + (colons.trailing_zeros() / 8) as usize;
-        }
-        at += 8;
-    }
-    while at < bytes.len() && bytes[at] != b':' {
-        at += 1;
-    }
-    at.min(bytes.len())
-}
-
-fn find_access_keys(bytes: &[u8], kind: Kind, out: &mut Vec<Match>) {
-    // Every prefix starts with `A`, which is rare in log text: memchr finds the candidates.
+fn find_access_keys(scan: &Scan<'_>, kind: Kind, out: &mut Vec<Match>) {
+    // Every prefix starts with `A`, which is rare in log text: its bits are the candidates.
+    let bytes = scan.bytes;
     if bytes.len() < 20 {
         // Too short for a key (and the search below needs room for one).
         return;
     }
     let last_start = bytes.len() - 20;
     let mut search_from = 0;
-    while let Some(offset) = memchr::memchr(b'A', bytes.get(search_from..=last_start).unwrap_or_default()) {
-        let start = search_from + offset;
+    loop {
+        let start = scan.next(search_from, |block| block.capital_as);
+        if start > last_start {
+            break;
+        }
         search_from = start + 1;
         let prefix = &bytes[start..start + 4];
         if !matches!(prefix, b"AKIA" | b"ASIA" | b"ABIA" | b"ACCA") || (start > 0 && is_word(bytes[start - 1])) {
@@ -670,57 +705,34 @@ fn find_ignore_case(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     (at..haystack.len()).find(|&candidate| matches_at(candidate))
 }
 
-/// Whether `bytes` holds `secret` or `bearer ` (in any case) or `eyJ`, the keywords the secret
-/// key, bearer and JWT detectors start from: one pass for the three, eight positions at a time
-/// tested for each keyword's first three letters, then the whole keyword compared.
-fn has_keyword(bytes: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const FOLD: u64 = 0x2020_2020_2020_2020;
-    let is_keyword_at = |at: usize| {
-        let rest = &bytes[at..];
-        rest.get(..6).is_some_and(|window| window.eq_ignore_ascii_case(b"secret"))
-            || rest.get(..7).is_some_and(|window| window.eq_ignore_ascii_case(b"bearer "))
-            || rest.starts_with(b"eyJ")
-    };
-    let load = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"));
-    let splat = |byte: u8| ONES * u64::from(byte);
-    // The high bit of each byte set where `differ` has a zero byte, exactly.
-    let zeros = |differ: u64| !(((differ & LOWS) + LOWS) | differ | LOWS);
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    let at = match simd::keyword_prefix(bytes, is_keyword_at) {
-        Ok(found) => return found,
-        Err(rest_from) => rest_from,
-    };
-    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-    let at = 0;
-    let mut at = at;
-    while at + 10 <= bytes.len() {
-        let raw = [load(at), load(at + 1), load(at + 2)];
-        // A letter with bit 5 set is its lower case.
-        let folded = raw.map(|word| word | FOLD);
-        let secret = (folded[0] ^ splat(b's')) | (folded[1] ^ splat(b'e')) | (folded[2] ^ splat(b'c'));
-        let bearer = (folded[0] ^ splat(b'b')) | (folded[1] ^ splat(b'e')) | (folded[2] ^ splat(b'a'));
-        let jwt = (raw[0] ^ splat(b'e')) | (raw[1] ^ splat(b'y')) | (raw[2] ^ splat(b'J'));
-        let mut found = zeros(secret) | zeros(bearer) | zeros(jwt);
-        while found != 0 {
-            if is_keyword_at(at + (found.trailing_zeros() / 8) as usize) {
+/// Whether the text holds `secret` or `bearer ` (in any case) or `eyJ`, the keywords the secret
+/// key, bearer and JWT detectors start from: each has an `e` second (after `s` or `b`) or first
+/// (before `y`), so only those `e`s are looked at.
+fn has_keyword(scan: &Scan<'_>) -> bool {
+    let bytes = scan.bytes;
+    let mut at = scan.next(0, |block| block.keyword_es);
+    while at < bytes.len() {
+        if at > 0 {
+            let word = &bytes[at - 1..];
+            if word.get(..6).is_some_and(|word| word.eq_ignore_ascii_case(b"secret"))
+                || word.get(..7).is_some_and(|word| word.eq_ignore_ascii_case(b"bearer "))
+            {
                 return true;
             }
-            found &= found - 1;
         }
-        at += 8;
+        if bytes[at..].starts_with(b"eyJ") {
+            return true;
+        }
+        at = scan.next(at + 1, |block| block.keyword_es);
     }
-    // Every keyword has at least three bytes.
-    (at..bytes.len().saturating_sub(2)).any(is_keyword_at)
+    false
 }
 
-/// The scanners' first pass with Wasm SIMD (the modules build with `+simd128`): sixteen bytes
-/// per step where the portable code above takes eight; the portable code finishes the last
-/// bytes, and is what the native tests run.
+/// The blocks' classes with Wasm SIMD (the modules build with `+simd128`); the portable code is
+/// what the native tests run, and blocks of sixteen bytes or fewer.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd {
-    use core::arch::wasm32::{u8x16_bitmask, u8x16_eq, u8x16_splat, v128, v128_and, v128_load, v128_or};
+    use core::arch::wasm32::{u8x16_bitmask, u8x16_eq, u8x16_splat, v128, v128_load, v128_or};
 
     /// Sixteen bytes from `at`, which must leave sixteen in `bytes`.
     fn load(bytes: &[u8], at: usize) -> v128 {
@@ -729,62 +741,59 @@ mod simd {
         unsafe { v128_load(bytes.as_ptr().add(at).cast()) }
     }
 
-    /// The first position at or after `from` whose lane `hit` sets, or where fewer than sixteen
-    /// bytes are left (for the portable code to finish).
-    pub(super) fn first(bytes: &[u8], from: usize, hit: impl Fn(v128) -> v128) -> usize {
-        let mut at = from;
-        while at + 16 <= bytes.len() {
-            let lanes = u8x16_bitmask(hit(load(bytes, at)));
-            if lanes != 0 {
-                return at + lanes.trailing_zeros() as usize;
-            }
-            at += 16;
-        }
-        at
-    }
-
-    /// [`super::classes_of`] for 64 bytes, sixteen a step without a loop: the digits' bits and
-    /// the word bytes' and dots' bits. Range tests are signed compares of shifted bytes, one
+    /// [`super::block_classes`], sixteen bytes a step without a loop, for a text of at least
+    /// sixteen bytes: a chunk that would run past the end is loaded to end at the end instead,
+    /// its lanes shifted into place. Range tests are signed compares of shifted bytes, one
     /// instruction each where the unsigned ones take three.
-    pub(super) fn digits_and_word_bytes(block: &[u8; 64]) -> (u64, u64) {
+    pub(super) fn block_classes(bytes: &[u8], base: usize) -> super::Classes {
         use core::arch::wasm32::{i8x16_lt, i8x16_splat, i8x16_sub};
-        let classes = |at: usize| {
-            let chunk = load(block, at);
+        let chunk_classes = |chunk_at: usize| {
+            let load_at = chunk_at.min(bytes.len() - 16);
+            let chunk = load(bytes, load_at);
+            // The lanes before `chunk_at` (a chunk loaded early) belong to the chunk before.
+            let skip = chunk_at - load_at;
+            let bits = |lanes: v128| (u64::from(u8x16_bitmask(lanes)) >> skip) << (chunk_at - base);
+            let is = |byte: u8| u8x16_eq(chunk, u8x16_splat(byte));
             // `b - (low + 0x80)` wraps the range `low..low + n` onto `-128..-128 + n`.
-            let digit = i8x16_lt(i8x16_sub(chunk, i8x16_splat((b'0' as i8).wrapping_add(i8::MIN))), i8x16_splat(i8::MIN + 10));
+            let in_range = |lanes: v128, low: u8, n: i8| {
+                i8x16_lt(i8x16_sub(lanes, i8x16_splat((low as i8).wrapping_add(i8::MIN))), i8x16_splat(i8::MIN + n))
+            };
+            let digit = in_range(chunk, b'0', 10);
             let lower = v128_or(chunk, u8x16_splat(0x20));
-            let letter = i8x16_lt(i8x16_sub(lower, i8x16_splat((b'a' as i8).wrapping_add(i8::MIN))), i8x16_splat(i8::MIN + 26));
-            let word = v128_or(v128_or(digit, letter), v128_or(u8x16_eq(chunk, u8x16_splat(b'_')), u8x16_eq(chunk, u8x16_splat(b'.'))));
-            (u64::from(u8x16_bitmask(digit)) << at, u64::from(u8x16_bitmask(word)) << at)
-        };
-        let parts = [classes(0), classes(16), classes(32), classes(48)];
-        (parts[0].0 | parts[1].0 | parts[2].0 | parts[3].0, parts[0].1 | parts[1].1 | parts[2].1 | parts[3].1)
-    }
-
-    /// [`super::has_keyword`]'s search, sixteen positions at a time: `Ok` when it decided,
-    /// `Err(at)` where the portable code must go on.
-    pub(super) fn keyword_prefix(bytes: &[u8], is_keyword_at: impl Fn(usize) -> bool) -> Result<bool, usize> {
-        let fold = u8x16_splat(0x20);
-        let is = |chunk: v128, byte: u8| u8x16_eq(chunk, u8x16_splat(byte));
-        let mut at = 0;
-        while at + 18 <= bytes.len() {
-            let raw = [load(bytes, at), load(bytes, at + 1), load(bytes, at + 2)];
-            // A letter with bit 5 set is its lower case.
-            let folded = raw.map(|chunk| v128_or(chunk, fold));
-            let secret = v128_and(v128_and(is(folded[0], b's'), is(folded[1], b'e')), is(folded[2], b'c'));
-            let bearer = v128_and(v128_and(is(folded[0], b'b'), is(folded[1], b'e')), is(folded[2], b'a'));
-            let jwt = v128_and(v128_and(is(raw[0], b'e'), is(raw[1], b'y')), is(raw[2], b'J'));
-            let mut lanes = u8x16_bitmask(v128_or(v128_or(secret, bearer), jwt));
-            while lanes != 0 {
-                if is_keyword_at(at + lanes.trailing_zeros() as usize) {
-                    return Ok(true);
-                }
-                lanes &= lanes - 1;
+            let is_lower = |byte: u8| u8x16_eq(lower, u8x16_splat(byte));
+            let letter = in_range(lower, b'a', 26);
+            let hex_letter = in_range(lower, b'a', 6);
+            let dot = is(b'.');
+            let colon = is(b':');
+            super::Classes {
+                digits: bits(digit),
+                word_or_dot: bits(v128_or(v128_or(digit, letter), v128_or(is(b'_'), dot))),
+                colons: bits(colon),
+                ipv6: bits(v128_or(v128_or(digit, hex_letter), v128_or(colon, dot))),
+                ats: bits(is(b'@')),
+                capital_as: bits(is(b'A')),
+                es: bits(is_lower(b'e')),
+                s_or_b: bits(v128_or(is_lower(b's'), is_lower(b'b'))),
+                ys: bits(is(b'y')),
             }
-            at += 16;
+        };
+        let mut out = chunk_classes(base);
+        for chunk_at in [base + 16, base + 32, base + 48] {
+            if chunk_at >= bytes.len() {
+                break;
+            }
+            out = out.or(chunk_classes(chunk_at));
         }
-        Err(at)
+        out
     }
+}
+
+/// `f` of the text's [`Scan`] (for the tests).
+#[cfg(test)]
+fn with_scan<R>(bytes: &[u8], f: impl FnOnce(&Scan<'_>) -> R) -> R {
+    let mut blocks = Vec::new();
+    scan_blocks(bytes, &mut blocks);
+    f(&Scan { bytes, blocks: &blocks })
 }
 
 /// SipHash-2-4: a keyed hash, so equal values hash equally (joins still work) while nobody without
@@ -846,20 +855,24 @@ impl Redact {
     fn redact(&mut self, text: &str) -> Option<String> {
         let mut matches = std::mem::take(&mut self.matches);
         matches.clear();
+        let mut blocks = std::mem::take(&mut self.blocks);
+        scan_blocks(text.as_bytes(), &mut blocks);
+        let scan = Scan { bytes: text.as_bytes(), blocks: &blocks };
         if self.cards || self.ipv4 {
-            find_numbers(text.as_bytes(), self.cards, self.ipv4, &mut matches);
+            find_numbers(&scan, self.cards, self.ipv4, &mut matches);
         }
         // The three detectors that start at a keyword are skipped together when one pass finds
         // none of their keywords, as in nearly every line.
         let mut keywords = None;
         for &detector in &self.detectors {
             if matches!(detector, Detector::AwsSecretKey | Detector::Bearer | Detector::Jwt)
-                && !*keywords.get_or_insert_with(|| has_keyword(text.as_bytes()))
+                && !*keywords.get_or_insert_with(|| has_keyword(&scan))
             {
                 continue;
             }
-            detector.find(text, &mut matches);
+            detector.find(text, &scan, &mut matches);
         }
+        self.blocks = blocks;
         for (pattern_idx, (_, regex)) in self.patterns.iter().enumerate() {
             matches.extend(regex.find_iter(text).filter(|found| !found.is_empty()).map(|found| Match {
                 start: found.start(),
@@ -962,6 +975,7 @@ impl Transform for Redact {
             key,
             fields,
             matches: Vec::new(),
+            blocks: Vec::new(),
         })
     }
 
@@ -1090,14 +1104,14 @@ mod tests {
                 for position in 0..=len {
                     let mut text = vec![b'x'; len];
                     text.splice(position..position, keyword.iter().copied());
-                    assert!(has_keyword(&text), "{:?}", String::from_utf8_lossy(&text));
+                    assert!(with_scan(&text, has_keyword), "{:?}", String::from_utf8_lossy(&text));
                     // One letter off is no keyword.
                     text[position + 1] = b'_';
-                    assert!(!has_keyword(&text), "{:?}", String::from_utf8_lossy(&text));
+                    assert!(!with_scan(&text, has_keyword), "{:?}", String::from_utf8_lossy(&text));
                 }
             }
         }
-        assert!(!has_keyword(b"eyj EYJ bearer_ secre "), "eyJ is case sensitive, bearer needs its space");
+        assert!(!with_scan(b"eyj EYJ bearer_ secre ", has_keyword), "eyJ is case sensitive, bearer needs its space");
     }
 
     #[test]
@@ -1169,55 +1183,55 @@ mod scanner_tests {
             let digits: Vec<u8> = (0..len).map(|idx| ((state >> (idx * 3 % 61)) % 10) as u8).collect();
             let text: String = digits.iter().map(|digit| char::from(b'0' + digit)).collect();
             let mut found = Vec::new();
-            find_numbers(format!("n {text} x").as_bytes(), true, false, &mut found);
+            with_scan(format!("n {text} x").as_bytes(), |scan| find_numbers(scan, true, false, &mut found));
             assert_eq!(!found.is_empty(), luhn(&digits), "{text}");
         }
     }
 
     #[test]
-    fn finds_the_first_colon_for_every_byte_at_every_position() {
-        for byte in 0..=255u8 {
-            for position in 0..20 {
-                let mut bytes = vec![b'x'; 20];
-                bytes[position] = byte;
-                for from in 0..=20 {
-                    let expected = if byte == b':' && position >= from { position } else { 20 };
-                    assert_eq!(next_colon(&bytes, from), expected, "byte {byte:#x} at {position}, from {from}");
-                }
-            }
-        }
-        assert_eq!(next_colon(b"", 0), 0);
-        assert_eq!(next_colon(b"a::b", 2), 2);
-    }
-
-    #[test]
-    fn number_starts_are_the_digits_at_word_boundaries_and_runs_end_at_the_first_other_byte() {
-        let plain = |bytes: &[u8], from: usize| {
-            (from..bytes.len()).find(|&at| bytes[at].is_ascii_digit() && (at == 0 || !is(bytes[at - 1], WORD | DOT))).unwrap_or(bytes.len())
+    fn the_blocks_say_what_a_byte_at_a_time_says() {
+        // Each field of the blocks against its plain definition, from every position, over
+        // texts of one to three blocks; and the runs of digits, across blocks too.
+        let is_start = |bytes: &[u8], at: usize| bytes[at].is_ascii_digit() && (at == 0 || !is(bytes[at - 1], WORD | DOT));
+        let ipv6_colon = |bytes: &[u8], at: usize| {
+            bytes[at] == b':'
+                && ((at > 0 && is(bytes[at - 1], IPV6)) || bytes.get(at + 1).is_some_and(|&next| is(next, IPV6)) || at % 64 == 63)
         };
-        let alphabet = b"0179aZ_.-: \xc30123456789";
+        type Field = (fn(&Block) -> u64, fn(&[u8], usize) -> bool);
+        let fields: [Field; 6] = [
+            (|block| block.colons, ipv6_colon),
+            (|block| block.starts, is_start),
+            (|block| block.digits, |bytes, at| bytes[at].is_ascii_digit()),
+            (|block| block.ats, |bytes, at| bytes[at] == b'@'),
+            (|block| block.capital_as, |bytes, at| bytes[at] == b'A'),
+            (
+                |block| block.keyword_es,
+                |bytes, at| {
+                    (matches!(bytes[at], b'e' | b'E') && at > 0 && matches!(bytes[at - 1] | 0x20, b's' | b'b'))
+                        || (matches!(bytes[at], b'e' | b'E') && (bytes.get(at + 1) == Some(&b'y') || at % 64 == 63))
+                },
+            ),
+        ];
+        let alphabet = b"0179aZ_.-: \xc3@AeEysbScf:e0123456789";
         let mut state = 0x2545_f491_4f6c_dd1du64;
-        for _ in 0..4_000 {
+        for _ in 0..2_000 {
             state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
             let len = (state >> 57) as usize + (state as usize & 1) * 70;
             let bytes: Vec<u8> = (0..len).map(|idx| alphabet[((state >> (idx % 29 * 2)) as usize + idx) % alphabet.len()]).collect();
-            for from in 0..=len {
-                let mut starts = NumberStarts::new(&bytes);
-                let mut at = starts.next(from);
-                assert_eq!(at, plain(&bytes, from), "{:?} from {from}", String::from_utf8_lossy(&bytes));
-                // And on from there, as the walk goes.
-                while at < len {
-                    let run_end = (at..len).find(|&end| !bytes[end].is_ascii_digit()).unwrap_or(len);
-                    assert_eq!(starts.run_end(at), run_end, "{:?} at {at}", String::from_utf8_lossy(&bytes));
-                    let from = at + 1 + (state as usize >> (at % 50)) % 3;
-                    at = starts.next(from);
-                    assert_eq!(at, plain(&bytes, from), "{:?} from {from}", String::from_utf8_lossy(&bytes));
+            with_scan(&bytes, |scan| {
+                for (bits, plain) in fields {
+                    for from in 0..=len {
+                        let expected = (from..len).find(|&at| plain(&bytes, at)).unwrap_or(len);
+                        assert_eq!(scan.next(from, bits), expected, "{:?} from {from}", String::from_utf8_lossy(&bytes));
+                    }
                 }
-            }
+                for at in (0..len).filter(|&at| bytes[at].is_ascii_digit()) {
+                    let run_end = (at..len).find(|&end| !bytes[end].is_ascii_digit()).unwrap_or(len);
+                    assert_eq!(scan.run_end(at), run_end, "{:?} at {at}", String::from_utf8_lossy(&bytes));
+                }
+            });
         }
-        let first = |text: &[u8]| NumberStarts::new(text).next(0);
-        assert_eq!(first(b""), 0);
-        assert_eq!(first(b"7"), 0);
-        assert_eq!(first(b"a7 .7 _7 7"), 9);
+        assert_eq!(with_scan(b"", |scan| scan.next(0, |block| block.starts)), 0);
+        assert_eq!(with_scan(b"a7 .7 _7 7", |scan| scan.next(0, |block| block.starts)), 9);
     }
 }
