@@ -1213,11 +1213,8 @@ mod scanner_tests {
             ),
         ];
         let alphabet = b"0179aZ_.-: \xc3@AeEysbScf:e0123456789";
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        for _ in 0..2_000 {
-            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-            let len = (state >> 57) as usize + (state as usize & 1) * 70;
-            let bytes: Vec<u8> = (0..len).map(|idx| alphabet[((state >> (idx % 29 * 2)) as usize + idx) % alphabet.len()]).collect();
+        for bytes in sluicegate_sdk::testing::byte_strings(alphabet, 2_000, 0x2545_f491_4f6c_dd1du64) {
+            let len = bytes.len();
             with_scan(&bytes, |scan| {
                 for (bits, plain) in fields {
                     for from in 0..=len {
