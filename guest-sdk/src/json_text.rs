@@ -85,6 +85,54 @@ pub fn push_str(out: &mut String, text: &str) {
     write_str(unsafe { out.as_mut_vec() }, text);
 }
 
+/// Appends `bytes`; up to 32 of them without a call to `memcpy`. Compiled to Wasm, a copy of a
+/// length not known in advance is `memory.copy`, which wasmtime runs as a call into the runtime
+/// (about 45 instructions, more than a short key or value takes to copy): two overlapping loads
+/// and stores of the largest width that fits do it instead.
+#[inline(always)]
+pub fn extend_short(out: &mut Vec<u8>, bytes: &[u8]) {
+    let len = bytes.len();
+    if len > 32 {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    out.reserve(len);
+    let src = bytes.as_ptr();
+    // SAFETY: `len` bytes are reserved after the vector's end; every read stays inside `bytes`
+    // and every write inside `dst..dst + len` (the two of each width overlap when `len` is not
+    // twice it), so once written those bytes are `bytes`, and the length may cover them.
+    unsafe {
+        let dst = out.as_mut_ptr().add(out.len());
+        macro_rules! two {
+            ($width:ty) => {{
+                let size = std::mem::size_of::<$width>();
+                let (first, last) = (src.cast::<$width>().read_unaligned(), src.add(len - size).cast::<$width>().read_unaligned());
+                dst.cast::<$width>().write_unaligned(first);
+                dst.add(len - size).cast::<$width>().write_unaligned(last);
+            }};
+        }
+        match len {
+            16.. => two!(u128),
+            8.. => two!(u64),
+            4.. => two!(u32),
+            1.. => {
+                *dst = *src;
+                *dst.add(len / 2) = *src.add(len / 2);
+                *dst.add(len - 1) = *src.add(len - 1);
+            }
+            0 => {}
+        }
+        out.set_len(out.len() + len);
+    }
+}
+
+/// [`extend_short`] for text.
+#[inline(always)]
+pub fn push_short(out: &mut String, text: &str) {
+    // SAFETY: a whole `str` is appended, so the string's bytes stay UTF-8.
+    extend_short(unsafe { out.as_mut_vec() }, text.as_bytes());
+}
+
 /// `\u00XX` for every control character (the short escapes above take precedence).
 const CONTROL: [&str; 32] = [
     "\\u0000", "\\u0001", "\\u0002", "\\u0003", "\\u0004", "\\u0005", "\\u0006", "\\u0007", "\\u0008", "\\u0009", "\\u000a", "\\u000b",
@@ -147,6 +195,23 @@ pub(crate) mod simd {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_extensions_append_exactly_the_bytes() {
+        let source: Vec<u8> = (0..40u8).map(|byte| byte.wrapping_mul(37).wrapping_add(1)).collect();
+        for prefix in 0..3 {
+            for len in 0..=source.len() {
+                let mut out = vec![0xee; prefix];
+                extend_short(&mut out, &source[..len]);
+                assert_eq!(out.len(), prefix + len);
+                assert!(out[..prefix].iter().all(|&byte| byte == 0xee));
+                assert_eq!(&out[prefix..], &source[..len], "length {len}");
+            }
+        }
+        let mut text = String::from("é");
+        push_short(&mut text, "ab\"ü");
+        assert_eq!(text, "éab\"ü");
+    }
 
     /// The escaper written plainly, a byte at a time.
     fn reference(text: &str) -> String {

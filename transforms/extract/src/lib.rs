@@ -121,7 +121,7 @@ fn push_number(out: &mut String, text: &str) -> bool {
     let digits = text.strip_prefix('-').unwrap_or(text).as_bytes();
     if (1..=18).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit) && (digits[0] != b'0' || digits.len() == 1) && text != "-0"
     {
-        out.push_str(text);
+        push_short(out, text);
         return true;
     }
     match number(text) {
@@ -485,7 +485,7 @@ impl FieldsText {
                 out.push(',');
             }
             push_key(&mut out, key[0]);
-            out.push_str(&self.literals[literal.clone()]);
+            push_short(&mut out, &self.literals[literal.clone()]);
             need_comma = true;
             open = parents;
         }
@@ -512,10 +512,11 @@ impl FieldsText {
 }
 
 /// `"key":` for a key of [`Path::parts`] (no escaping needed, as a test checks).
+#[inline(always)]
 fn push_key(out: &mut String, key: &str) {
     out.push('"');
-    out.push_str(key);
-    out.push_str("\":");
+    push_short(out, key);
+    push_short(out, "\":");
 }
 
 /// `key=value key="quoted value"`; `None` unless the whole line is pairs, at least two.
@@ -579,7 +580,7 @@ fn logfmt(message: &str) -> Option<Map<String, Value>> {
     (fields.len() >= 2).then_some(fields)
 }
 
-use sluicegate_sdk::json_text::push_str as push_json_str;
+use sluicegate_sdk::json_text::{push_short, push_str as push_json_str};
 
 /// [`logfmt`] written straight to JSON object text (no map), with the level if a level key is
 /// present; `log.level` is added unless the line has a `log` key.
@@ -860,7 +861,7 @@ fn push_json_str_upper(out: &mut String, text: &str) {
 fn push_json_text(out: &mut String, text: &str, plain: bool) {
     if plain {
         out.push('"');
-        out.push_str(text);
+        push_short(out, text);
         out.push('"');
     } else {
         push_json_str(out, text);
