@@ -60,7 +60,7 @@ pub const DEFAULT_MAX_INFLATED_BYTES: usize = 16 << 20;
 
 /// Reusable state for decoding the records of a batch.
 pub struct Decoder {
-    decompressor: libdeflater::Decompressor,
+    decompressor: MemberDecompressor,
     /// Made on the first [`Decoder::inflate_members`] call: the pipeline never needs it.
     member_decompressor: Option<MemberDecompressor>,
     json_buffers: simd_json::Buffers,
@@ -77,7 +77,7 @@ impl Decoder {
     /// A decoder that rejects records inflating past `max_inflated_bytes`.
     pub fn new(max_inflated_bytes: usize) -> Decoder {
         Decoder {
-            decompressor: libdeflater::Decompressor::new(),
+            decompressor: MemberDecompressor::new(),
             member_decompressor: None,
             json_buffers: simd_json::Buffers::new(64 * 1024),
             max_inflated_bytes,
@@ -99,19 +99,18 @@ impl Decoder {
         }
         let mut size = hint.max(gzip.len()).clamp(64, cap);
         loop {
-            let mut out = vec![0u8; size];
-            match self.decompressor.gzip_decompress(gzip, &mut out) {
-                Ok(n_bytes) => {
-                    out.truncate(n_bytes);
-                    return Ok(out);
-                }
-                Err(libdeflater::DecompressionError::InsufficientSpace) if size < cap => {
+            // Inflated into the buffer's spare room, not into zeros first: the trailer's size is
+            // nearly always exact, and zeroing it cost as much as a copy.
+            let mut out = Vec::with_capacity(size);
+            match self.decompressor.gzip_into(gzip, &mut out) {
+                Ok(()) => return Ok(out),
+                Err(MemberError::InsufficientSpace) if size < cap => {
                     size = size.saturating_mul(4).min(cap);
                 }
-                Err(libdeflater::DecompressionError::InsufficientSpace) => {
+                Err(MemberError::InsufficientSpace) => {
                     return Err(DecodeError::InflatesPastCap { cap });
                 }
-                Err(libdeflater::DecompressionError::BadData) => {
+                Err(MemberError::BadData) => {
                     return Err(DecodeError::BadGzip { reason: "corrupt or truncated deflate data".to_owned() });
                 }
             }
@@ -185,9 +184,10 @@ impl Decoder {
     }
 }
 
-/// libdeflate's decompressor through its C interface, for the one call libdeflater 1.x does not
-/// wrap: gzip decompression that reports how much input the member used, without which the
-/// next member of a concatenated stream cannot be found.
+/// libdeflate's decompressor through its C interface, for what libdeflater 1.x does not do: gzip
+/// decompression that reports how much input the member used, without which the next member of
+/// a concatenated stream cannot be found, and decompression into a vector's spare capacity
+/// (libdeflater takes an initialised slice, which costs zeroing every record's buffer first).
 struct MemberDecompressor(NonNull<libdeflate_sys::libdeflate_decompressor>);
 
 // SAFETY: the decompressor is plain heap state with no tie to the thread that made it, and it is
@@ -207,6 +207,36 @@ impl MemberDecompressor {
         // SAFETY: the call has no preconditions; it returns null only when it cannot allocate.
         let raw = unsafe { libdeflate_sys::libdeflate_alloc_decompressor() };
         MemberDecompressor(NonNull::new(raw).expect("libdeflate could not allocate a decompressor"))
+    }
+
+    /// Inflates `input`, one gzip member (what libdeflater's `gzip_decompress` reads), into the
+    /// spare capacity of `out`, which is empty; on success its length is the bytes written.
+    fn gzip_into(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), MemberError> {
+        debug_assert!(out.is_empty());
+        let mut n_out = 0usize;
+        // SAFETY: the decompressor is live and used by one call at a time (`&mut self`);
+        // libdeflate reads at most `input.len()` bytes and writes at most `out.capacity()` bytes
+        // to the vector's buffer (never reading them), both valid for the whole call, and writes
+        // the count through a pointer to a local.
+        let result = unsafe {
+            libdeflate_sys::libdeflate_gzip_decompress(
+                self.0.as_ptr(),
+                input.as_ptr().cast(),
+                input.len(),
+                out.as_mut_ptr().cast(),
+                out.capacity(),
+                &mut n_out,
+            )
+        };
+        match result {
+            libdeflate_sys::libdeflate_result_LIBDEFLATE_SUCCESS if n_out <= out.capacity() => {
+                // SAFETY: libdeflate wrote the first `n_out` bytes, within the capacity.
+                unsafe { out.set_len(n_out) };
+                Ok(())
+            }
+            libdeflate_sys::libdeflate_result_LIBDEFLATE_INSUFFICIENT_SPACE => Err(MemberError::InsufficientSpace),
+            _ => Err(MemberError::BadData),
+        }
     }
 
     /// Inflates the first gzip member of `input` into `out`, answering (input bytes used,
