@@ -145,6 +145,7 @@ const CONTROL: [&str; 32] = [
 ///
 /// The classic SWAR tests: `(x - 0x01..) & !x & 0x80..` is non-zero exactly when some byte of `x`
 /// is zero, and with `0x20..` instead of `0x01..`, when some byte is below 0x20.
+#[inline(always)]
 pub(crate) fn escape_mask(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -161,6 +162,7 @@ pub(crate) fn escape_mask(word: u64) -> u64 {
 pub(crate) mod simd {
     /// One bit per byte of `bytes[at..at + 16]` (which must exist) that is `"`, `\\` or below 0x20.
     #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
     pub(crate) fn escape_mask(bytes: &[u8], at: usize) -> u32 {
         use std::arch::x86_64::{
             _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8, _mm_setzero_si128, _mm_subs_epu8,
@@ -180,6 +182,7 @@ pub(crate) mod simd {
 
     /// One bit per byte of `bytes[at..at + 16]` (which must exist) that is `"`, `\\` or below 0x20.
     #[cfg(target_arch = "wasm32")]
+    #[inline(always)]
     pub(crate) fn escape_mask(bytes: &[u8], at: usize) -> u32 {
         use core::arch::wasm32::{u8x16_bitmask, u8x16_eq, u8x16_lt, u8x16_splat, v128_load, v128_or};
         assert!(at + 16 <= bytes.len());
