@@ -40,10 +40,47 @@ pub fn write_str(out: &mut Vec<u8>, text: &str) {
         }
         at += 8;
     }
-    for &byte in &bytes[at..] {
-        push_escaped(out, byte);
+    // The last bytes, fewer than eight: nearly always none needs escaping, and then they are
+    // copied at once instead of pushed one by one.
+    let rest = &bytes[at..];
+    if tail_may_need_escape(bytes, at) {
+        for &byte in rest {
+            push_escaped(out, byte);
+        }
+    } else {
+        extend_short(out, rest);
     }
     out.push(b'"');
+}
+
+/// Whether a byte of `bytes[at..]` (fewer than eight) may need escaping: never `false` when one
+/// does. Tested with loads that end at the text's end (and so may take in bytes before `at`,
+/// whose flags can only add false alarms, which cost the byte-by-byte path and nothing else),
+/// never past it.
+#[inline(always)]
+fn tail_may_need_escape(bytes: &[u8], at: usize) -> bool {
+    let len = bytes.len();
+    let rest = len - at;
+    debug_assert!(rest < 8);
+    if rest == 0 {
+        return false;
+    }
+    #[cfg(any(all(target_arch = "x86_64", target_feature = "sse2"), all(target_arch = "wasm32", target_feature = "simd128")))]
+    if len >= 16 {
+        return simd::escape_mask(bytes, len - 16) >> (16 - rest) != 0;
+    }
+    let word = if len >= 8 {
+        u64::from_le_bytes(bytes[len - 8..].try_into().expect("eight bytes")) >> ((8 - rest) * 8)
+    } else if rest >= 4 {
+        let quarter = |from: usize| u64::from(u32::from_le_bytes(bytes[from..from + 4].try_into().expect("four bytes")));
+        quarter(at) | quarter(len - 4) << 32
+    } else {
+        // One to three bytes, each taken at least once; the rest of the word is plain.
+        u64::from_le_bytes([bytes[at], bytes[at + rest / 2], bytes[len - 1], b'a', b'a', b'a', b'a', b'a'])
+    };
+    // The shift above leaves zero bytes on top, which the test would flag: they are made plain.
+    let filled = if len >= 8 && rest < 8 { word | (u64::from_le_bytes([b'a'; 8]) << (rest * 8)) } else { word };
+    escape_mask(filled) != 0
 }
 
 /// Room for a chunk of sixteen bytes escaped, all six-byte `\u00XX` at worst.
@@ -250,6 +287,27 @@ mod tests {
                 let mut bytes = Vec::new();
                 write_str(&mut bytes, &text);
                 assert_eq!(bytes, out.as_bytes());
+            }
+        }
+    }
+
+    #[test]
+    fn every_escape_at_every_position_of_short_texts() {
+        // The tail's test loads words that end at the text's end: every length up to 24, every
+        // special byte at every position, after prefixes that may themselves need escaping.
+        let plain = "abcdefghijklmnopqrstuvwx";
+        for len in 0..=plain.len() {
+            for at in 0..=len {
+                for special in ['"', '\\', '\n', '\u{0}', '\u{1f}', ' ', 'é'] {
+                    let mut text = plain[..len].to_owned();
+                    text.insert(at, special);
+                    let mut bytes = Vec::new();
+                    write_str(&mut bytes, &text);
+                    assert_eq!(String::from_utf8(bytes).unwrap(), reference(&text), "{special:?} at {at} of {len}");
+                }
+                let mut bytes = Vec::new();
+                write_str(&mut bytes, &plain[..len]);
+                assert_eq!(bytes, format!("\"{}\"", &plain[..len]).as_bytes());
             }
         }
     }
