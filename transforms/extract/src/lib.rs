@@ -350,7 +350,6 @@ enum Path {
 }
 
 impl Path {
-    #[cfg(test)]
     const ALL: [Path; 19] = [
         Path::AwsLambdaBilledDurationMs,
         Path::AwsLambdaDurationMs,
@@ -460,39 +459,15 @@ impl FieldsText {
     fn json(&mut self) -> String {
         // Stable: a field given twice is written twice, in the order given.
         self.entries.sort_by_key(|(path, _)| *path);
+        let table = transitions();
         let mut out = String::with_capacity(self.literals.len() * 2 + 16);
-        out.push('{');
-        let mut open: &[&str] = &[];
-        let mut need_comma = false;
+        let mut last = None;
         for (path, literal) in &self.entries {
-            let (parents, key) = path.parts().split_at(path.parts().len() - 1);
-            // The parts are static text, the same literal at the same address (compared first,
-            // which saves a `memcmp` call per level of every entry); otherwise their text.
-            let common = open.iter().zip(parents).take_while(|(left, right)| std::ptr::eq(**left, **right) || left == right).count();
-            for _ in common..open.len() {
-                out.push('}');
-                need_comma = true;
-            }
-            for parent in &parents[common..] {
-                if need_comma {
-                    out.push(',');
-                }
-                push_key(&mut out, parent);
-                out.push('{');
-                need_comma = false;
-            }
-            if need_comma {
-                out.push(',');
-            }
-            push_key(&mut out, key[0]);
+            push_short(&mut out, &table.between[last.map_or(0, |last: Path| last as usize + 1)][*path as usize]);
             push_short(&mut out, &self.literals[literal.clone()]);
-            need_comma = true;
-            open = parents;
+            last = Some(*path);
         }
-        for _ in 0..open.len() {
-            out.push('}');
-        }
-        out.push('}');
+        push_short(&mut out, last.map_or("{}", |last| &table.close[last as usize]));
         out
     }
 
@@ -509,6 +484,67 @@ impl FieldsText {
             put(event, target, fields);
         }
     }
+}
+
+/// The text between the literals of [`FieldsText::json`], for every pair of paths in order:
+/// what closes the objects the first path opened that the second does not share, the comma,
+/// what opens the second's own, and its key. The objects nest in key order, as a map writes
+/// them, so the walk that finds this text is the same for every line and is done once.
+struct Transitions {
+    /// `between[0][next]` starts the object; `between[last + 1][next]` follows `last`.
+    between: Vec<Vec<String>>,
+    /// What closes the object after `last`.
+    close: Vec<String>,
+}
+
+fn transitions() -> &'static Transitions {
+    static TABLE: std::sync::OnceLock<Transitions> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let row = |last: Option<Path>| Path::ALL.iter().map(|&next| transition(last, Some(next))).collect();
+        Transitions {
+            between: std::iter::once(row(None)).chain(Path::ALL.iter().map(|&last| row(Some(last)))).collect(),
+            close: Path::ALL.iter().map(|&last| transition(Some(last), None)).collect(),
+        }
+    })
+}
+
+/// The text from `last`'s literal (or the start) to `next`'s (or the end): see [`Transitions`].
+fn transition(last: Option<Path>, next: Option<Path>) -> String {
+    let mut out = String::new();
+    let open: &[&str] = last.map_or(&[], |last| {
+        let parts = last.parts();
+        &parts[..parts.len() - 1]
+    });
+    let Some(next) = next else {
+        for _ in 0..open.len() {
+            out.push('}');
+        }
+        out.push('}');
+        return out;
+    };
+    let (parents, key) = next.parts().split_at(next.parts().len() - 1);
+    let common = open.iter().zip(parents).take_while(|(left, right)| left == right).count();
+    let mut need_comma = last.is_some();
+    if last.is_none() {
+        out.push('{');
+    }
+    for _ in common..open.len() {
+        out.push('}');
+        need_comma = true;
+    }
+    for parent in &parents[common..] {
+        if need_comma {
+            out.push(',');
+        }
+        push_key(&mut out, parent);
+        out.push('{');
+        need_comma = false;
+    }
+    if need_comma {
+        out.push(',');
+    }
+    push_key(&mut out, key[0]);
+    out
 }
 
 /// `"key":` for a key of [`Path::parts`] (no escaping needed, as a test checks).
@@ -1228,6 +1264,46 @@ mod tests {
         for (message, expected) in cases {
             assert_eq!(fields("{}", message), expected, "message {message:?}");
         }
+    }
+
+    #[test]
+    fn fields_text_writes_what_a_map_writes() {
+        // Every pair of paths, and some longer runs: the text from the table of transitions
+        // against the same fields put into a map and written by serde_json.
+        let mut sets: Vec<Vec<Path>> = Path::ALL.iter().flat_map(|&a| Path::ALL.iter().map(move |&b| vec![a, b])).collect();
+        sets.extend(Path::ALL.windows(5).map(<[Path]>::to_vec));
+        sets.push(Path::ALL.to_vec());
+        sets.push(vec![]);
+        for paths in sets {
+            let mut fields = FieldsText::for_line(64);
+            let mut map = Map::new();
+            for (idx, &path) in paths.iter().enumerate() {
+                if map_contains(&map, path.parts()) {
+                    continue;
+                }
+                fields.literal(path, idx);
+                map_insert(&mut map, path.parts(), Value::from(idx));
+            }
+            let text = fields.json();
+            assert_eq!(text, serde_json::to_string(&map).unwrap(), "{paths:?}");
+        }
+    }
+
+    fn map_contains(map: &Map<String, Value>, parts: &[&str]) -> bool {
+        let mut value = map.get(parts[0]);
+        for part in &parts[1..] {
+            value = value.and_then(|value| value.get(part));
+        }
+        value.is_some()
+    }
+
+    fn map_insert(map: &mut Map<String, Value>, parts: &[&str], value: Value) {
+        let (last, parents) = parts.split_last().unwrap();
+        let mut object = map;
+        for parent in parents {
+            object = object.entry(*parent).or_insert_with(|| Value::Object(Map::new())).as_object_mut().unwrap();
+        }
+        object.insert((*last).to_owned(), value);
     }
 
     #[test]
