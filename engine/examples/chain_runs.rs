@@ -9,7 +9,8 @@
 //! `FOLDER` holds `pipeline.json` and the modules it names. Every `.wasm` there without a
 //! `.cwasm` beside it is precompiled first, so the runs load every module precompiled (checked);
 //! then the corpus goes through the pipeline once to warm up and `RUNS` times more (default 1).
-//! With `SLUICEGATE_PERF_MAP` set the host names the modules' functions in `/tmp/perf-<pid>.map`
+//! The last run's outputs are printed as lengths and hashes, so a change that should leave them
+//! byte-for-byte the same can be checked. With `SLUICEGATE_PERF_MAP` set the host names the modules' functions in `/tmp/perf-<pid>.map`
 //! (see docs/wasm.md, "Profiling the guests").
 
 use std::path::PathBuf;
@@ -45,10 +46,29 @@ fn main() {
     }
     let mut pipeline = Pipeline::with_transforms(PipelineConfig::default(), Box::new(chain));
     let batch = kinesis_event(CorpusSpec::STANDARD);
-    for _ in 0..=runs {
+    for run in 0..=runs {
         let outcome = pipeline.run(&batch, None);
         assert!(outcome.dead_letters.is_empty(), "the corpus goes through whole: {:?}", outcome.dead_letters.first());
+        if run == runs {
+            // What the run made, to check that a change left the outputs byte-for-byte the same.
+            let bulk = outcome.bulk.iter().map(|body| body.body.as_slice());
+            let archive = outcome.archive.iter().map(|object| object.body.as_slice());
+            println!("_bulk bodies: {}", digest(bulk));
+            println!("archive objects: {}", digest(archive));
+        }
     }
+}
+
+/// Total length and a hash (SipHash with fixed keys, so the same in every run) of some bytes.
+fn digest<'a>(parts: impl Iterator<Item = &'a [u8]>) -> String {
+    use std::hash::Hasher as _;
+    let mut hasher = std::hash::DefaultHasher::new();
+    let mut n_bytes = 0;
+    for part in parts {
+        hasher.write(part);
+        n_bytes += part.len();
+    }
+    format!("{n_bytes} bytes, hash {:016x}", hasher.finish())
 }
 
 fn fail(message: &str) -> ! {
