@@ -7,6 +7,8 @@ use sluicegate_engine::corpus::{CorpusSpec, kinesis_event};
 use sluicegate_engine::{Pipeline, PipelineConfig};
 
 fn main() {
+    // As the hosts do, so that what is measured is what runs.
+    sluicegate_engine::allocator::tune();
     divan::main();
 }
 

@@ -19,6 +19,8 @@ use sluicegate_engine::{Context, Event, Pipeline, PipelineConfig};
 mod guests;
 
 fn main() {
+    // As the hosts do, so that what is measured is what runs.
+    sluicegate_engine::allocator::tune();
     divan::main();
 }
 

@@ -21,6 +21,7 @@ use sluicegate_engine::wasm::{Limits, WasmHost, precompile};
 use sluicegate_engine::{Pipeline, PipelineConfig};
 
 fn main() {
+    sluicegate_engine::allocator::tune();
     let args: Vec<String> = std::env::args().collect();
     let (folder, runs) = match args.as_slice() {
         [_, folder] => (PathBuf::from(folder), 1),

@@ -11,6 +11,7 @@ use sluicegate_engine::kinesis::KinesisEvent;
 use sluicegate_engine::{Pipeline, PipelineConfig};
 
 fn main() {
+    sluicegate_engine::allocator::tune();
     let spec = CorpusSpec::MAXIMUM;
     let path = std::env::temp_dir().join(format!("sluicegate-max-batch-{}.json", std::process::id()));
     if let [_, flag, path] = std::env::args().collect::<Vec<_>>().as_slice()

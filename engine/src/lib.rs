@@ -5,6 +5,7 @@
 //! letters, and for every record which of its events went where. The engine does no I/O and knows
 //! nothing of Lambda, S3, SigV4 or hyper; the hosts do the shipping and the retries.
 
+pub mod allocator;
 pub mod archive;
 pub mod bulk;
 pub mod corpus;

@@ -25,6 +25,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    sluicegate_engine::allocator::tune();
     let args = Args::parse();
     let result = match args.command {
         Command::Run(run_args) => cli::run::run(run_args),

@@ -19,6 +19,8 @@ use sluicegate_lambda::es::{EsClient, EsConfig};
 use sluicegate_lambda::handler::{Handler, deadline_from_epoch_ms};
 
 fn main() -> anyhow::Result<()> {
+    // Before anything allocates: batch after batch reuses its buffers (engine's allocator.rs).
+    sluicegate_engine::allocator::tune();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the tokio runtime")?;
     runtime.block_on(run())
 }
