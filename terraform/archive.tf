@@ -156,6 +156,26 @@ data "aws_iam_policy_document" "archive" {
       values   = ["1.2"]
     }
   }
+
+  # The Lambda loads compiled modules from this prefix as native code without recompiling them,
+  # so no one but its role may write there, not even principals IAM otherwise allows.
+  statement {
+    sid       = "OnlyTheFunctionWritesCompiledModules"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = [local.module_cache_arn]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "ArnNotEquals"
+      variable = "aws:PrincipalArn"
+      values   = [aws_iam_role.lambda.arn]
+    }
+  }
 }
 
 resource "aws_s3_bucket_policy" "archive" {

@@ -65,7 +65,26 @@ data "aws_iam_policy_document" "lambda" {
     ]
   }
 
-  # SSE-KMS puts need a data key; multipart uploads also decrypt it to complete.
+  # The pipeline, the modules it names, and the compiled-module cache (read at cold start).
+  statement {
+    sid     = "ReadPipelineAndModules"
+    actions = ["s3:GetObject"]
+    resources = [
+      "${aws_s3_bucket.archive.arn}/${var.artifacts_prefix}/modules/*",
+      "${aws_s3_bucket.archive.arn}/${var.artifacts_prefix}/pipelines/*",
+      local.module_cache_arn,
+    ]
+  }
+
+  # A cold start that compiled a module stores the sealed artifact for the next ones. The
+  # bucket policy keeps everyone else out of this prefix: the Lambda loads native code from it.
+  statement {
+    sid       = "WriteModuleCache"
+    actions   = ["s3:PutObject"]
+    resources = [local.module_cache_arn]
+  }
+
+  # SSE-KMS puts need a data key; multipart uploads and every read of an object decrypt one.
   statement {
     sid       = "EncryptArchive"
     actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
@@ -195,25 +214,18 @@ resource "aws_cloudwatch_log_group" "lambda" {
 }
 
 ################################################################################
-# Transforms layer and function
+# Precompiled transforms layer (optional) and function
 ################################################################################
 
 resource "aws_lambda_layer_version" "transforms" {
+  count = var.layer_zip_path != null ? 1 : 0
+
   layer_name               = "${var.name}-transforms"
-  description              = "Sluicegate pipeline.json and transforms (${length(var.transforms)} modules)"
+  description              = "Sluicegate precompiled transforms (sealed artifacts by module SHA-256)"
   filename                 = var.layer_zip_path
   source_code_hash         = filebase64sha256(var.layer_zip_path)
   compatible_runtimes      = ["provided.al2023"]
   compatible_architectures = [var.architecture]
-
-  lifecycle {
-    # The layer is built outside Terraform, so check it carries the pipeline this module
-    # describes; a stale layer would silently run another transform chain.
-    precondition {
-      condition     = var.layer_pipeline_path == null || try(jsonencode(jsondecode(file(var.layer_pipeline_path))) == local.pipeline_json, false)
-      error_message = "the pipeline file at layer_pipeline_path is missing, not JSON, or differs from the pipeline this module generates; rebuild the layer with `cargo xtask dist --pipeline FILE`, FILE holding this pipeline with each module pointing at its source .wasm: ${local.pipeline_json}"
-    }
-  }
 }
 
 resource "aws_lambda_function" "this" {
@@ -228,7 +240,7 @@ resource "aws_lambda_function" "this" {
   architectures                  = [var.architecture]
   filename                       = var.lambda_zip_path
   source_code_hash               = filebase64sha256(var.lambda_zip_path)
-  layers                         = [aws_lambda_layer_version.transforms.arn]
+  layers                         = aws_lambda_layer_version.transforms[*].arn
   memory_size                    = var.memory_size
   timeout                        = var.timeout
   reserved_concurrent_executions = var.reserved_concurrent_executions
@@ -261,5 +273,7 @@ resource "aws_lambda_function" "this" {
 
   tags = var.tags
 
-  depends_on = [aws_iam_role_policy.lambda]
+  # The environment names the pipeline object, which waits for the modules; the role must be
+  # able to read them before the first cold start.
+  depends_on = [aws_iam_role_policy.lambda, aws_s3_object.pipeline]
 }

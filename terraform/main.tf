@@ -36,22 +36,43 @@ locals {
   # SigV4 signs for the domain's region, which for a given domain may not be the Lambda's.
   domain_region = var.create_domain ? local.region : split(":", var.existing_domain_arn)[3]
 
-  # The pipeline file the Lambda reads from the layer. The layer zip built by `cargo xtask dist`
-  # must carry exactly this document at sluicegate/pipeline.json.
-  layer_root = "/opt/sluicegate"
-  pipeline = {
-    transforms = [
-      for transform in var.transforms : {
-        name     = transform.name
-        module   = "${local.layer_root}/transforms/${transform.name}.wasm"
-        config   = jsondecode(transform.config_json)
-        on_error = transform.on_error
-      }
-    ]
-    index_template = var.index_template
-    archive_stage  = var.archive_stage
-  }
+  # What the Lambda runs, in the archive bucket under content-addressed keys: each module under
+  # its SHA-256, the pipeline document under the SHA-256 of its text. A changed module, config,
+  # order or policy is a new pipeline key, so the function's SLUICEGATE_PIPELINE changes with
+  # it and `terraform apply` updates the function; its next cold starts load the new chain.
+  artifacts_uri = "s3://${local.archive_bucket_name}/${var.artifacts_prefix}"
+  transform_modules = [
+    for transform in var.transforms : {
+      sha256 = filesha256(transform.wasm_path)
+      key    = "${var.artifacts_prefix}/modules/${filesha256(transform.wasm_path)}.wasm"
+    }
+  ]
+  # One object per distinct module: two transforms may run the same .wasm with other configs.
+  module_paths = { for idx, transform in var.transforms : local.transform_modules[idx].sha256 => transform.wasm_path... }
+
+  pipeline = merge(
+    {
+      transforms = [
+        for idx, transform in var.transforms : {
+          name     = transform.name
+          module   = "s3://${local.archive_bucket_name}/${local.transform_modules[idx].key}"
+          sha256   = local.transform_modules[idx].sha256
+          config   = jsondecode(transform.config_json)
+          on_error = transform.on_error
+        }
+      ]
+      index_template = var.index_template
+      archive_stage  = var.archive_stage
+    },
+    # limits only when set: the Lambda's defaults apply to whatever the document leaves out.
+    var.transform_limits == null ? {} : { limits = { for limit, value in var.transform_limits : limit => value if value != null } },
+  )
   pipeline_json = jsonencode(local.pipeline)
+  pipeline_key  = "${var.artifacts_prefix}/pipelines/${sha256(local.pipeline_json)}.json"
+  pipeline_uri  = "s3://${local.archive_bucket_name}/${local.pipeline_key}"
+  # Sealed compiled modules, `<sha256>/<engine key>.cwasm`, that the Lambda writes and reads.
+  module_cache_uri = "${local.artifacts_uri}/compiled"
+  module_cache_arn = "${aws_s3_bucket.archive.arn}/${var.artifacts_prefix}/compiled/*"
 
   lambda_environment = {
     SLUICEGATE_ES_URL             = local.domain_url
@@ -65,7 +86,9 @@ locals {
     SLUICEGATE_ARCHIVE_STAGE      = var.archive_stage
     SLUICEGATE_ARCHIVE_KMS_KEY_ID = local.kms_key_arn
     SLUICEGATE_DEAD_LETTER_PREFIX = var.dead_letter_prefix
-    SLUICEGATE_PIPELINE           = "${local.layer_root}/pipeline.json"
-    SLUICEGATE_LOG_LEVEL          = var.log_level
+    # The pipeline object's key, read from the resource, so the function waits for the upload.
+    SLUICEGATE_PIPELINE     = "s3://${aws_s3_object.pipeline.bucket}/${aws_s3_object.pipeline.key}"
+    SLUICEGATE_MODULE_CACHE = local.module_cache_uri
+    SLUICEGATE_LOG_LEVEL    = var.log_level
   }
 }

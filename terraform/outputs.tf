@@ -54,13 +54,23 @@ output "lambda_log_group_name" {
 }
 
 output "layer_version_arn" {
-  description = "ARN of the transforms layer version."
-  value       = aws_lambda_layer_version.transforms.arn
+  description = "ARN of the precompiled transforms layer version, or null when layer_zip_path is null."
+  value       = try(aws_lambda_layer_version.transforms[0].arn, null)
 }
 
 output "pipeline_json" {
-  description = "The pipeline document the layer must carry at sluicegate/pipeline.json (the Lambda reads it at /opt/sluicegate/pipeline.json)."
+  description = "The pipeline document the module uploads and the Lambda runs: the transforms with their module URIs, SHA-256s, configs and on_error policies, the index template, the archive stage and any limits."
   value       = local.pipeline_json
+}
+
+output "pipeline_uri" {
+  description = "S3 URI of the uploaded pipeline document (SLUICEGATE_PIPELINE); `sluicegate run --pipeline` takes it to run the deployed chain locally."
+  value       = "s3://${aws_s3_object.pipeline.bucket}/${aws_s3_object.pipeline.key}"
+}
+
+output "module_cache_uri" {
+  description = "S3 URI of the compiled-module cache (SLUICEGATE_MODULE_CACHE), which only the Lambda's role may write; `sluicegate run --module-cache` reads it."
+  value       = local.module_cache_uri
 }
 
 output "lambda_environment" {
@@ -79,7 +89,7 @@ output "failure_destination_arn" {
 }
 
 output "archive_bucket_name" {
-  description = "Name of the archive bucket (archive objects, dead letters, and s3 failure records under aws/lambda/)."
+  description = "Name of the archive bucket (archive objects, dead letters, the transform modules, pipelines and compiled-module cache under artifacts_prefix, and s3 failure records under aws/lambda/)."
   value       = aws_s3_bucket.archive.bucket
 }
 

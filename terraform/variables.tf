@@ -159,28 +159,18 @@ variable "lambda_zip_path" {
 }
 
 variable "layer_zip_path" {
-  description = "Path of the transforms layer zip built by `cargo xtask dist`: `sluicegate/pipeline.json`, and for every entry of `transforms` `sluicegate/transforms/<name>.wasm` with `<name>.cwasm` precompiled for the chosen architecture. Its pipeline.json must equal the module's `pipeline_json` output; set layer_pipeline_path to have the module check that."
-  type        = string
-
-  validation {
-    condition     = endswith(var.layer_zip_path, ".zip")
-    error_message = "layer_zip_path must be the path of a .zip file."
-  }
-}
-
-variable "layer_pipeline_path" {
-  description = "Optional path of the pipeline.json that was packed into layer_zip_path (for example the copy `cargo xtask dist` leaves next to the zip). When set, the plan fails unless it equals the pipeline this module generates from `transforms`, `index_template` and `archive_stage`."
+  description = "Optional path of a layer zip of precompiled transforms built by `cargo xtask dist` for the chosen architecture: sealed artifacts at `sluicegate/compiled/<sha256>.cwasm`, which the Lambda finds at `/opt/sluicegate/compiled/` and loads instead of compiling the module with that SHA-256. Null attaches no layer: the Lambda then compiles each module at its first cold start and keeps the result in the compiled-module cache. An artifact that does not match a module or the Lambda's engine is ignored, so a stale layer costs start-up time, never a wrong chain."
   type        = string
   default     = null
 
   validation {
-    condition     = var.layer_pipeline_path == null || try(endswith(var.layer_pipeline_path, ".json"), false)
-    error_message = "layer_pipeline_path must be null or the path of a .json file."
+    condition     = var.layer_zip_path == null || try(endswith(var.layer_zip_path, ".zip"), false)
+    error_message = "layer_zip_path must be null or the path of a .zip file."
   }
 }
 
 variable "transforms" {
-  description = "The transform chain, in order. name is used as the module file name in the layer (`/opt/sluicegate/transforms/<name>.wasm`, with `<name>.cwasm` next to it); wasm_path names the source `.wasm` the layer was packed from, for the reader (the module does not open it: `cargo xtask dist` packs the layer); config_json is the transform's JSON configuration (write it with jsonencode; the built-in transforms refuse unknown keys, so it must follow the transform's documented schema); on_error is what happens to an event the transform fails on: dead-letter, drop or pass."
+  description = "The transform chain, in order. name names the transform in the pipeline, in logs and in dead letters; wasm_path is the transform's `.wasm` on the machine that runs Terraform (relative paths are from the directory Terraform runs in), which the module uploads to the archive bucket under its SHA-256 and pins in the pipeline; config_json is the transform's JSON configuration (write it with jsonencode; the built-in transforms refuse unknown keys, so it must follow the transform's documented schema); on_error is what happens to an event the transform fails on: dead-letter, drop or pass."
   type = list(object({
     name        = string
     wasm_path   = string
@@ -197,12 +187,12 @@ variable "transforms" {
 
   validation {
     condition     = length(distinct([for transform in var.transforms : transform.name])) == length(var.transforms)
-    error_message = "Transform names must be unique: each one names a file in the layer."
+    error_message = "Transform names must be unique: the pipeline names each transform's dead letters and logs by it."
   }
 
   validation {
-    condition     = alltrue([for transform in var.transforms : endswith(transform.wasm_path, ".wasm")])
-    error_message = "Every transform wasm_path must be the path of a .wasm file."
+    condition     = alltrue([for transform in var.transforms : endswith(transform.wasm_path, ".wasm") && fileexists(transform.wasm_path)])
+    error_message = "Every transform wasm_path must name an existing .wasm file (relative paths are from the directory Terraform runs in): the module uploads it. Build the transforms first."
   }
 
   validation {
@@ -213,6 +203,30 @@ variable "transforms" {
   validation {
     condition     = alltrue([for transform in var.transforms : contains(["dead-letter", "drop", "pass"], transform.on_error)])
     error_message = "Every transform on_error must be dead-letter, drop or pass."
+  }
+}
+
+variable "transform_limits" {
+  description = "Limits of every transform instance, written into the pipeline as its limits: call_timeout_ms (one call on one batch, 1 to 900000), memory_mb (linear memory, 1 to 4096), stack_kb (Wasm stack, 16 to 2048) and max_frame_kb (largest batch frame handed to a transform, 1 to 65536). Null, or an attribute left null, keeps the Lambda's default."
+  type = object({
+    call_timeout_ms = optional(number)
+    memory_mb       = optional(number)
+    stack_kb        = optional(number)
+    max_frame_kb    = optional(number)
+  })
+  default = null
+
+  validation {
+    # A limit left null stands for its minimum here, which always passes.
+    condition = alltrue([
+      for limit in [
+        { value = try(var.transform_limits.call_timeout_ms, null), min = 1, max = 900000 },
+        { value = try(var.transform_limits.memory_mb, null), min = 1, max = 4096 },
+        { value = try(var.transform_limits.stack_kb, null), min = 16, max = 2048 },
+        { value = try(var.transform_limits.max_frame_kb, null), min = 1, max = 65536 },
+      ] : coalesce(limit.value, limit.min) >= limit.min && coalesce(limit.value, limit.min) <= limit.max && floor(coalesce(limit.value, limit.min)) == coalesce(limit.value, limit.min)
+    ])
+    error_message = "transform_limits must hold whole numbers: call_timeout_ms from 1 to 900000, memory_mb from 1 to 4096, stack_kb from 16 to 2048, max_frame_kb from 1 to 65536."
   }
 }
 
@@ -397,6 +411,28 @@ variable "dead_letter_prefix" {
     # objects among the dead letters).
     condition     = !startswith("${var.dead_letter_prefix}/", "${var.archive_prefix}/") && !startswith("${var.archive_prefix}/", "${var.dead_letter_prefix}/")
     error_message = "dead_letter_prefix must differ from archive_prefix, and neither may lie under the other."
+  }
+}
+
+variable "artifacts_prefix" {
+  description = "Key prefix, in the archive bucket, of what the Lambda runs: the transform modules under `<prefix>/modules/<sha256>.wasm`, the pipeline documents under `<prefix>/pipelines/<sha256>.json`, and the compiled-module cache under `<prefix>/compiled/`, which only the Lambda's role may write. Without leading or trailing slash; must not overlap archive_prefix or dead_letter_prefix."
+  type        = string
+  default     = "sluicegate"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$", var.artifacts_prefix)) && var.artifacts_prefix != "aws" && !startswith(var.artifacts_prefix, "aws/")
+    error_message = "artifacts_prefix must be S3-safe path segments without leading or trailing slash, and neither 'aws' nor under aws/ (the failure destination writes under aws/lambda/)."
+  }
+
+  validation {
+    # Overlapping prefixes would put the modules under the archive's lifecycle rule, or let the
+    # Lambda's archive and dead-letter writes land among the modules it runs.
+    condition = alltrue([
+      for other_prefix in [var.archive_prefix, var.dead_letter_prefix, "${var.archive_prefix}-raw"] :
+      !startswith("${var.artifacts_prefix}/", "${other_prefix}/") && !startswith("${other_prefix}/", "${var.artifacts_prefix}/")
+    ])
+    error_message = "artifacts_prefix must differ from archive_prefix (and its -raw twin) and dead_letter_prefix, and none of them may lie under another."
   }
 }
 
@@ -715,7 +751,7 @@ variable "archive_bucket_name" {
 }
 
 variable "archive_force_destroy" {
-  description = "Let terraform destroy delete a non-empty archive bucket. Leave false in production."
+  description = "Let terraform destroy delete a non-empty archive bucket (archive objects, dead letters and compiled modules are written at run time). Leave false in production."
   type        = bool
   default     = false
   nullable    = false

@@ -24,7 +24,6 @@ mock_provider "aws" {
 variables {
   name                   = "logs"
   lambda_zip_path        = "tests/fixtures/function.zip"
-  layer_zip_path         = "tests/fixtures/layer.zip"
   domain_master_user_arn = "arn:aws:iam::123456789012:role/search-admin"
 }
 
@@ -260,21 +259,12 @@ run "layer_zip_not_zip" {
   expect_failures = [var.layer_zip_path]
 }
 
-run "layer_pipeline_not_json" {
-  command = plan
-
-  variables {
-    layer_pipeline_path = "pipeline.yaml"
-  }
-
-  expect_failures = [var.layer_pipeline_path]
-}
-
+# A real module (written by `cargo xtask ci`), so that each case fails one validation only.
 run "transform_bad_name" {
   command = plan
 
   variables {
-    transforms = [{ name = "Redact", wasm_path = "redact.wasm" }]
+    transforms = [{ name = "Redact", wasm_path = "../target/terraform/fixtures/empty.wasm" }]
   }
 
   expect_failures = [var.transforms]
@@ -284,7 +274,7 @@ run "transform_duplicate_names" {
   command = plan
 
   variables {
-    transforms = [{ name = "redact", wasm_path = "a.wasm" }, { name = "redact", wasm_path = "b.wasm" }]
+    transforms = [{ name = "redact", wasm_path = "../target/terraform/fixtures/empty.wasm" }, { name = "redact", wasm_path = "../target/terraform/fixtures/empty.wasm" }]
   }
 
   expect_failures = [var.transforms]
@@ -294,7 +284,18 @@ run "transform_not_wasm" {
   command = plan
 
   variables {
-    transforms = [{ name = "redact", wasm_path = "redact.so" }]
+    transforms = [{ name = "redact", wasm_path = "tests/fixtures/function.zip" }]
+  }
+
+  expect_failures = [var.transforms]
+}
+
+# The module uploads the file, so it must be there when Terraform plans.
+run "transform_wasm_missing" {
+  command = plan
+
+  variables {
+    transforms = [{ name = "redact", wasm_path = "missing/redact.wasm" }]
   }
 
   expect_failures = [var.transforms]
@@ -304,7 +305,7 @@ run "transform_config_not_json" {
   command = plan
 
   variables {
-    transforms = [{ name = "redact", wasm_path = "redact.wasm", config_json = "fields: [password]" }]
+    transforms = [{ name = "redact", wasm_path = "../target/terraform/fixtures/empty.wasm", config_json = "fields: [password]" }]
   }
 
   expect_failures = [var.transforms]
@@ -314,7 +315,7 @@ run "transform_config_not_object" {
   command = plan
 
   variables {
-    transforms = [{ name = "redact", wasm_path = "redact.wasm", config_json = "[1, 2]" }]
+    transforms = [{ name = "redact", wasm_path = "../target/terraform/fixtures/empty.wasm", config_json = "[1, 2]" }]
   }
 
   expect_failures = [var.transforms]
@@ -324,10 +325,112 @@ run "transform_bad_on_error" {
   command = plan
 
   variables {
-    transforms = [{ name = "redact", wasm_path = "redact.wasm", on_error = "retry" }]
+    transforms = [{ name = "redact", wasm_path = "../target/terraform/fixtures/empty.wasm", on_error = "retry" }]
   }
 
   expect_failures = [var.transforms]
+}
+
+run "transform_limits_call_timeout_too_long" {
+  command = plan
+
+  variables {
+    transform_limits = { call_timeout_ms = 900001 }
+  }
+
+  expect_failures = [var.transform_limits]
+}
+
+run "transform_limits_memory_fractional" {
+  command = plan
+
+  variables {
+    transform_limits = { memory_mb = 64.5 }
+  }
+
+  expect_failures = [var.transform_limits]
+}
+
+run "transform_limits_stack_too_small" {
+  command = plan
+
+  variables {
+    transform_limits = { stack_kb = 8 }
+  }
+
+  expect_failures = [var.transform_limits]
+}
+
+run "transform_limits_frame_zero" {
+  command = plan
+
+  variables {
+    transform_limits = { max_frame_kb = 0 }
+  }
+
+  expect_failures = [var.transform_limits]
+}
+
+run "artifacts_prefix_trailing_slash" {
+  command = plan
+
+  variables {
+    artifacts_prefix = "sluicegate/"
+  }
+
+  expect_failures = [var.artifacts_prefix]
+}
+
+run "artifacts_prefix_under_aws" {
+  command = plan
+
+  variables {
+    artifacts_prefix = "aws/sluicegate"
+  }
+
+  expect_failures = [var.artifacts_prefix]
+}
+
+# The Lambda's archive writes would land among the modules it runs.
+run "artifacts_prefix_same_as_archive" {
+  command = plan
+
+  variables {
+    artifacts_prefix = "archive"
+  }
+
+  expect_failures = [var.artifacts_prefix]
+}
+
+run "artifacts_prefix_under_dead_letters" {
+  command = plan
+
+  variables {
+    artifacts_prefix = "dead-letter/sluicegate"
+  }
+
+  expect_failures = [var.artifacts_prefix]
+}
+
+run "artifacts_prefix_holds_archive" {
+  command = plan
+
+  variables {
+    artifacts_prefix = "logs"
+    archive_prefix   = "logs/archive"
+  }
+
+  expect_failures = [var.artifacts_prefix]
+}
+
+run "artifacts_prefix_is_raw_archive" {
+  command = plan
+
+  variables {
+    artifacts_prefix = "archive-raw"
+  }
+
+  expect_failures = [var.artifacts_prefix]
 }
 
 run "architecture_unknown" {

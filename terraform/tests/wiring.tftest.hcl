@@ -93,12 +93,20 @@ mock_provider "aws" {
 variables {
   name                   = "logs"
   lambda_zip_path        = "tests/fixtures/function.zip"
-  layer_zip_path         = "tests/fixtures/layer.zip"
   domain_master_user_arn = "arn:aws:iam::123456789012:role/search-admin"
 }
 
 run "defaults" {
   command = apply
+
+  # Another ARN than the Lambda role's (the mock gives every role the same one), so that the
+  # statements naming the Lambda role are told apart from any role.
+  override_resource {
+    target = aws_iam_role.logs
+    values = {
+      arn = "arn:aws:iam::123456789012:role/logs-cloudwatch-logs"
+    }
+  }
 
   variables {
     log_groups = {
@@ -177,8 +185,8 @@ run "defaults" {
   }
 
   assert {
-    condition     = aws_lambda_function.this.layers == tolist([aws_lambda_layer_version.transforms.arn]) && aws_lambda_layer_version.transforms.compatible_architectures == toset(["arm64"])
-    error_message = "the Lambda must use the transforms layer built for its architecture"
+    condition     = length(aws_lambda_layer_version.transforms) == 0 && length(aws_lambda_function.this.layers) == 0 && output.layer_version_arn == null
+    error_message = "no layer must be made or attached without layer_zip_path"
   }
 
   assert {
@@ -200,15 +208,80 @@ run "defaults" {
       SLUICEGATE_ARCHIVE_STAGE      = "documents"
       SLUICEGATE_ARCHIVE_KMS_KEY_ID = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
       SLUICEGATE_DEAD_LETTER_PREFIX = "dead-letter"
-      SLUICEGATE_PIPELINE           = "/opt/sluicegate/pipeline.json"
+      SLUICEGATE_PIPELINE           = "s3://logs-archive-123456789012-eu-west-1/sluicegate/pipelines/${sha256(output.pipeline_json)}.json"
+      SLUICEGATE_MODULE_CACHE       = "s3://logs-archive-123456789012-eu-west-1/sluicegate/compiled"
       SLUICEGATE_LOG_LEVEL          = "info"
     })
     error_message = "the Lambda environment must follow the SLUICEGATE_* contract"
   }
 
+  # An empty chain is still a pipeline, uploaded like any other.
   assert {
     condition     = output.pipeline_json == jsonencode({ transforms = [], index_template = "cwl-{yyyy}.{MM}.{dd}", archive_stage = "documents" })
     error_message = "an empty transform chain must still produce a pipeline document"
+  }
+
+  assert {
+    condition = alltrue([
+      length(aws_s3_object.module) == 0,
+      aws_s3_object.pipeline.bucket == "logs-archive-123456789012-eu-west-1",
+      aws_s3_object.pipeline.content == output.pipeline_json,
+      output.pipeline_uri == one(aws_lambda_function.this.environment).variables["SLUICEGATE_PIPELINE"],
+      output.module_cache_uri == one(aws_lambda_function.this.environment).variables["SLUICEGATE_MODULE_CACHE"],
+    ])
+    error_message = "the pipeline must be uploaded to the archive bucket and named by the output and the environment"
+  }
+
+  # The function reads what it runs and writes only its compiled-module cache.
+  assert {
+    condition = alltrue([
+      for statement in data.aws_iam_policy_document.lambda.statement : alltrue([
+        toset(statement.actions) == toset(["s3:GetObject"]),
+        toset(statement.resources) == toset([
+          "arn:aws:s3:::logs-archive-123456789012-eu-west-1/sluicegate/modules/*",
+          "arn:aws:s3:::logs-archive-123456789012-eu-west-1/sluicegate/pipelines/*",
+          "arn:aws:s3:::logs-archive-123456789012-eu-west-1/sluicegate/compiled/*",
+        ]),
+        length(statement.condition) == 0,
+      ]) if statement.sid == "ReadPipelineAndModules"
+    ]) && contains([for statement in data.aws_iam_policy_document.lambda.statement : statement.sid], "ReadPipelineAndModules")
+    error_message = "the Lambda role must read the modules, the pipelines and the compiled-module cache"
+  }
+
+  assert {
+    condition = toset(flatten([for statement in data.aws_iam_policy_document.lambda.statement : statement.resources if contains(statement.actions, "s3:PutObject")])) == toset([
+      "arn:aws:s3:::logs-archive-123456789012-eu-west-1/archive/*",
+      "arn:aws:s3:::logs-archive-123456789012-eu-west-1/dead-letter/*",
+      "arn:aws:s3:::logs-archive-123456789012-eu-west-1/sluicegate/compiled/*",
+      # The event source mapping's failure records (failure_destination_type s3).
+      "arn:aws:s3:::logs-archive-123456789012-eu-west-1",
+      "arn:aws:s3:::logs-archive-123456789012-eu-west-1/aws/lambda/*",
+    ])
+    error_message = "of the artifacts, the Lambda role may write the compiled-module cache only"
+  }
+
+  assert {
+    condition     = contains(flatten([for statement in data.aws_iam_policy_document.lambda.statement : statement.actions if statement.sid == "EncryptArchive"]), "kms:Decrypt")
+    error_message = "reading SSE-KMS objects needs kms:Decrypt through S3"
+  }
+
+  # Only the function's role may put compiled modules, which the Lambda runs as native code.
+  assert {
+    condition = alltrue([
+      for statement in data.aws_iam_policy_document.archive.statement : alltrue([
+        statement.effect == "Deny",
+        toset(statement.actions) == toset(["s3:PutObject"]),
+        toset(statement.resources) == toset(["arn:aws:s3:::logs-archive-123456789012-eu-west-1/sluicegate/compiled/*"]),
+        [for principal in statement.principals : [principal.type, toset(principal.identifiers)]] == [["*", toset(["*"])]],
+        [for condition in statement.condition : [condition.test, condition.variable, toset(condition.values)]] == [["ArnNotEquals", "aws:PrincipalArn", toset([aws_iam_role.lambda.arn])]],
+      ]) if statement.sid == "OnlyTheFunctionWritesCompiledModules"
+    ]) && contains([for statement in data.aws_iam_policy_document.archive.statement : statement.sid], "OnlyTheFunctionWritesCompiledModules")
+    error_message = "the bucket policy must deny compiled-module writes to every principal but the Lambda role"
+  }
+
+  assert {
+    condition     = length(data.aws_iam_policy_document.archive.statement) == 3
+    error_message = "the compiled-module statement must join the bucket's TLS statements in one policy"
   }
 
   # Event source mapping.
@@ -326,37 +399,141 @@ run "provisioned_stream" {
   }
 }
 
+# The modules come from `cargo xtask ci`, which writes them to target/terraform/fixtures/ before
+# `terraform test` (no .wasm is committed): empty.wasm has the SHA-256 93a44bbb...9476 and
+# custom-section.wasm 76b54c92...d6d7.
 run "transforms_make_the_pipeline" {
   command = apply
 
   variables {
     transforms = [
       # Configurations the real transforms accept: both refuse unknown keys (deny_unknown_fields).
-      { name = "redact", wasm_path = "transforms/redact.wasm", config_json = jsonencode({ detectors = ["email", "aws_access_key"], fields = "all" }) },
+      { name = "redact", wasm_path = "../target/terraform/fixtures/empty.wasm", config_json = jsonencode({ detectors = ["email", "aws_access_key"], fields = "all" }) },
       {
         name        = "filter"
-        wasm_path   = "transforms/filter.wasm"
+        wasm_path   = "../target/terraform/fixtures/custom-section.wasm"
         config_json = jsonencode({ drop = [{ field = "log.level", in = ["DEBUG", "TRACE"] }], sample = { rate = 0.5, field = "trace_id" } })
         on_error    = "pass"
       },
     ]
-    # The same document as the layer carries: the plan must accept it.
-    layer_pipeline_path = "tests/fixtures/pipeline.json"
+  }
+
+  # Exactly the document the Lambda accepts (it refuses unknown keys): no limits unless set.
+  assert {
+    condition = jsondecode(output.pipeline_json) == {
+      transforms = [
+        {
+          name     = "redact"
+          module   = "s3://logs-archive-123456789012-eu-west-1/sluicegate/modules/93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476.wasm"
+          sha256   = "93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476"
+          config   = { detectors = ["email", "aws_access_key"], fields = "all" }
+          on_error = "dead-letter"
+        },
+        {
+          name     = "filter"
+          module   = "s3://logs-archive-123456789012-eu-west-1/sluicegate/modules/76b54c92ad4dfa455958ee8b52624104db89ac16996be1aebaf8d85e4ddad6d7.wasm"
+          sha256   = "76b54c92ad4dfa455958ee8b52624104db89ac16996be1aebaf8d85e4ddad6d7"
+          config   = { drop = [{ field = "log.level", in = ["DEBUG", "TRACE"] }], sample = { rate = 0.5, field = "trace_id" } }
+          on_error = "pass"
+        },
+      ]
+      index_template = "cwl-{yyyy}.{MM}.{dd}"
+      archive_stage  = "documents"
+    }
+    error_message = "the pipeline must list the transforms in order with their module URI, SHA-256, config and on_error, then the index template and archive stage"
+  }
+
+  # Each module uploaded from its wasm_path under its SHA-256, KMS-encrypted with the module's key.
+  assert {
+    condition = {
+      for sha256, module in aws_s3_object.module : sha256 => [module.bucket, module.key, module.source, module.server_side_encryption, module.kms_key_id]
+      } == {
+      "93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476" = ["logs-archive-123456789012-eu-west-1", "sluicegate/modules/93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476.wasm", "../target/terraform/fixtures/empty.wasm", "aws:kms", aws_kms_key.this[0].arn]
+      "76b54c92ad4dfa455958ee8b52624104db89ac16996be1aebaf8d85e4ddad6d7" = ["logs-archive-123456789012-eu-west-1", "sluicegate/modules/76b54c92ad4dfa455958ee8b52624104db89ac16996be1aebaf8d85e4ddad6d7.wasm", "../target/terraform/fixtures/custom-section.wasm", "aws:kms", aws_kms_key.this[0].arn]
+    }
+    error_message = "every module must be uploaded from its wasm_path to modules/<sha256>.wasm with SSE-KMS"
+  }
+
+  # The pipeline under the SHA-256 of its own text, and the function pointed at it.
+  assert {
+    condition = alltrue([
+      aws_s3_object.pipeline.key == "sluicegate/pipelines/${sha256(output.pipeline_json)}.json",
+      aws_s3_object.pipeline.content == output.pipeline_json,
+      aws_s3_object.pipeline.server_side_encryption == "aws:kms" && aws_s3_object.pipeline.kms_key_id == aws_kms_key.this[0].arn,
+      output.pipeline_uri == "s3://logs-archive-123456789012-eu-west-1/sluicegate/pipelines/${sha256(output.pipeline_json)}.json",
+      one(aws_lambda_function.this.environment).variables["SLUICEGATE_PIPELINE"] == output.pipeline_uri,
+    ])
+    error_message = "the pipeline must be uploaded under pipelines/<sha256 of its text>.json, SSE-KMS, and named by SLUICEGATE_PIPELINE"
+  }
+}
+
+# Another config for one transform is another pipeline object, so the function changes with it.
+run "config_change_moves_the_pipeline" {
+  command = apply
+
+  variables {
+    transforms = [
+      { name = "redact", wasm_path = "../target/terraform/fixtures/empty.wasm", config_json = jsonencode({ detectors = ["email"], fields = "all" }) },
+      {
+        name        = "filter"
+        wasm_path   = "../target/terraform/fixtures/custom-section.wasm"
+        config_json = jsonencode({ drop = [{ field = "log.level", in = ["DEBUG", "TRACE"] }], sample = { rate = 0.5, field = "trace_id" } })
+        on_error    = "pass"
+      },
+    ]
   }
 
   assert {
-    condition     = jsondecode(output.pipeline_json).transforms[0] == { name = "redact", module = "/opt/sluicegate/transforms/redact.wasm", config = { detectors = ["email", "aws_access_key"], fields = "all" }, on_error = "dead-letter" }
-    error_message = "a transform must become a pipeline entry with its layer path, config and default on_error"
+    condition     = output.pipeline_uri != run.transforms_make_the_pipeline.pipeline_uri && one(aws_lambda_function.this.environment).variables["SLUICEGATE_PIPELINE"] == output.pipeline_uri
+    error_message = "a changed config_json must change the pipeline key and the function's SLUICEGATE_PIPELINE"
   }
 
   assert {
-    condition     = [for transform in jsondecode(output.pipeline_json).transforms : transform.name] == ["redact", "filter"] && jsondecode(output.pipeline_json).transforms[1].on_error == "pass"
-    error_message = "the pipeline must keep the transforms in order with their on_error"
+    condition     = keys(aws_s3_object.module) == ["76b54c92ad4dfa455958ee8b52624104db89ac16996be1aebaf8d85e4ddad6d7", "93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476"]
+    error_message = "unchanged modules must keep their objects"
+  }
+}
+
+# Two transforms on one .wasm (another config each) share one object.
+run "shared_module_is_uploaded_once" {
+  command = apply
+
+  variables {
+    transforms = [
+      { name = "mask_email", wasm_path = "../target/terraform/fixtures/empty.wasm", config_json = jsonencode({ detectors = ["email"] }) },
+      { name = "mask_keys", wasm_path = "../target/terraform/fixtures/empty.wasm", config_json = jsonencode({ detectors = ["aws_access_key"] }) },
+    ]
   }
 
   assert {
-    condition     = jsondecode(output.pipeline_json).index_template == "cwl-{yyyy}.{MM}.{dd}" && jsondecode(output.pipeline_json).archive_stage == "documents"
-    error_message = "the pipeline must carry the index template and archive stage"
+    condition     = keys(aws_s3_object.module) == ["93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476"] && [for transform in jsondecode(output.pipeline_json).transforms : transform.module] == ["s3://logs-archive-123456789012-eu-west-1/${aws_s3_object.module["93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476"].key}", "s3://logs-archive-123456789012-eu-west-1/${aws_s3_object.module["93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476"].key}"]
+    error_message = "a module used by two transforms must be uploaded once and named by both"
+  }
+}
+
+run "limits_and_prefix" {
+  command = apply
+
+  variables {
+    transforms       = [{ name = "redact", wasm_path = "../target/terraform/fixtures/empty.wasm" }]
+    transform_limits = { call_timeout_ms = 250, memory_mb = 64 }
+    artifacts_prefix = "deploy/sluicegate"
+  }
+
+  # Only the limits that are set: the Lambda keeps its defaults for the rest.
+  assert {
+    condition     = jsondecode(output.pipeline_json).limits == { call_timeout_ms = 250, memory_mb = 64 }
+    error_message = "the pipeline must carry the limits that are set, and only those"
+  }
+
+  assert {
+    condition = alltrue([
+      aws_s3_object.pipeline.key == "deploy/sluicegate/pipelines/${sha256(output.pipeline_json)}.json",
+      aws_s3_object.module["93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476"].key == "deploy/sluicegate/modules/93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476.wasm",
+      one(aws_lambda_function.this.environment).variables["SLUICEGATE_MODULE_CACHE"] == "s3://logs-archive-123456789012-eu-west-1/deploy/sluicegate/compiled",
+      contains(flatten([for statement in data.aws_iam_policy_document.lambda.statement : statement.resources if statement.sid == "WriteModuleCache"]), "arn:aws:s3:::logs-archive-123456789012-eu-west-1/deploy/sluicegate/compiled/*"),
+    ])
+    error_message = "artifacts_prefix must place the modules, the pipeline and the compiled-module cache"
   }
 }
 
@@ -374,15 +551,19 @@ run "index_template_placeholders" {
   }
 }
 
-run "stale_layer_pipeline_is_refused" {
-  command = plan
+# A layer of precompiled modules is an option: attached when given, built for the architecture.
+run "precompiled_layer" {
+  command = apply
 
   variables {
-    transforms          = [{ name = "redact", wasm_path = "transforms/redact.wasm" }]
-    layer_pipeline_path = "tests/fixtures/pipeline.json"
+    layer_zip_path = "tests/fixtures/layer.zip"
+    architecture   = "x86_64"
   }
 
-  expect_failures = [aws_lambda_layer_version.transforms]
+  assert {
+    condition     = aws_lambda_function.this.layers == tolist([aws_lambda_layer_version.transforms[0].arn]) && aws_lambda_layer_version.transforms[0].compatible_architectures == toset(["x86_64"]) && output.layer_version_arn == aws_lambda_layer_version.transforms[0].arn
+    error_message = "a given layer must be attached to the Lambda, built for its architecture"
+  }
 }
 
 # Regression guard: subscribing the Lambda's own log group makes it ship its own logs forever.

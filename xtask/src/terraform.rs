@@ -35,6 +35,10 @@ pub fn check(root: &Path, checkov: Option<&Path>) -> anyhow::Result<()> {
     fs::write(&cli_config, cli_config_text()).with_context(|| format!("failed to write {}", cli_config.display()))?;
 
     check_readme(&module_dir)?;
+    // The module hashes every transform's wasm_path, even in `validate`: the examples name the
+    // built-in transforms' release builds, so build them (cached when the tests already have).
+    crate::transforms::build(root, true)?;
+    write_test_modules(&work_dir.join("fixtures"))?;
 
     let mut configurations = vec![("module".to_owned(), module_dir.clone())];
     for example_dir in examples(&module_dir)? {
@@ -69,6 +73,22 @@ pub fn check(root: &Path, checkov: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The modules `terraform test` uploads, written here so that no `.wasm` is committed. The
+/// tests assert their SHA-256s, so their bytes are fixed: an empty module (magic and version 1),
+/// and the same with an empty custom section named `b`.
+const TEST_MODULES: [(&str, &[u8]); 2] =
+    [("empty.wasm", b"\0asm\x01\0\0\0"), ("custom-section.wasm", b"\0asm\x01\0\0\0\0\x02\x01b")];
+
+fn write_test_modules(dir: &Path) -> anyhow::Result<()> {
+    fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    for (file_name, bytes) in TEST_MODULES {
+        let path = dir.join(file_name);
+        fs::write(&path, bytes).with_context(|| format!("failed to write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The CLI configuration that installs providers from [`PROVIDER_MIRROR`] only.
 fn cli_config_text() -> String {
     format!(
         r#"provider_installation {{

@@ -59,16 +59,13 @@ module "logs" {
   name = "logs"
 
   lambda_zip_path = var.lambda_zip_path
-  layer_zip_path  = var.layer_zip_path
-  # `cargo xtask dist` leaves the pipeline it packed next to the layer; the plan fails if it
-  # differs from the transforms below.
-  layer_pipeline_path = "${dirname(var.layer_zip_path)}/pipeline.json"
+  # Optional: modules precompiled for arm64, so that no cold start compiles them.
+  layer_zip_path = var.layer_zip_path
 
-  # The chain `cargo xtask dist` packs when run without --pipeline (keep the two in step, or pass
-  # a pipeline file with this chain): drop health checks and debug lines, mask secrets and
-  # personal data, then turn the remaining lines into fields. The xtask builds the modules into
-  # target/transforms/; each config must be one the transform accepts, as all three refuse
-  # unknown keys.
+  # The chain: drop health checks and debug lines, mask secrets and personal data, then turn the
+  # remaining lines into fields. The module uploads each .wasm and the pipeline to the archive
+  # bucket; `cargo xtask` builds the built-in modules into target/transforms/. Each config must
+  # be one the transform accepts, as all three refuse unknown keys.
   transforms = [
     {
       name      = "filter"
@@ -94,6 +91,9 @@ module "logs" {
       on_error    = "pass"
     },
   ]
+
+  # More time per call and memory per instance than the Lambda's defaults (200 ms, 64 MiB).
+  transform_limits = { call_timeout_ms = 500, memory_mb = 128 }
 
   log_groups = {
     "/ecs/checkout" = {}

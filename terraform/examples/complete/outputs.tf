@@ -28,7 +28,7 @@ output "failure_destination_arn" {
   value       = module.logs.failure_destination_arn
 }
 
-output "pipeline_json" {
-  description = "Pipeline the layer must carry."
-  value       = module.logs.pipeline_json
+output "pipeline_uri" {
+  description = "The deployed pipeline; `sluicegate run --pipeline` runs it on a local event file."
+  value       = module.logs.pipeline_uri
 }

@@ -11,9 +11,9 @@ variable "lambda_zip_path" {
 }
 
 variable "layer_zip_path" {
-  description = "Transforms layer zip built by `cargo xtask dist`."
+  description = "Layer of precompiled transforms built by `cargo xtask dist`, or null to compile the modules at the first cold start."
   type        = string
-  default     = "../../../target/dist/sluicegate-layer.zip"
+  default     = null
 }
 
 variable "search_admin_role_arn" {

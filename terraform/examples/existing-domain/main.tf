@@ -12,12 +12,16 @@ module "logs" {
   name = "shared-logs"
 
   lambda_zip_path = var.lambda_zip_path
-  layer_zip_path  = var.layer_zip_path
-  # The layer's pipeline.json overrides the index template of the environment, so the layer
-  # must be built for this configuration (no transforms, the index template below):
-  #   cargo xtask dist --pipeline terraform/examples/existing-domain/source-pipeline.json
-  # The default layer carries the built-in chain and cwl-* indices; this check refuses it.
-  layer_pipeline_path = "${dirname(var.layer_zip_path)}/pipeline.json"
+
+  # One transform, from a .wasm path alone: the module uploads it and the pipeline to the
+  # archive bucket, and the Lambda compiles it at its first cold start (no layer).
+  transforms = [
+    {
+      name        = "redact"
+      wasm_path   = var.redact_wasm_path
+      config_json = jsonencode({ detectors = ["email", "aws_access_key", "aws_secret_key", "jwt", "bearer"], fields = "all" })
+    },
+  ]
 
   create_domain            = false
   existing_domain_endpoint = var.domain_endpoint

@@ -10,10 +10,10 @@ variable "lambda_zip_path" {
   default     = "../../../target/dist/sluicegate-lambda-arm64.zip"
 }
 
-variable "layer_zip_path" {
-  description = "Transforms layer zip built by `cargo xtask dist`."
+variable "redact_wasm_path" {
+  description = "The redact transform's module, as `cargo xtask` builds it."
   type        = string
-  default     = "../../../target/dist/sluicegate-layer.zip"
+  default     = "../../../target/transforms/wasm32-unknown-unknown/release/redact.wasm"
 }
 
 variable "domain_endpoint" {
