@@ -17,11 +17,12 @@
 //! tab-separated `time, request id, LEVEL, text` lines), JSON objects, access logs (common or
 //! combined), logfmt (`key=value`, at least two pairs). Each is on by default (`false` turns it
 //! off; `{"target": "key"}` puts its fields under `key`). Every `patterns` regex is then tried and
-//! its named captures become fields. `log.level` is set (upper case) from the first `level` key
-//! found; with `timestamp`, the event time is set from that field (RFC 3339 text, or epoch seconds
-//! or milliseconds).
+//! its named captures become fields (the `regex` crate's syntax with ASCII-only `\w`, `\d`, `\s`,
+//! `\b` and case folding; see the `pattern` crate). `log.level` is set (upper case) from the first
+//! `level` key found; with `timestamp`, the event time is set from that field (RFC 3339 text, or
+//! epoch seconds or milliseconds).
 
-use regex::Regex;
+use pattern::Pattern;
 use serde::Deserialize;
 use std::borrow::Cow;
 
@@ -33,7 +34,7 @@ pub struct Extract {
     logfmt: Parser,
     lambda: bool,
     access_log: Parser,
-    patterns: Vec<(Regex, Option<String>)>,
+    patterns: Vec<(Pattern, Option<String>)>,
     level_keys: Vec<String>,
     timestamp: Option<String>,
 }
@@ -1094,8 +1095,8 @@ impl Transform for Extract {
             .patterns
             .into_iter()
             .map(|pattern| {
-                let regex = Regex::new(&pattern.regex).map_err(|error| Error::msg(format!("pattern {:?}: {error}", pattern.regex)))?;
-                if regex.capture_names().flatten().next().is_none() {
+                let regex = Pattern::new(&pattern.regex).map_err(|error| Error::msg(format!("pattern {:?}: {error}", pattern.regex)))?;
+                if regex.capture_names().next().is_none() {
                     return Err(Error::msg(format!("pattern {:?} has no named capture", pattern.regex)));
                 }
                 Ok((regex, pattern.target))
@@ -1151,7 +1152,7 @@ impl Transform for Extract {
         for (regex, target) in &self.patterns {
             if let Some(captures) = regex.captures(&message) {
                 let mut fields = Map::new();
-                for name in regex.capture_names().flatten() {
+                for name in regex.capture_names() {
                     if let Some(found) = captures.name(name) {
                         fields.insert(name.to_owned(), Value::from(found.as_str()));
                     }

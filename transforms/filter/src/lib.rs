@@ -14,10 +14,13 @@
 //! field (the event id when the field is absent), so every replay keeps the same events.
 //! A `field` is looked up in the fields earlier transforms added, then in the message when the
 //! message is a JSON object.
+//!
+//! A `message` regex has the `regex` crate's syntax with ASCII-only `\w`, `\d`, `\s`, `\b` and
+//! case folding (see the `pattern` crate).
 
 use std::borrow::Cow;
 
-use regex::Regex;
+use pattern::Pattern;
 use serde::Deserialize;
 use sluicegate_sdk::{Error, Event, Transform, Value, Verdict, json_scan};
 
@@ -56,7 +59,7 @@ struct SampleConfig {
 }
 
 enum Condition {
-    Message(Regex),
+    Message(Pattern),
     FieldIn { path: String, values: Vec<Value> },
     LogGroup(String),
 }
@@ -71,7 +74,7 @@ impl Condition {
     fn new(config: ConditionConfig) -> Result<Condition, Error> {
         match config {
             ConditionConfig { message: Some(pattern), field: None, equals: None, one_of: None, log_group: None } => {
-                let regex = Regex::new(&pattern).map_err(|error| Error::msg(format!("message regex {pattern:?}: {error}")))?;
+                let regex = Pattern::new(&pattern).map_err(|error| Error::msg(format!("message regex {pattern:?}: {error}")))?;
                 Ok(Condition::Message(regex))
             }
             ConditionConfig { field: Some(path), equals: Some(value), one_of: None, message: None, log_group: None } => {

@@ -14,14 +14,16 @@
 //! `detectors` defaults to all of them. `mode` is `mask` (`[REDACTED:email]`), `hash` (a keyed
 //! hash, `[email:1f2e3d4c5b6a7988]`, the same for the same value and key, so redacted values still
 //! join) or `partial` (everything but the last four characters replaced by `*`). `fields` is a list
-//! of dotted paths, or `"all"` for every string field; the message is always scanned.
+//! of dotted paths, or `"all"` for every string field; the message is always scanned. A `patterns`
+//! regex has the `regex` crate's syntax with ASCII-only `\w`, `\d`, `\s`, `\b` and case folding
+//! (see the `pattern` crate).
 //!
 //! The detectors are hand-written scanners, not regexes: one pass each (card numbers and IPv4
 //! addresses share one pass over the numbers), skipped entirely when the text lacks the byte they
 //! need (`@` for email, a digit for numbers), and strict about boundaries so that version numbers,
 //! hashes and URLs do not match.
 
-use regex::Regex;
+use pattern::Pattern;
 use serde::Deserialize;
 use sluicegate_sdk::{Error, Event, Transform, Value, Verdict};
 
@@ -34,7 +36,7 @@ pub struct Redact {
     /// Per detector, its place in the configuration: among matches of the same span, the
     /// detector named first gives the kind.
     ranks: [usize; 8],
-    patterns: Vec<(String, Regex)>,
+    patterns: Vec<(String, Pattern)>,
     mode: Mode,
     key: [u64; 2],
     fields: Fields,
@@ -874,9 +876,9 @@ impl Redact {
         }
         self.blocks = blocks;
         for (pattern_idx, (_, regex)) in self.patterns.iter().enumerate() {
-            matches.extend(regex.find_iter(text).filter(|found| !found.is_empty()).map(|found| Match {
-                start: found.start(),
-                end: found.end(),
+            matches.extend(regex.find_iter(text).map(|found| Match {
+                start: found.start,
+                end: found.end,
                 kind: Kind::Pattern(pattern_idx),
             }));
         }
@@ -941,7 +943,7 @@ impl Transform for Redact {
             .patterns
             .into_iter()
             .map(|pattern| {
-                let regex = Regex::new(&pattern.regex).map_err(|error| Error::msg(format!("pattern {}: {error}", pattern.name)))?;
+                let regex = Pattern::new(&pattern.regex).map_err(|error| Error::msg(format!("pattern {}: {error}", pattern.name)))?;
                 Ok((pattern.name, regex))
             })
             .collect::<Result<Vec<_>, Error>>()?;
