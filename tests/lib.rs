@@ -6,6 +6,7 @@
 //! anything themselves, because cargo holds the build-directory lock while they run.
 
 pub mod fault_server;
+pub mod guests;
 pub mod lambda;
 pub mod moto;
 pub mod process;

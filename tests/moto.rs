@@ -53,6 +53,15 @@ impl Moto {
         assert!(response.status().is_success());
     }
 
+    /// Puts `body` at `bucket`/`key` (unencrypted: only the function's own writes must be SSE-KMS).
+    pub fn put_object(&self, bucket: &str, key: &str, body: &[u8]) {
+        let response = ureq::put(&format!("{}/{bucket}/{key}", self.url))
+            .header("Authorization", authorization("s3"))
+            .send(body)
+            .unwrap_or_else(|error| panic!("put {bucket}/{key}: {error}"));
+        assert!(response.status().is_success());
+    }
+
     /// Keys under `prefix` in `bucket`, sorted.
     pub fn list_keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
         let text = ureq::get(&format!("{}/{bucket}", self.url))

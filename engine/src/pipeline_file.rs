@@ -4,7 +4,8 @@
 //! ```json
 //! {
 //!   "transforms": [
-//!     {"name": "redact", "module": "/opt/sluicegate/transforms/redact.wasm", "config": {"mode": "mask"}, "on_error": "dead-letter"}
+//!     {"name": "redact", "module": "s3://logs-archive/sluicegate/modules/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08.wasm",
+//!      "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "config": {"mode": "mask"}, "on_error": "dead-letter"}
 //!   ],
 //!   "index_template": "cwl-{yyyy}.{MM}.{dd}",
 //!   "archive_stage": "documents",
@@ -12,8 +13,11 @@
 //! }
 //! ```
 //!
-//! Relative module paths resolve against the file's folder. Unknown keys are refused by name, so
-//! a typo does not silently turn a setting off.
+//! A module is a path (relative paths resolve against the file's folder) or a URI such as
+//! `s3://bucket/key`, which the engine does not fetch: a host loads such modules and starts the
+//! chain with [`PipelineFile::start_modules`]. Unknown keys are refused by name, so a typo does
+//! not silently turn a setting off. A transform's `sha256` pins its `.wasm` (hosts require it for
+//! URIs): the chain does not start when the module's SHA-256 differs ([`check_digest`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,7 +26,7 @@ use serde::Deserialize;
 
 use crate::archive::ArchiveStage;
 use crate::index::IndexTemplate;
-use crate::wasm::{Chain, Limits, OnError, StageSpec, WasmError, WasmHost};
+use crate::wasm::{Chain, Limits, LoadedModule, OnError, StageSpec, WasmError, WasmHost};
 
 /// A pipeline file, read and checked (modules not loaded yet).
 #[derive(Debug, Clone, PartialEq)]
@@ -42,38 +46,58 @@ pub struct PipelineFile {
 pub struct TransformEntry {
     /// Its name (in errors, dead letters and timings).
     pub name: String,
-    /// Its module, resolved against the pipeline file's folder.
-    pub module: PathBuf,
+    /// Its module.
+    pub module: ModuleRef,
     /// Its configuration as JSON text (`null` when absent).
     pub config: String,
     /// What happens to events it fails on.
     pub on_error: OnError,
+    /// The SHA-256 its `.wasm` must have (64 lowercase hex digits), when the file pins it.
+    pub sha256: Option<String>,
+}
+
+/// Where a transform's `.wasm` is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModuleRef {
+    /// A file, resolved against the pipeline file's folder.
+    Path(PathBuf),
+    /// A URI (`scheme://...`) for the host to fetch.
+    Uri(String),
+}
+
+impl std::fmt::Display for ModuleRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ModuleRef::Path(path) => write!(f, "{}", path.display()),
+            ModuleRef::Uri(uri) => f.write_str(uri),
+        }
+    }
 }
 
 /// What is wrong with a pipeline file.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineFileError {
     /// The file could not be read.
-    #[error("cannot read pipeline file {path}: {reason}")]
+    #[error("cannot read pipeline {location}: {reason}")]
     Read {
-        /// The file.
-        path: PathBuf,
+        /// The file's path or URI.
+        location: String,
         /// The I/O error.
         reason: String,
     },
     /// The file is not a valid pipeline document.
-    #[error("pipeline file {path}: {reason}")]
+    #[error("pipeline {location}: {reason}")]
     Invalid {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong, naming the key.
+        /// The file's path or URI.
+        location: String,
+        /// What is wrong, naming the key (and the line and column of a JSON error).
         reason: String,
     },
     /// A transform could not be loaded or started.
-    #[error("pipeline file {path}: {source}")]
+    #[error("pipeline {location}: {source}")]
     Transform {
-        /// The file.
-        path: PathBuf,
+        /// The file's path or URI.
+        location: String,
         /// The transform's error (it names the transform).
         source: WasmError,
     },
@@ -104,23 +128,26 @@ struct RawLimits {
 #[serde(deny_unknown_fields)]
 struct RawTransform {
     name: String,
-    module: PathBuf,
+    module: String,
     #[serde(default)]
     config: Option<serde_json::Value>,
     #[serde(default)]
     on_error: Option<String>,
+    #[serde(default)]
+    sha256: Option<String>,
 }
 
 impl PipelineFile {
     /// Reads and checks the file at `path`.
     pub fn read(path: &Path) -> Result<PipelineFile, PipelineFileError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|error| PipelineFileError::Read { path: path.to_owned(), reason: error.to_string() })?;
+        let location = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| PipelineFileError::Read { location: location.clone(), reason: error.to_string() })?;
         let folder = path.parent().unwrap_or(Path::new(""));
-        PipelineFile::parse(&text, folder).map_err(|reason| PipelineFileError::Invalid { path: path.to_owned(), reason })
+        PipelineFile::parse(&text, folder).map_err(|reason| PipelineFileError::Invalid { location, reason })
     }
 
-    /// Parses pipeline JSON; relative module paths resolve against `folder`.
+    /// Parses pipeline JSON; relative module paths resolve against `folder`, URIs stay as they are.
     pub fn parse(text: &str, folder: &Path) -> Result<PipelineFile, String> {
         let raw: RawFile = serde_json::from_str(text).map_err(|error| error.to_string())?;
         let mut transforms = Vec::with_capacity(raw.transforms.len());
@@ -137,8 +164,24 @@ impl PipelineFile {
                 Some("pass") => OnError::Pass,
                 Some(other) => return Err(format!("transform {}: on_error is dead-letter, drop or pass, not {other:?}", transform.name)),
             };
+            let sha256 = match transform.sha256 {
+                None => None,
+                Some(digest) if digest.len() == 64 && digest.bytes().all(|byte| byte.is_ascii_hexdigit()) => {
+                    Some(digest.to_ascii_lowercase())
+                }
+                Some(digest) => {
+                    return Err(format!("transform {}: sha256 is the module's SHA-256 as 64 hex digits, not {digest:?}", transform.name));
+                }
+            };
+            let module = if transform.module.is_empty() {
+                return Err(format!("transform {}: module is empty", transform.name));
+            } else if is_uri(&transform.module) {
+                ModuleRef::Uri(transform.module)
+            } else {
+                ModuleRef::Path(folder.join(transform.module))
+            };
             let config = transform.config.unwrap_or(serde_json::Value::Null).to_string();
-            transforms.push(TransformEntry { name: transform.name, module: folder.join(transform.module), config, on_error });
+            transforms.push(TransformEntry { name: transform.name, module, config, on_error, sha256 });
         }
         let index_template = raw
             .index_template
@@ -168,17 +211,86 @@ impl PipelineFile {
         Ok(PipelineFile { transforms, index_template, archive_stage, limits })
     }
 
-    /// Loads every module (precompiled when possible) and starts the chain. Make `host` with
-    /// this file's [`PipelineFile::limits`].
+    /// Loads every module from its file (precompiled when possible, after checking a pinned
+    /// module's SHA-256) and starts the chain. Make `host` with this file's
+    /// [`PipelineFile::limits`]. A module given as a URI is refused: hosts that fetch modules load
+    /// them themselves and call [`PipelineFile::start_modules`].
     pub fn start(&self, host: &WasmHost, path: &Path) -> Result<Chain, PipelineFileError> {
-        let transform_error = |source| PipelineFileError::Transform { path: path.to_owned(), source };
-        let mut specs = Vec::with_capacity(self.transforms.len());
-        for entry in &self.transforms {
-            let module = host.load(&entry.name, &entry.module).map_err(transform_error)?;
-            specs.push(StageSpec { name: entry.name.clone(), module, config: entry.config.clone(), on_error: entry.on_error });
+        let transform_error = |source| PipelineFileError::Transform { location: path.display().to_string(), source };
+        let modules = self.transforms.iter().map(|entry| entry.load_file(host)).collect::<Result<Vec<_>, _>>().map_err(transform_error)?;
+        self.start_modules(host, modules, &path.display().to_string())
+    }
+
+    /// Starts the chain on modules the host loaded, one per transform in chain order
+    /// (`location` names the pipeline in errors).
+    pub fn start_modules(&self, host: &WasmHost, modules: Vec<LoadedModule>, location: &str) -> Result<Chain, PipelineFileError> {
+        let transform_error = |source| PipelineFileError::Transform { location: location.to_owned(), source };
+        if modules.len() != self.transforms.len() {
+            return Err(transform_error(WasmError::Engine {
+                reason: format!("{} modules for {} transforms", modules.len(), self.transforms.len()),
+            }));
         }
+        let specs = self
+            .transforms
+            .iter()
+            .zip(modules)
+            .map(|(entry, module)| StageSpec { name: entry.name.clone(), module, config: entry.config.clone(), on_error: entry.on_error })
+            .collect();
         Chain::new(host, specs).map_err(transform_error)
     }
+}
+
+impl TransformEntry {
+    /// Loads the module from its file (its `.cwasm` beside it when usable), after checking the
+    /// `.wasm`'s digest when the pipeline pins it; a module given as a URI is refused.
+    pub fn load_file(&self, host: &WasmHost) -> Result<LoadedModule, WasmError> {
+        let ModuleRef::Path(module) = &self.module else {
+            return Err(WasmError::Read {
+                name: self.name.clone(),
+                path: PathBuf::from(self.module.to_string()),
+                reason: "a URI, which only hosts that fetch modules (the Lambda, `sluicegate run`) load".to_owned(),
+            });
+        };
+        if let Some(sha256) = &self.sha256 {
+            let wasm = module.with_extension("wasm");
+            let bytes = std::fs::read(&wasm).map_err(|error| WasmError::Read {
+                name: self.name.clone(),
+                path: wasm.clone(),
+                reason: format!("{error} (the pipeline pins its sha256, so the .wasm must be there to check)"),
+            })?;
+            check_digest(&self.name, &wasm.display().to_string(), &bytes, sha256)?;
+        }
+        host.load(&self.name, module)
+    }
+}
+
+/// Whether `module` looks like a URI (`scheme://...`) rather than a path.
+fn is_uri(module: &str) -> bool {
+    module.split_once("://").is_some_and(|(scheme, _)| {
+        !scheme.is_empty() && scheme.bytes().all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'+' | b'-' | b'.'))
+    })
+}
+
+/// Checks that `bytes`, transform `name`'s module read from `location`, have the SHA-256
+/// `expected` (lowercase hex) that the pipeline pins.
+pub fn check_digest(name: &str, location: &str, bytes: &[u8], expected: &str) -> Result<(), WasmError> {
+    let found = sha256_hex(bytes);
+    if found != expected {
+        return Err(WasmError::Digest { name: name.to_owned(), location: location.to_owned(), expected: expected.to_owned(), found });
+    }
+    Ok(())
+}
+
+/// The SHA-256 of `bytes` as 64 lowercase hex digits, as `sha256sum` and Terraform's `filesha256`
+/// write it.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    use std::fmt::Write as _;
+    let digest = sha2::Sha256::digest(bytes);
+    digest.iter().fold(String::with_capacity(64), |mut hex, byte| {
+        let _ = write!(hex, "{byte:02x}");
+        hex
+    })
 }
 
 /// `value` when it lies in `min..=max`, else an error naming `key` and the range.
@@ -197,14 +309,16 @@ mod tests {
             Path::new("/etc/pipeline"),
         )
         .unwrap();
-        assert_eq!(file.transforms[0].module, Path::new("/etc/pipeline/f.wasm"));
+        assert_eq!(file.transforms[0].module, ModuleRef::Path("/etc/pipeline/f.wasm".into()));
         assert_eq!(file.transforms[0].config, r#"{"a":1}"#);
         assert_eq!(file.transforms[0].on_error, OnError::Drop);
-        assert_eq!(file.transforms[1].module, Path::new("/abs/g.wasm"));
+        assert_eq!(file.transforms[1].module, ModuleRef::Path("/abs/g.wasm".into()));
         assert_eq!(file.transforms[1].config, "null");
         assert_eq!(file.transforms[1].on_error, OnError::DeadLetter);
         assert_eq!(file.archive_stage, Some(ArchiveStage::Both));
         assert_eq!(file.limits, Limits::default());
+        let uri_file = PipelineFile::parse(r#"{"transforms":[{"name":"f","module":"s3://b/k/f.wasm"}]}"#, Path::new("/etc")).unwrap();
+        assert_eq!(uri_file.transforms[0].module, ModuleRef::Uri("s3://b/k/f.wasm".into()));
         let file = PipelineFile::parse(r#"{"transforms":[],"limits":{"call_timeout_ms":50,"memory_mb":16}}"#, Path::new("")).unwrap();
         assert_eq!(file.limits.call_timeout, Duration::from_millis(50));
         assert_eq!(file.limits.memory_bytes, 16 << 20);
@@ -221,6 +335,13 @@ mod tests {
             r#"transform f: on_error is dead-letter, drop or pass, not "retry""#
         );
         assert_eq!(error(r#"{"transforms":[{"name":"f","module":"m"},{"name":"f","module":"n"}]}"#), "transform name f is used twice");
+        assert_eq!(error(r#"{"transforms":[{"name":"f","module":""}]}"#), "transform f: module is empty");
+        assert_eq!(
+            error(r#"{"transforms":[{"name":"f","module":"m","sha256":"abc"}]}"#),
+            r#"transform f: sha256 is the module's SHA-256 as 64 hex digits, not "abc""#
+        );
+        // JSON errors point into the text as given.
+        assert_eq!(error("{\n  \"transforms\": [,]\n}"), "expected value at line 2 column 18");
         // Regression: out-of-range limits used to be clamped or wrapped silently (a timeout near
         // u64::MAX overflowed the epoch deadline and made every call trap).
         assert_eq!(

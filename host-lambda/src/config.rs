@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::loader::{LAYER_PRECOMPILED_DIR, PipelineSource, S3Uri};
 use sluicegate_engine::PipelineConfig;
 use sluicegate_engine::archive::ArchiveStage;
 use sluicegate_engine::bulk::BulkAction;
@@ -16,8 +17,12 @@ use sluicegate_engine::index::IndexTemplate;
 pub struct Config {
     /// What shapes the pipeline's output (index template, bulk action and size, archive stage and prefix, inflate cap).
     pub pipeline: PipelineConfig,
-    /// The pipeline file (transform chain), if any.
-    pub pipeline_file: Option<PathBuf>,
+    /// The pipeline (transform chain), if any: a file or an `s3://` object.
+    pub pipeline_source: Option<PipelineSource>,
+    /// The compiled-module cache, an `s3://bucket/prefix` the function reads and writes.
+    pub module_cache: Option<S3Uri>,
+    /// A folder of sealed compiled modules (a layer's), read only.
+    pub precompiled_dir: PathBuf,
     /// Where archive objects and dead letters go.
     pub s3: S3Config,
     /// Key prefix of dead-letter objects.
@@ -86,12 +91,20 @@ impl Config {
             archive_prefix: get("SLUICEGATE_ARCHIVE_PREFIX").unwrap_or(defaults.archive_prefix),
             max_inflated_bytes: positive("SLUICEGATE_MAX_INFLATED_BYTES", &get)?.unwrap_or(defaults.max_inflated_bytes),
         };
-        let pipeline_file = get("SLUICEGATE_PIPELINE").map(PathBuf::from);
-        if let Some(path) = &pipeline_file
+        let pipeline_source = match get("SLUICEGATE_PIPELINE") {
+            Some(text) => Some(PipelineSource::parse(text.trim()).map_err(|error| invalid("SLUICEGATE_PIPELINE", &text, error))?),
+            None => None,
+        };
+        if let Some(PipelineSource::File(path)) = &pipeline_source
             && !path.is_file()
         {
             return Err(invalid("SLUICEGATE_PIPELINE", &path.display().to_string(), "no such file"));
         }
+        let module_cache = match get("SLUICEGATE_MODULE_CACHE") {
+            Some(text) => Some(S3Uri::parse_prefix(text.trim()).map_err(|error| invalid("SLUICEGATE_MODULE_CACHE", &text, error))?),
+            None => None,
+        };
+        let precompiled_dir = get("SLUICEGATE_PRECOMPILED_DIR").map_or_else(|| PathBuf::from(LAYER_PRECOMPILED_DIR), PathBuf::from);
         let endpoint = get("SLUICEGATE_S3_ENDPOINT");
         if let Some(url) = &endpoint
             && !(url.starts_with("http://") || url.starts_with("https://"))
@@ -127,7 +140,7 @@ impl Config {
                 ),
             ));
         }
-        Ok(Config { pipeline, pipeline_file, s3, dead_letter_prefix, deadline_margin, log_level })
+        Ok(Config { pipeline, pipeline_source, module_cache, precompiled_dir, s3, dead_letter_prefix, deadline_margin, log_level })
     }
 }
 
@@ -237,6 +250,16 @@ mod tests {
         check(
             &[bucket, ("SLUICEGATE_PIPELINE", "/nonexistent/pipeline.json")],
             expect![[r#"error: SLUICEGATE_PIPELINE="/nonexistent/pipeline.json": no such file"#]],
+        );
+        check(
+            &[bucket, ("SLUICEGATE_PIPELINE", "https://example.com/pipeline.json")],
+            expect![[
+                r#"error: SLUICEGATE_PIPELINE="https://example.com/pipeline.json": "https://example.com/pipeline.json" is not an s3:// URI (a path has no scheme)"#
+            ]],
+        );
+        check(
+            &[bucket, ("SLUICEGATE_MODULE_CACHE", "s3://NO/compiled")],
+            expect![[r#"error: SLUICEGATE_MODULE_CACHE="s3://NO/compiled": "s3://NO/compiled": "NO" is not an S3 bucket name"#]],
         );
         check(
             &[bucket, ("SLUICEGATE_INDEX_TEMPLATE", "cwl-{nope}")],

@@ -9,5 +9,6 @@ pub mod aws;
 pub mod config;
 pub mod es;
 pub mod handler;
+pub mod loader;
 pub mod metrics;
 pub mod sink;

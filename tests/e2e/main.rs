@@ -6,6 +6,7 @@
 mod bad_input;
 mod delivery;
 mod es_faults;
+mod pipeline_s3;
 mod request_faults;
 mod s3_faults;
 mod startup;

@@ -8,7 +8,6 @@ mod ci;
 mod demo;
 mod dist;
 mod run;
-mod system;
 mod terraform;
 mod tidy;
 mod transforms;
@@ -25,13 +24,6 @@ commands:
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = workspace_root();
-    // Every command but help builds the engine, whose ISA-L needs nasm and autotools.
-    if args.first().is_some_and(|command| ["ci", "demo", "bench", "dist"].contains(&command.as_str()))
-        && let Err(error) = system::ensure(&root)
-    {
-        eprintln!("xtask: {error:#}");
-        return std::process::ExitCode::FAILURE;
-    }
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::main(&root),
         Some("demo") => demo::main(&root),

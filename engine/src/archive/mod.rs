@@ -4,6 +4,7 @@ mod keys;
 
 pub use keys::object_key;
 
+use std::ptr::NonNull;
 use std::str::FromStr;
 
 /// What the archive holds.
@@ -97,121 +98,66 @@ impl ArchiveWriter {
     }
 }
 
-/// Gzip at the fastest real level: NDJSON of log documents is repetitive enough that it already
-/// shrinks the text about seven times, and the archive is on the per-event hot path.
-///
-/// On x86_64 (with the default `isal` feature) this is ISA-L's igzip at level 1: on the standard corpus's documents it measured
-/// 2.6x faster than libdeflate at level 1 for 5% more bytes (docs/wasm.md). Elsewhere, and
-/// should igzip ever refuse (its stateless call has a fixed output buffer), libdeflate.
+/// Gzip at the fastest real level (libdeflate's level 1): NDJSON of log documents is repetitive
+/// enough that it already shrinks the text about seven times, and the archive is on the per-event
+/// hot path.
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     gzip_append(bytes, &mut out);
     out
 }
 
+thread_local! {
+    /// libdeflate's compressor at level 1, made once per thread: it allocates its tables once,
+    /// not again (and faulted in again) for every 1 MiB member.
+    static COMPRESSOR: std::cell::RefCell<Compressor> = std::cell::RefCell::new(Compressor::new());
+}
+
 /// [`gzip`], appended to `out`: the archive's members go straight onto the object.
 pub fn gzip_append(bytes: &[u8], out: &mut Vec<u8>) {
-    #[cfg(all(target_arch = "x86_64", feature = "isal"))]
-    if igzip_append(bytes, out) {
-        return;
-    }
-    out.extend_from_slice(&libdeflate_gzip(bytes));
+    COMPRESSOR.with(|cell| cell.borrow_mut().gzip_append(bytes, out));
 }
 
-/// libdeflate's gzip at level 1.
-pub(crate) fn libdeflate_gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut compressor = libdeflater::Compressor::new(libdeflater::CompressionLvl::new(1).expect("1 is a valid level"));
-    let mut out = vec![0; compressor.gzip_compress_bound(bytes.len())];
-    let n_bytes = compressor.gzip_compress(bytes, &mut out).expect("the buffer is at least the bound");
-    out.truncate(n_bytes);
-    out
-}
+/// libdeflate's compressor at level 1, called directly so that it writes into a vector's spare
+/// capacity (libdeflater takes an initialised slice, which costs zeroing the bound first).
+struct Compressor(NonNull<libdeflate_sys::libdeflate_compressor>);
 
-#[cfg(all(target_arch = "x86_64", feature = "isal"))]
-thread_local! {
-    /// What igzip works in, made once per thread and kept: its stream (82 KB), its level buffer
-    /// (276 KiB) and the output buffer. isal-rs made the first two afresh for every 1 MiB member,
-    /// zeroing the level buffer and moving the stream twice, which cost more than 1 M
-    /// instructions and the fresh pages' faults a corpus run.
-    static IGZIP: std::cell::RefCell<Option<Igzip>> = const { std::cell::RefCell::new(None) };
-}
-
-/// ISA-L's stateless deflate at level 1 and the memory it needs.
-#[cfg(all(target_arch = "x86_64", feature = "isal"))]
-struct Igzip {
-    stream: Box<isal_sys::igzip_lib::isal_zstream>,
-    level_buf: Vec<u8>,
-    /// The output, zeroed once: a fresh zeroed buffer of the bound per member cost more (the
-    /// `memset`) than copying the member's ~130 KB out of it.
-    scratch: Vec<u8>,
-}
-
-#[cfg(all(target_arch = "x86_64", feature = "isal"))]
-impl Igzip {
-    fn new() -> Igzip {
-        // SAFETY: the stream is plain integers, pointers and byte arrays, all valid as zeros;
-        // `isal_deflate_stateless_init` sets what a call reads before the call.
-        let stream = unsafe { Box::<isal_sys::igzip_lib::isal_zstream>::new_zeroed().assume_init() };
-        let level_buf = vec![0; isal_sys::igzip_lib::ISAL_DEF_LVL1_DEFAULT as usize];
-        Igzip { stream, level_buf, scratch: Vec::new() }
+impl Compressor {
+    fn new() -> Compressor {
+        // SAFETY: the call has no preconditions; it returns null only when it cannot allocate.
+        let raw = unsafe { libdeflate_sys::libdeflate_alloc_compressor(1) };
+        Compressor(NonNull::new(raw).expect("libdeflate could not allocate a compressor"))
     }
 
-    /// Compresses `bytes` into one gzip member in `scratch`; its length, or `None` when it does
-    /// not fit the bound (it always should: stored blocks fit).
-    fn compress(&mut self, bytes: &[u8], bound: usize) -> Option<usize> {
-        use isal_sys::igzip_lib as isal;
-        if self.scratch.len() < bound {
-            self.scratch.resize(bound, 0);
-        }
-        let avail_in = u32::try_from(bytes.len()).ok()?;
-        let avail_out = u32::try_from(bound).ok()?;
-        let stream = &mut *self.stream;
-        // SAFETY: `stream` is a valid, exclusively borrowed stream; init only writes its fields.
-        unsafe { isal::isal_deflate_stateless_init(stream) };
-        stream.level = 1;
-        stream.level_buf = self.level_buf.as_mut_ptr();
-        stream.level_buf_size = self.level_buf.len() as u32;
-        stream.gzip_flag = isal::IGZIP_GZIP as u16;
-        stream.end_of_stream = 1;
-        stream.flush = isal::NO_FLUSH as u16;
-        // igzip reads through `next_in` and never writes there.
-        stream.next_in = bytes.as_ptr().cast_mut();
-        stream.avail_in = avail_in;
-        stream.next_out = self.scratch.as_mut_ptr();
-        stream.avail_out = avail_out;
-        // SAFETY: the input, output and level buffers live, unaliased, for the call, with the
-        // lengths given; the stream was initialised above.
-        let status = unsafe { isal::isal_deflate_stateless(stream) };
-        // Nothing outlives the call that points into the buffers.
-        stream.next_in = std::ptr::null_mut();
-        stream.next_out = std::ptr::null_mut();
-        (status == isal::COMP_OK as i32 && stream.avail_in == 0).then_some(stream.total_out as usize)
-    }
-}
-
-/// ISA-L's stateless gzip at level 1 into a buffer of libdeflate's bound (stored blocks fit
-/// it), appended to `out`; `false` (and `out` as it was) when it does not finish there.
-#[cfg(all(target_arch = "x86_64", feature = "isal"))]
-fn igzip_append(bytes: &[u8], out: &mut Vec<u8>) -> bool {
-    let bound = bytes.len() + bytes.len() / 8 + 1024;
-    IGZIP.with(|cell| {
-        let Ok(mut slot) = cell.try_borrow_mut() else {
-            return false;
+    fn gzip_append(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        // SAFETY: the compressor is live; the bound reads nothing but the arguments.
+        let bound = unsafe { libdeflate_sys::libdeflate_gzip_compress_bound(self.0.as_ptr(), bytes.len()) };
+        out.reserve(bound);
+        let start = out.len();
+        // SAFETY: the compressor is live and used by one call at a time (`&mut self`); libdeflate
+        // reads `bytes.len()` bytes of `bytes` and writes at most `bound` bytes to the reserved
+        // spare capacity after `start`, never reading it, and returns how many it wrote.
+        let n_bytes = unsafe {
+            libdeflate_sys::libdeflate_gzip_compress(
+                self.0.as_ptr(),
+                bytes.as_ptr().cast(),
+                bytes.len(),
+                out.as_mut_ptr().add(start).cast(),
+                bound,
+            )
         };
-        let igzip = slot.get_or_insert_with(Igzip::new);
-        let done = match igzip.compress(bytes, bound) {
-            Some(n_bytes) => {
-                out.extend_from_slice(&igzip.scratch[..n_bytes]);
-                true
-            }
-            None => false,
-        };
-        // A one-off huge input (a single large line) does not keep its buffer alive.
-        if igzip.scratch.len() > 4 * CHUNK_BYTES {
-            igzip.scratch = Vec::new();
-        }
-        done
-    })
+        // libdeflate answers 0 only when the output does not fit, which the bound rules out.
+        assert!(n_bytes > 0 && n_bytes <= bound, "libdeflate's gzip fits its own bound");
+        // SAFETY: libdeflate wrote the `n_bytes` bytes after `start`, within the reserved capacity.
+        unsafe { out.set_len(start + n_bytes) };
+    }
+}
+
+impl Drop for Compressor {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from `libdeflate_alloc_compressor` and is freed once, here.
+        unsafe { libdeflate_sys::libdeflate_free_compressor(self.0.as_ptr()) }
+    }
 }
 
 #[cfg(test)]
@@ -238,15 +184,12 @@ mod tests {
             .collect();
         let first = gzip(&text);
         for input in [&text[..], b"", &noise[..]] {
-            // igzip itself, not the fallback, handles all three.
-            #[cfg(all(target_arch = "x86_64", feature = "isal"))]
-            assert!(igzip_append(input, &mut Vec::new()), "igzip compresses {} bytes", input.len());
             let compressed = gzip(input);
             assert_eq!(&compressed[..2], [0x1f, 0x8b], "a gzip member");
             assert_eq!(gunzip(&compressed), input);
         }
         assert!(gzip(&text).len() < text.len() / 20, "repetitive text shrinks");
-        // The thread's kept stream and level buffer carry nothing from one member to the next.
+        // The thread's kept compressor carries nothing from one member to the next.
         assert_eq!(gzip(&text), first, "the same member after other inputs");
     }
 

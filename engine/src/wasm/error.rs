@@ -23,6 +23,20 @@ pub enum WasmError {
         /// The I/O error.
         reason: String,
     },
+    /// The module's `.wasm` is not the one the pipeline file pins.
+    #[error(
+        "transform {name}: {location} has sha256 {found}, but the pipeline pins {expected}: the module changed after the pipeline was written"
+    )]
+    Digest {
+        /// The transform.
+        name: String,
+        /// Where the module was read from.
+        location: String,
+        /// The digest the pipeline file gives.
+        expected: String,
+        /// The file's digest.
+        found: String,
+    },
     /// The module does not compile or validate.
     #[error("transform {name}: {path} is not a valid wasm module: {reason}")]
     Compile {

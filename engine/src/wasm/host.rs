@@ -52,6 +52,8 @@ pub struct WasmHost {
     pub(crate) limits: Limits,
     /// Whether [`PERF_MAP_ENV`] was set when the host was made.
     perf_map: bool,
+    /// The engine's compatibility key (`artifact.rs`), computed once.
+    pub(crate) compatibility_key: [u8; 32],
     _ticker: Arc<Ticker>,
 }
 
@@ -128,7 +130,8 @@ impl WasmHost {
         let ticker = Ticker::start(engine.clone())
             .map_err(|error| WasmError::Engine { reason: format!("cannot start the epoch ticker: {error}") })?;
         let perf_map = std::env::var_os(PERF_MAP_ENV).is_some();
-        Ok(WasmHost { engine, linker: Arc::new(linker), limits, perf_map, _ticker: Arc::new(ticker) })
+        let compatibility_key = super::artifact::compatibility_key(&engine);
+        Ok(WasmHost { engine, linker: Arc::new(linker), limits, perf_map, compatibility_key, _ticker: Arc::new(ticker) })
     }
 
     /// The limits every instance runs under.
@@ -178,7 +181,7 @@ impl WasmHost {
         self.check(name, module, false)
     }
 
-    fn check(&self, name: &str, module: Module, precompiled: bool) -> Result<LoadedModule, WasmError> {
+    pub(super) fn check(&self, name: &str, module: Module, precompiled: bool) -> Result<LoadedModule, WasmError> {
         for import in module.imports() {
             let known = import.module() == abi::HOST_MODULE && [abi::LOG_IMPORT, abi::PANIC_IMPORT].contains(&import.name());
             if !known {

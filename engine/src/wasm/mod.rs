@@ -5,11 +5,13 @@
 //! a [`Chain`] of started instances, which implements [`Transforms`](crate::transform::Transforms).
 //! Wasmtime stays behind these types.
 
+mod artifact;
 mod chain;
 mod error;
 mod host;
 mod instance;
 
+pub use artifact::{ArtifactError, seal};
 pub use chain::{Chain, OnError, StageSpec};
 pub use error::WasmError;
 pub use host::{Limits, LoadedModule, PERF_MAP_ENV, WasmHost, precompile};

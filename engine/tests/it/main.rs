@@ -4,7 +4,9 @@ mod bad_input;
 mod bulk;
 mod decode;
 mod fixture;
-mod guests;
 mod scaling;
 mod transforms;
 mod wasm_host;
+
+// The built-in transforms, built from source once per test process.
+use sluicegate_tests::guests;

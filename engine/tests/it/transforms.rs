@@ -268,6 +268,46 @@ fn pipeline_file_errors_name_the_transform() {
     std::fs::remove_dir_all(&folder).unwrap();
 }
 
+#[test]
+fn a_pinned_module_starts_only_with_its_own_bytes() {
+    let folder = std::env::temp_dir().join(format!("sluicegate-pinned-pipeline-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let redact = std::fs::read(guests::module("redact")).unwrap();
+    std::fs::write(folder.join("redact.wasm"), &redact).unwrap();
+    let path = folder.join("pipeline.json");
+    let start = |sha256: &str| {
+        let text = format!(r#"{{"transforms":[{{"name":"pii","module":"redact.wasm","config":{{"mode":"mask"}},"sha256":"{sha256}"}}]}}"#);
+        std::fs::write(&path, text).unwrap();
+        let file = PipelineFile::read(&path).map_err(|error| error.to_string())?;
+        file.start(&host(), &path).map(|_| ()).map_err(|error| error.to_string())
+    };
+    let own = sluicegate_engine::pipeline_file::sha256_hex(&redact);
+    start(&own).unwrap();
+    // Upper case is how some tools print it; the pin is the same.
+    start(&own.to_ascii_uppercase()).unwrap();
+
+    // A module rebuilt (or another packed under its name) after the pipeline was written: the
+    // chain does not start, and the error names the transform, the file and both digests.
+    let filter = std::fs::read(guests::module("filter")).unwrap();
+    std::fs::write(folder.join("redact.wasm"), &filter).unwrap();
+    let found = sluicegate_engine::pipeline_file::sha256_hex(&filter);
+    let error = start(&own).unwrap_err();
+    assert!(
+        error.contains(&format!("transform pii: {} has sha256 {found}, but the pipeline pins {own}", folder.join("redact.wasm").display())),
+        "{error}"
+    );
+    // A precompiled module does not skip the check: the .wasm beside it is what is pinned.
+    std::fs::write(folder.join("redact.cwasm"), sluicegate_engine::wasm::precompile(&filter, &host().limits(), None).unwrap()).unwrap();
+    assert!(start(&own).unwrap_err().contains("but the pipeline pins"));
+    std::fs::remove_file(folder.join("redact.wasm")).unwrap();
+    let error = start(&own).unwrap_err();
+    assert!(error.contains("transform pii: cannot read") && error.contains("pins its sha256"), "{error}");
+
+    let error = PipelineFile::parse(r#"{"transforms":[{"name":"pii","module":"m.wasm","sha256":"abc"}]}"#, &folder).unwrap_err();
+    assert_eq!(error, r#"transform pii: sha256 is the module's SHA-256 as 64 hex digits, not "abc""#);
+    std::fs::remove_dir_all(&folder).unwrap();
+}
+
 /// Guards against a guest crate without a host test: every member of the transforms workspace
 /// must be loaded by name somewhere in these tests.
 #[test]

@@ -11,18 +11,30 @@ use lambda_runtime::{LambdaEvent, service_fn};
 // the shard. Here a bad record becomes a dead letter; aws_lambda_events only supplies the response.
 use sluicegate_engine::Pipeline;
 use sluicegate_engine::kinesis::KinesisEvent;
-use sluicegate_engine::pipeline_file::PipelineFile;
-use sluicegate_engine::wasm::WasmHost;
 use sluicegate_lambda::archive::S3Archive;
 use sluicegate_lambda::config::Config;
 use sluicegate_lambda::es::{EsClient, EsConfig};
 use sluicegate_lambda::handler::{Handler, deadline_from_epoch_ms};
+use sluicegate_lambda::loader::{self, LoadReport, LoaderOptions, S3Store};
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     // Before anything allocates: batch after batch reuses its buffers (engine's allocator.rs).
     sluicegate_engine::allocator::tune();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the tokio runtime")?;
-    runtime.block_on(run())
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")
+        .and_then(|runtime| runtime.block_on(run()));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // One line with every cause, which CloudWatch Logs keeps as one event: the reason
+            // the function did not start (a bad variable, a module that does not match its
+            // digest, a configuration a transform refuses).
+            eprintln!("sluicegate: init failed: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 async fn run() -> anyhow::Result<()> {
@@ -37,26 +49,29 @@ async fn run() -> anyhow::Result<()> {
     let archive = S3Archive::new(s3_client, &config.s3);
     let es_client = EsClient::new(es_config, sdk_config.credentials_provider()).context("cannot build the elasticsearch client")?;
     let mut transforms: Vec<String> = Vec::new();
-    let pipeline = match &config.pipeline_file {
-        Some(path) => {
+    let pipeline = match &config.pipeline_source {
+        Some(source) => {
             // The transforms load once per container; their instances are reused across batches.
-            let file = PipelineFile::read(path).with_context(|| format!("SLUICEGATE_PIPELINE={}", path.display()))?;
+            let store = S3Store::new(&sdk_config, config.s3.endpoint.as_deref(), config.s3.kms_key_id.clone());
+            let options = LoaderOptions {
+                module_cache: config.module_cache.clone(),
+                write_cache: true,
+                precompiled_dir: Some(config.precompiled_dir.clone()),
+            };
+            let loaded = loader::load(source, Some(&store), &options).await.with_context(|| format!("SLUICEGATE_PIPELINE={source}"))?;
+            for warning in &loaded.report.warnings {
+                tracing::warn!("{warning}");
+            }
+            log_load(&loaded.report);
             let mut pipeline_config = config.pipeline.clone();
-            if let Some(index_template) = &file.index_template {
+            if let Some(index_template) = &loaded.file.index_template {
                 pipeline_config.index_template = index_template.clone();
             }
-            if let Some(archive_stage) = file.archive_stage {
+            if let Some(archive_stage) = loaded.file.archive_stage {
                 pipeline_config.archive_stage = archive_stage;
             }
-            let host = WasmHost::new(file.limits).context("cannot start the wasm host")?;
-            let chain = file.start(&host, path).with_context(|| format!("SLUICEGATE_PIPELINE={}", path.display()))?;
-            let compiled: Vec<&str> = chain.precompiled().filter(|(_, precompiled)| !precompiled).map(|(name, _)| name).collect();
-            if !compiled.is_empty() {
-                // Compiling costs seconds of every cold start; `cargo xtask dist` ships .cwasm files.
-                tracing::warn!(transforms = ?compiled, "transforms compiled at start: no usable .cwasm next to their modules");
-            }
-            transforms = chain.names().map(str::to_owned).collect();
-            Pipeline::with_transforms(pipeline_config, Box::new(chain))
+            transforms = loaded.chain.names().map(str::to_owned).collect();
+            Pipeline::with_transforms(pipeline_config, Box::new(loaded.chain))
         }
         None => Pipeline::new(config.pipeline.clone()),
     };
@@ -103,6 +118,21 @@ async fn run() -> anyhow::Result<()> {
     }))
     .await
     .map_err(|error| anyhow::anyhow!("lambda runtime: {error}"))
+}
+
+/// One log line on how the transforms loaded: where each module's code came from and where the
+/// time went, so a slow cold start says why.
+fn log_load(report: &LoadReport) {
+    let modules: Vec<String> =
+        report.modules.iter().map(|module| format!("{}:{:?}:{}", module.name, module.origin, module.n_bytes)).collect();
+    tracing::info!(
+        modules = ?modules,
+        read_ms = report.read.as_millis() as u64,
+        compile_ms = report.compile.as_millis() as u64,
+        cache_write_ms = report.cache_write.as_millis() as u64,
+        total_ms = report.total.as_millis() as u64,
+        "transforms loaded"
+    );
 }
 
 /// JSON logs on stdout, one object per line, as CloudWatch Logs Insights reads them.

@@ -1,5 +1,5 @@
-//! `sluicegate check`: run one transform over sample events and show what it did to each, for
-//! transform authors.
+//! `sluicegate check`: run one transform, or a whole pipeline, over sample events and show what
+//! it did to each, for transform authors.
 
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -20,10 +20,18 @@ use sluicegate_engine::{Context, Event};
 #[derive(Args, Debug)]
 pub struct CheckArgs {
     /// The transform module (`.wasm`, or `.cwasm` made by `sluicegate compile`).
-    pub module: PathBuf,
+    #[arg(required_unless_present = "pipeline", conflicts_with = "pipeline")]
+    pub module: Option<PathBuf>,
     /// The transform's configuration, a JSON file.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "pipeline")]
     pub config: Option<PathBuf>,
+    /// Run a whole pipeline instead of one module: a file, or the s3:// object the Terraform
+    /// module deploys (loaded exactly as the Lambda loads it).
+    #[arg(long)]
+    pub pipeline: Option<String>,
+    /// An S3 endpoint other than AWS's (an emulator such as moto), for an s3:// --pipeline.
+    #[arg(long, requires = "pipeline")]
+    pub s3_endpoint: Option<String>,
     /// Sample events: CloudWatch JSON lines (each a log event with `message` and optionally `id`,
     /// `timestamp`, `logGroup`, `logStream`, `owner`, or a whole subscription message with
     /// `logEvents`), or a Kinesis event as Lambda receives it.
@@ -32,9 +40,10 @@ pub struct CheckArgs {
     /// One JSON object per event (`verdict`, `event` as shipped, `error`, `micros`) instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Deadline of one call, in milliseconds (1 to 900000).
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=900_000))]
-    pub timeout_ms: u64,
+    /// Deadline of one call, in milliseconds (1 to 900000); default the Lambda's (200, or the
+    /// pipeline's `limits.call_timeout_ms`).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=900_000), conflicts_with = "pipeline")]
+    pub timeout_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -143,11 +152,18 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     };
     let input = std::fs::read_to_string(&args.input).with_context(|| format!("cannot read {}", args.input.display()))?;
     let samples = samples(&input)?;
-    let limits = Limits { call_timeout: Duration::from_millis(args.timeout_ms), ..Limits::default() };
-    let host = WasmHost::new(limits)?;
-    let name = args.module.file_stem().map_or("transform".into(), |stem| stem.to_string_lossy()).into_owned();
-    let module = host.load(&name, &args.module)?;
-    let mut chain = Chain::new(&host, vec![StageSpec { name: name.clone(), module, config, on_error: OnError::DeadLetter }])?;
+    let mut chain = match (&args.module, &args.pipeline) {
+        (_, Some(pipeline)) => super::runtime()?.block_on(super::load_pipeline(pipeline, args.s3_endpoint.as_deref(), None))?.chain,
+        (Some(module_path), None) => {
+            let defaults = Limits::default();
+            let call_timeout = args.timeout_ms.map_or(defaults.call_timeout, Duration::from_millis);
+            let host = WasmHost::new(Limits { call_timeout, ..defaults })?;
+            let name = module_path.file_stem().map_or("transform".into(), |stem| stem.to_string_lossy()).into_owned();
+            let module = host.load(&name, module_path)?;
+            Chain::new(&host, vec![StageSpec { name, module, config, on_error: OnError::DeadLetter }])?
+        }
+        (None, None) => anyhow::bail!("give a module or --pipeline"),
+    };
     let (mut n_kept, mut n_changed, mut n_dropped, mut n_failed) = (0, 0, 0, 0);
     for sample in &samples {
         let contexts = [sample.context.clone()];

@@ -12,7 +12,6 @@
 
 use std::borrow::Cow;
 use std::io::{IsTerminal as _, Write as _};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -24,9 +23,7 @@ use sluicegate_engine::bulk::{BulkAction, BulkBody, BulkWriter};
 use sluicegate_engine::event::Context;
 use sluicegate_engine::index::IndexTemplate;
 use sluicegate_engine::kinesis::{KinesisData, KinesisEvent, KinesisEventRecord};
-use sluicegate_engine::pipeline_file::PipelineFile;
 use sluicegate_engine::time::parse_rfc3339;
-use sluicegate_engine::wasm::WasmHost;
 use sluicegate_engine::{Pipeline, PipelineConfig};
 use sluicegate_lambda::archive::S3Archive;
 use sluicegate_lambda::config::S3Config;
@@ -48,12 +45,12 @@ pub struct ReplayArgs {
     /// again). Default: the pipeline file's archive_stage when it is documents or raw, else documents.
     #[arg(long)]
     pub stage: Option<String>,
-    /// The pipeline file the Lambda runs (same format as `sluicegate run --pipeline`): raw
+    /// The pipeline the Lambda runs (a file or its s3:// object, as `sluicegate run --pipeline`): raw
     /// archives go through its transforms, and its index_template takes the place of
     /// --index-template. Give the Lambda's own file, so that documents return to the indices
     /// they were shipped to and overwrite themselves instead of being duplicated elsewhere.
     #[arg(long)]
-    pub pipeline: Option<PathBuf>,
+    pub pipeline: Option<String>,
     /// Only objects from this hour on (RFC 3339, e.g. 2026-11-28T00:00:00Z; by the key's hour).
     #[arg(long)]
     pub from: Option<String>,
@@ -103,7 +100,12 @@ pub struct ReplaySummary {
 
 /// Runs the command; fails when any document was left undelivered.
 pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
-    let pipeline_file = args.pipeline.as_deref().map(PipelineFile::read).transpose()?;
+    let runtime = super::runtime()?;
+    let mut loaded = match &args.pipeline {
+        Some(pipeline) => Some(runtime.block_on(super::load_pipeline(pipeline, args.s3_endpoint.as_deref(), None))?),
+        None => None,
+    };
+    let pipeline_file = loaded.as_ref().map(|loaded| loaded.file.clone());
     let stage = match (&args.stage, pipeline_file.as_ref().and_then(|file| file.archive_stage)) {
         (Some(text), _) => text.parse().map_err(anyhow::Error::msg).context("--stage")?,
         (None, Some(stage @ (ArchiveStage::Documents | ArchiveStage::Raw))) => stage,
@@ -122,7 +124,6 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let from_ms =
         args.from.as_deref().map(|text| parse_rfc3339(text).with_context(|| format!("--from {text:?} is not rfc 3339"))).transpose()?;
     let to_ms = args.to.as_deref().map(|text| parse_rfc3339(text).with_context(|| format!("--to {text:?} is not rfc 3339"))).transpose()?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the tokio runtime")?;
     let summary = runtime.block_on(async {
         let sdk_config = sluicegate_lambda::aws::sdk_config().await;
         let s3_config = S3Config { bucket: args.s3_bucket.clone(), kms_key_id: None, endpoint: args.s3_endpoint.clone(), max_attempts: 1 };
@@ -146,12 +147,8 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
             ..PipelineConfig::default()
         };
         // Documents are past the transforms already; only raw events go through them.
-        let mut pipeline = match (&pipeline_file, &args.pipeline, stage) {
-            (Some(file), Some(path), ArchiveStage::Raw) => {
-                let host = WasmHost::new(file.limits)?;
-                let chain = file.start(&host, path)?;
-                Pipeline::with_transforms(pipeline_config, Box::new(chain))
-            }
+        let mut pipeline = match (loaded.take(), stage) {
+            (Some(loaded), ArchiveStage::Raw) => Pipeline::with_transforms(pipeline_config, Box::new(loaded.chain)),
             _ => Pipeline::new(pipeline_config),
         };
         let mut summary = ReplaySummary::default();

@@ -16,8 +16,6 @@ use sluicegate_engine::dead_letter;
 use sluicegate_engine::index::IndexTemplate;
 use sluicegate_engine::kinesis::KinesisEvent;
 use sluicegate_engine::outcome::Summary;
-use sluicegate_engine::pipeline_file::PipelineFile;
-use sluicegate_engine::wasm::WasmHost;
 use sluicegate_engine::{Outcome, Pipeline, PipelineConfig};
 use sluicegate_lambda::archive::S3Archive;
 use sluicegate_lambda::config::S3Config;
@@ -49,10 +47,16 @@ pub struct RunArgs {
     /// Key prefix of archive objects.
     #[arg(long, default_value = "archive")]
     pub archive_prefix: String,
-    /// Pipeline file: the transform chain, and optionally the index template and archive stage
-    /// (which then take the place of the options above).
+    /// The pipeline: a file, or the `s3://BUCKET/KEY` object the Terraform module deploys (loaded
+    /// exactly as the Lambda loads it). Its index template and archive stage, when it sets them,
+    /// take the place of the options above.
     #[arg(long)]
-    pub pipeline: Option<PathBuf>,
+    pub pipeline: Option<String>,
+    /// Compiled modules to read (never write) for an S3 pipeline: the `s3://BUCKET/PREFIX` of the
+    /// function's SLUICEGATE_MODULE_CACHE. Modules this machine's engine did not compile are
+    /// compiled here.
+    #[arg(long)]
+    pub module_cache: Option<String>,
     /// Key prefix of dead-letter objects.
     #[arg(long, default_value = "dead-letter")]
     pub dead_letter_prefix: String,
@@ -69,8 +73,9 @@ pub struct RunArgs {
     /// Put the archive objects and dead letters into this S3 bucket instead of the folder.
     #[arg(long)]
     pub s3_bucket: Option<String>,
-    /// An S3 endpoint other than AWS's (an emulator such as moto).
-    #[arg(long, requires = "s3_bucket")]
+    /// An S3 endpoint other than AWS's (an emulator such as moto), for --s3-bucket and for an
+    /// s3:// --pipeline.
+    #[arg(long)]
     pub s3_endpoint: Option<String>,
     /// The KMS key for SSE-KMS on the objects (default: the bucket's AWS-managed key).
     #[arg(long, requires = "s3_bucket")]
@@ -96,23 +101,22 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let event_text = std::fs::read(&args.event).with_context(|| format!("cannot read {}", args.event.display()))?;
     let event: KinesisEvent =
         serde_json::from_slice(&event_text).with_context(|| format!("{} is not a kinesis event", args.event.display()))?;
+    let runtime = super::runtime()?;
     let mut pipeline = match &args.pipeline {
-        Some(path) => {
-            let file = PipelineFile::read(path)?;
-            if let Some(index_template) = &file.index_template {
+        Some(pipeline) => {
+            let loaded = runtime.block_on(super::load_pipeline(pipeline, args.s3_endpoint.as_deref(), args.module_cache.as_deref()))?;
+            if let Some(index_template) = &loaded.file.index_template {
                 config.index_template = index_template.clone();
             }
-            if let Some(archive_stage) = file.archive_stage {
+            if let Some(archive_stage) = loaded.file.archive_stage {
                 config.archive_stage = archive_stage;
             }
-            let host = WasmHost::new(file.limits)?;
-            let chain = file.start(&host, path)?;
-            Pipeline::with_transforms(config, Box::new(chain))
+            Pipeline::with_transforms(config, Box::new(loaded.chain))
         }
         None => Pipeline::new(config),
     };
     if args.es_url.is_some() || args.s3_bucket.is_some() {
-        let summary = run_with_servers(&args, pipeline, &event)?;
+        let summary = runtime.block_on(run_with_servers(&args, pipeline, &event))?;
         println!("{}", serde_json::to_string(&summary)?);
         return Ok(());
     }
@@ -126,9 +130,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
 
 /// Runs the batch through the Lambda's own handler, shipping to the servers given and writing
 /// the rest to the folder, and reports what the Lambda would answer.
-fn run_with_servers(args: &RunArgs, pipeline: Pipeline, event: &KinesisEvent) -> anyhow::Result<RunSummary> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the tokio runtime")?;
-    runtime.block_on(async {
+async fn run_with_servers(args: &RunArgs, pipeline: Pipeline, event: &KinesisEvent) -> anyhow::Result<RunSummary> {
+    {
         let needs_aws = args.s3_bucket.is_some() || args.es_auth.as_deref().is_some_and(|auth| auth.starts_with("sigv4"));
         let sdk_config = if needs_aws { Some(sluicegate_lambda::aws::sdk_config().await) } else { None };
         let bulk = match &args.es_url {
@@ -173,7 +176,7 @@ fn run_with_servers(args: &RunArgs, pipeline: Pipeline, event: &KinesisEvent) ->
             bulk_bytes: metrics.bulk_bytes as usize,
         };
         Ok(RunSummary { counts, batch_item_failures: handled.batch_item_failures })
-    })
+    }
 }
 
 fn pipeline_config(args: &RunArgs) -> anyhow::Result<PipelineConfig> {

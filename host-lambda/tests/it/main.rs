@@ -1,7 +1,6 @@
 //! The command line's integration tests, in one binary so it links once.
 
-#[path = "../../../engine/tests/it/guests.rs"]
-mod guests;
+use sluicegate_tests::guests;
 
 mod check;
 mod es_auth;

@@ -1,30 +1,24 @@
-//! Builds the guest modules (`transforms/`) from source, once per test process.
+//! The built-in transforms (`transforms/`), built from source for `wasm32-unknown-unknown` once
+//! per test process, in a target folder of their own (cargo holds the workspace's lock while the
+//! tests run).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-/// The folder holding the freshly built `.wasm` modules (`filter.wasm`, `redact.wasm`,
-/// `extract.wasm`, `test_guest.wasm`).
-pub fn wasm_dir() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(build)
-}
-
-/// The path of one built module.
+/// The path of one built module: `filter`, `redact`, `extract` or `test_guest`.
 pub fn module(name: &str) -> PathBuf {
-    wasm_dir().join(format!("{name}.wasm"))
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(build).join(format!("{name}.wasm"))
 }
 
 fn build() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the engine lives in the workspace");
+    let root = crate::workspace_dir();
     let installed = Command::new("rustup").args(["target", "list", "--installed"]).output().expect("rustup runs");
     if !String::from_utf8_lossy(&installed.stdout).lines().any(|line| line.trim() == "wasm32-unknown-unknown") {
         let status = Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]).status().expect("rustup runs");
         assert!(status.success(), "rustup target add wasm32-unknown-unknown failed");
     }
-    // A target folder of its own, so this build never waits on the lock of the cargo running
-    // the tests.
     let target_dir = root.join("target").join("transforms");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let status = Command::new(cargo)
@@ -36,5 +30,5 @@ fn build() -> PathBuf {
         .status()
         .expect("cargo runs");
     assert!(status.success(), "building the transforms failed");
-    target_dir.join("wasm32-unknown-unknown").join("release")
+    Path::new(&target_dir).join("wasm32-unknown-unknown").join("release")
 }
