@@ -10,6 +10,7 @@ mod pipeline_s3;
 mod request_faults;
 mod s3_faults;
 mod startup;
+mod terraform_apply;
 
 use serde_json::Value;
 use sluicegate_tests::lambda::Lambda;
