@@ -76,8 +76,7 @@ pub fn check(root: &Path, checkov: Option<&Path>) -> anyhow::Result<()> {
 /// The modules `terraform test` uploads, written here so that no `.wasm` is committed. The
 /// tests assert their SHA-256s, so their bytes are fixed: an empty module (magic and version 1),
 /// and the same with an empty custom section named `b`.
-const TEST_MODULES: [(&str, &[u8]); 2] =
-    [("empty.wasm", b"\0asm\x01\0\0\0"), ("custom-section.wasm", b"\0asm\x01\0\0\0\0\x02\x01b")];
+const TEST_MODULES: [(&str, &[u8]); 2] = [("empty.wasm", b"\0asm\x01\0\0\0"), ("custom-section.wasm", b"\0asm\x01\0\0\0\0\x02\x01b")];
 
 fn write_test_modules(dir: &Path) -> anyhow::Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
