@@ -55,8 +55,8 @@ impl Pattern {
     /// `find_iter` finds them.
     pub fn find_iter<'p, 't>(&'p self, text: &'t str) -> Matches<'p, 't> {
         match &self.prefix {
-            None => Matches::Regex(self.regex.find_iter(text)),
-            Some(_) => Matches::Prefixed { pattern: self, text, at: 0 },
+            None => Matches(Search::Regex(self.regex.find_iter(text))),
+            Some(_) => Matches(Search::Prefixed { pattern: self, text, at: 0 }),
         }
     }
 
@@ -87,27 +87,24 @@ impl Pattern {
 
 /// The iterator [`Pattern::find_iter`] returns.
 #[derive(Debug)]
-pub enum Matches<'p, 't> {
+pub struct Matches<'p, 't>(Search<'p, 't>);
+
+#[derive(Debug)]
+enum Search<'p, 't> {
     /// No prefix: `regex-lite` alone, empty matches skipped.
     Regex(regex_lite::Matches<'p, 't>),
-    /// From the prefix's occurrences; these matches are never empty.
-    Prefixed {
-        /// The pattern, which has a prefix.
-        pattern: &'p Pattern,
-        /// The text searched.
-        text: &'t str,
-        /// Where the next search starts: the end of the last match.
-        at: usize,
-    },
+    /// From the prefix's occurrences, `at` the end of the last match; these matches are never
+    /// empty.
+    Prefixed { pattern: &'p Pattern, text: &'t str, at: usize },
 }
 
 impl Iterator for Matches<'_, '_> {
     type Item = Range<usize>;
 
     fn next(&mut self) -> Option<Range<usize>> {
-        match self {
-            Matches::Regex(matches) => matches.map(|found| found.range()).find(|range| !range.is_empty()),
-            Matches::Prefixed { pattern, text, at } => {
+        match &mut self.0 {
+            Search::Regex(matches) => matches.map(|found| found.range()).find(|range| !range.is_empty()),
+            Search::Prefixed { pattern, text, at } => {
                 let prefix = pattern.prefix.as_ref()?;
                 let found = pattern.find_prefixed(prefix, text, *at)?;
                 *at = found.end;
