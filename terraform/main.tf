@@ -69,7 +69,6 @@ locals {
   )
   pipeline_json = jsonencode(local.pipeline)
   pipeline_key  = "${var.artifacts_prefix}/pipelines/${sha256(local.pipeline_json)}.json"
-  pipeline_uri  = "s3://${local.archive_bucket_name}/${local.pipeline_key}"
   # Sealed compiled modules, `<sha256>/<engine key>.cwasm`, that the Lambda writes and reads.
   module_cache_uri = "${local.artifacts_uri}/compiled"
   module_cache_arn = "${aws_s3_bucket.archive.arn}/${var.artifacts_prefix}/compiled/*"
