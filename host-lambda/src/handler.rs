@@ -4,7 +4,8 @@
 //! A record is reported when any of its documents is undelivered, or when an object holding its
 //! content (the archive object, or a dead-letter object with one of its dead letters) could not
 //! be written, or when the deadline came before its events were through the transforms.
-//! Everything else ends delivered or dead-lettered, so no record blocks the shard.
+//! Everything else ends delivered (as shipped, or degraded after the index refused its shape) or
+//! dead-lettered, so no record blocks the shard.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -138,6 +139,7 @@ impl<B: BulkSink, A: ArchiveSink> Handler<B, A> {
             dead_lettered: summary.dead_lettered + rejected.len() as u64,
             bulk_requests: report.n_requests as u64,
             bulk_items_retried: report.n_items_retried as u64,
+            bulk_degraded: report.items.iter().filter(|item| matches!(item.fate, Fate::Degraded { .. })).count() as u64,
             bulk_rejected: rejected.len() as u64,
             bulk_undelivered: report.items.iter().filter(|item| matches!(item.fate, Fate::Undelivered { .. })).count() as u64,
             batch_item_failures: batch_item_failures.len() as u64,
@@ -167,7 +169,7 @@ fn mark(failed: &mut [bool], dead_letters: &[DeadLetter]) {
 fn settled_per_record(report: &ShipReport, n_records: usize) -> Vec<u32> {
     let mut settled = vec![0; n_records];
     for item in &report.items {
-        if matches!(item.fate, Fate::Delivered | Fate::Rejected { .. })
+        if matches!(item.fate, Fate::Delivered | Fate::Degraded { .. } | Fate::Rejected { .. })
             && let Some(count) = settled.get_mut(item.record_idx as usize)
         {
             *count += 1;

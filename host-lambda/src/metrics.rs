@@ -27,6 +27,8 @@ pub struct InvocationMetrics {
     pub bulk_requests: u64,
     /// `_bulk` items sent again.
     pub bulk_items_retried: u64,
+    /// `_bulk` items refused for their shape and stored in their degraded form.
+    pub bulk_degraded: u64,
     /// `_bulk` items refused for good.
     pub bulk_rejected: u64,
     /// `_bulk` items not delivered in time.
@@ -64,6 +66,7 @@ impl InvocationMetrics {
             ("DeadLettered", self.dead_lettered),
             ("BulkRequests", self.bulk_requests),
             ("BulkItemsRetried", self.bulk_items_retried),
+            ("BulkItemsDegraded", self.bulk_degraded),
             ("BulkItemsRejected", self.bulk_rejected),
             ("BulkItemsUndelivered", self.bulk_undelivered),
             ("BatchItemFailures", self.batch_item_failures),
@@ -138,7 +141,7 @@ mod tests {
             let name = definition["Name"].as_str().unwrap();
             assert!(value.get(name).is_some_and(serde_json::Value::is_number), "{name} has no value");
         }
-        expect![[r#"{"ArchiveBytes":300,"BatchItemFailures":1,"BulkBytes":2048,"BulkItemsRejected":0,"BulkItemsRetried":4,"BulkItemsUndelivered":0,"BulkRequests":2,"DeadLettered":1,"DecodeTime":1.5,"EncodeTime":0.0,"EventsDropped":2,"EventsIn":10,"EventsOut":7,"FunctionName":"sluicegate","InvocationTime":0.0,"Records":3,"RecordsUnfinished":0,"ShipTime":0.0,"TransformTime":0.0,"TransformTime.redact":0.25,"_aws":{"CloudWatchMetrics":[{"Dimensions":[["FunctionName"]],"Metrics":[{"Name":"Records","Unit":"Count"},{"Name":"EventsIn","Unit":"Count"},{"Name":"EventsOut","Unit":"Count"},{"Name":"EventsDropped","Unit":"Count"},{"Name":"DeadLettered","Unit":"Count"},{"Name":"BulkRequests","Unit":"Count"},{"Name":"BulkItemsRetried","Unit":"Count"},{"Name":"BulkItemsRejected","Unit":"Count"},{"Name":"BulkItemsUndelivered","Unit":"Count"},{"Name":"BatchItemFailures","Unit":"Count"},{"Name":"RecordsUnfinished","Unit":"Count"},{"Name":"BulkBytes","Unit":"Bytes"},{"Name":"ArchiveBytes","Unit":"Bytes"},{"Name":"DecodeTime","Unit":"Milliseconds"},{"Name":"TransformTime","Unit":"Milliseconds"},{"Name":"EncodeTime","Unit":"Milliseconds"},{"Name":"ShipTime","Unit":"Milliseconds"},{"Name":"InvocationTime","Unit":"Milliseconds"},{"Name":"TransformTime.redact","Unit":"Milliseconds"}],"Namespace":"Sluicegate"}],"Timestamp":1700000000000}}"#]]
+        expect![[r#"{"ArchiveBytes":300,"BatchItemFailures":1,"BulkBytes":2048,"BulkItemsDegraded":0,"BulkItemsRejected":0,"BulkItemsRetried":4,"BulkItemsUndelivered":0,"BulkRequests":2,"DeadLettered":1,"DecodeTime":1.5,"EncodeTime":0.0,"EventsDropped":2,"EventsIn":10,"EventsOut":7,"FunctionName":"sluicegate","InvocationTime":0.0,"Records":3,"RecordsUnfinished":0,"ShipTime":0.0,"TransformTime":0.0,"TransformTime.redact":0.25,"_aws":{"CloudWatchMetrics":[{"Dimensions":[["FunctionName"]],"Metrics":[{"Name":"Records","Unit":"Count"},{"Name":"EventsIn","Unit":"Count"},{"Name":"EventsOut","Unit":"Count"},{"Name":"EventsDropped","Unit":"Count"},{"Name":"DeadLettered","Unit":"Count"},{"Name":"BulkRequests","Unit":"Count"},{"Name":"BulkItemsRetried","Unit":"Count"},{"Name":"BulkItemsDegraded","Unit":"Count"},{"Name":"BulkItemsRejected","Unit":"Count"},{"Name":"BulkItemsUndelivered","Unit":"Count"},{"Name":"BatchItemFailures","Unit":"Count"},{"Name":"RecordsUnfinished","Unit":"Count"},{"Name":"BulkBytes","Unit":"Bytes"},{"Name":"ArchiveBytes","Unit":"Bytes"},{"Name":"DecodeTime","Unit":"Milliseconds"},{"Name":"TransformTime","Unit":"Milliseconds"},{"Name":"EncodeTime","Unit":"Milliseconds"},{"Name":"ShipTime","Unit":"Milliseconds"},{"Name":"InvocationTime","Unit":"Milliseconds"},{"Name":"TransformTime.redact","Unit":"Milliseconds"}],"Namespace":"Sluicegate"}],"Timestamp":1700000000000}}"#]]
             .assert_eq(&line);
     }
 }

@@ -71,6 +71,23 @@ impl BulkBody {
         subset
     }
 
+    /// A body made of the given items of this one with other documents (one JSON line each, such
+    /// as their degraded forms), keeping each item's action line: its index and `_id`.
+    pub fn with_documents(&self, replacements: &[(usize, Vec<u8>)]) -> BulkBody {
+        let mut replaced = BulkBody::default();
+        for (item_idx, document) in replacements {
+            let item = &self.items[*item_idx];
+            let lines = &self.body[item.range.clone()];
+            let action_end = lines.iter().position(|&b| b == b'\n').map_or(lines.len(), |i| i + 1);
+            let start = replaced.body.len();
+            replaced.body.extend_from_slice(&lines[..action_end]);
+            replaced.body.extend_from_slice(document);
+            replaced.body.push(b'\n');
+            replaced.items.push(BulkItem { record_idx: item.record_idx, range: start..replaced.body.len() });
+        }
+        replaced
+    }
+
     /// The two halves of this body, for a request that was too large (413); `None` for one item.
     pub fn split_in_half(&self) -> Option<(BulkBody, BulkBody)> {
         if self.items.len() < 2 {

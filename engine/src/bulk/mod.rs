@@ -1,7 +1,9 @@
 //! The Elasticsearch `_bulk` API: request bodies out, per-item classification of responses in.
 
+mod degrade;
 mod encode;
 mod response;
 
+pub use degrade::degrade;
 pub use encode::{BulkAction, BulkBody, BulkItem, BulkWriter, DEFAULT_BULK_MAX_BYTES};
 pub use response::{ItemResult, ResponseError, classify};

@@ -9,14 +9,23 @@ use super::encode::{BulkAction, BulkBody};
 pub enum ItemResult {
     /// Stored (2xx), or already there (409 on `create`).
     Delivered,
-    /// Worth another try: 429, 5xx, or `es_rejected_execution_exception`.
+    /// Worth another try: 429, 5xx, `es_rejected_execution_exception`, or a cluster-wide
+    /// condition that is no document's fault (a write block, a security refusal, a missing index).
     Retry {
         /// The item's HTTP status.
         status: u16,
         /// The error as Elasticsearch gave it (JSON text).
         error: String,
     },
-    /// Will never succeed (mapping conflict, bad document): dead-letter it.
+    /// Refused for the document's shape (a field of another type than the index maps, more
+    /// fields than it allows): worth shipping once more in a degraded form ([`super::degrade`]).
+    Mapping {
+        /// The item's HTTP status.
+        status: u16,
+        /// The error as Elasticsearch gave it (JSON text).
+        error: String,
+    },
+    /// Will never succeed (a bad document, an index name the cluster refuses): dead-letter it.
     Reject {
         /// The item's HTTP status.
         status: u16,
@@ -73,13 +82,36 @@ fn classify_item(item: &serde_json::Map<String, serde_json::Value>, action: Bulk
     let error = result.get("error");
     let error_type = error.and_then(|e| e.get("type")).and_then(serde_json::Value::as_str).unwrap_or("");
     let error_text = || error.map(|e| e.to_string()).unwrap_or_default();
+    let reason = error.and_then(|e| e.get("reason")).and_then(serde_json::Value::as_str).unwrap_or("");
     match status {
         200..=299 if error.is_none() => ItemResult::Delivered,
         409 if action == BulkAction::Create => ItemResult::Delivered,
         429 | 500..=599 => ItemResult::Retry { status, error: error_text() },
         _ if error_type == "es_rejected_execution_exception" => ItemResult::Retry { status, error: error_text() },
+        // The cluster, not the document: a read-only block (disk watermark, a snapshot), a role
+        // mapping not in place yet, an index deleted under the writer or auto-creation off.
+        403 if matches!(error_type, "cluster_block_exception" | "security_exception") => ItemResult::Retry { status, error: error_text() },
+        404 if error_type == "index_not_found_exception" => ItemResult::Retry { status, error: error_text() },
+        400 if is_mapping_error(error_type, reason) => ItemResult::Mapping { status, error: error_text() },
         // A status that is missing or makes no sense is not proof of a permanent failure.
         0..=299 => ItemResult::Retry { status, error: error_text() },
         _ => ItemResult::Reject { status, error: error_text() },
+    }
+}
+
+/// Whether a 400 is about the document's shape against the index's mappings, which the
+/// degraded form avoids, rather than about something else (a bad index name, a bad id).
+fn is_mapping_error(error_type: &str, reason: &str) -> bool {
+    match error_type {
+        "mapper_parsing_exception" | "document_parsing_exception" | "strict_dynamic_mapping_exception" | "mapper_exception" => true,
+        // "Limit of total fields [1000] has been exceeded", "mapper [x] cannot be changed from
+        // type [long] to [text]", "can't merge a non object mapping [user] with an object mapping".
+        "illegal_argument_exception" => {
+            let reason = reason.to_ascii_lowercase();
+            ["limit of total fields", "mapper [", "mapping [", "field [", "depth limit", "nested"]
+                .iter()
+                .any(|needle| reason.contains(needle))
+        }
+        _ => false,
     }
 }

@@ -82,31 +82,79 @@ fn subsets_and_halves_rebuild_valid_bodies() {
 
 #[test]
 fn classifies_each_item() {
-    let body = body_of(7, usize::MAX).remove(0);
-    let response = br#"{"took":3,"errors":true,"items":[
-        {"index":{"_id":"0","status":201}},
-        {"index":{"_id":"1","status":429,"error":{"type":"es_rejected_execution_exception","reason":"queue full"}}},
-        {"index":{"_id":"2","status":400,"error":{"type":"mapper_parsing_exception","reason":"failed to parse field [n]"}}},
-        {"index":{"_id":"3","status":503,"error":{"type":"unavailable_shards_exception","reason":"primary shard is not active"}}},
-        {"index":{"_id":"4","status":409,"error":{"type":"version_conflict_engine_exception","reason":"exists"}}},
-        {"index":{"_id":"5","status":400,"error":{"type":"es_rejected_execution_exception","reason":"rejected"}}},
-        {"index":{"_id":"6","status":200}}
-    ]}"#;
-    let results = classify(response, &body, BulkAction::Index).unwrap();
-    let kinds: Vec<&str> = results
+    let items = [
+        r#"{"index":{"_id":"0","status":201}}"#,
+        r#"{"index":{"_id":"1","status":429,"error":{"type":"es_rejected_execution_exception","reason":"queue full"}}}"#,
+        r#"{"index":{"_id":"2","status":400,"error":{"type":"mapper_parsing_exception","reason":"failed to parse field [n]"}}}"#,
+        r#"{"index":{"_id":"3","status":503,"error":{"type":"unavailable_shards_exception","reason":"primary shard is not active"}}}"#,
+        r#"{"index":{"_id":"4","status":409,"error":{"type":"version_conflict_engine_exception","reason":"exists"}}}"#,
+        r#"{"index":{"_id":"5","status":400,"error":{"type":"es_rejected_execution_exception","reason":"rejected"}}}"#,
+        r#"{"index":{"_id":"6","status":200}}"#,
+        r#"{"index":{"_id":"7","status":400,"error":{"type":"illegal_argument_exception","reason":"Limit of total fields [1000] has been exceeded"}}}"#,
+        r#"{"index":{"_id":"8","status":400,"error":{"type":"illegal_argument_exception","reason":"mapper [status] cannot be changed from type [long] to [text]"}}}"#,
+        r#"{"index":{"_id":"9","status":400,"error":{"type":"document_parsing_exception","reason":"[1:20] failed to parse field [user]"}}}"#,
+        r#"{"index":{"_id":"10","status":400,"error":{"type":"strict_dynamic_mapping_exception","reason":"mapping set to strict"}}}"#,
+        r#"{"index":{"_id":"11","status":400,"error":{"type":"illegal_argument_exception","reason":"Document contains at least one immense term"}}}"#,
+        r#"{"index":{"_id":"12","status":400,"error":{"type":"invalid_index_name_exception","reason":"must be lowercase"}}}"#,
+        r#"{"index":{"_id":"13","status":403,"error":{"type":"cluster_block_exception","reason":"index [cwl] blocked by: [FORBIDDEN/8/index write (api)]"}}}"#,
+        r#"{"index":{"_id":"14","status":403,"error":{"type":"security_exception","reason":"no permissions for [indices:data/write/bulk[s]]"}}}"#,
+        r#"{"index":{"_id":"15","status":404,"error":{"type":"index_not_found_exception","reason":"no such index [cwl]"}}}"#,
+        r#"{"index":{"_id":"16","status":404,"error":{"type":"document_missing_exception","reason":"missing"}}}"#,
+    ];
+    let body = body_of(items.len(), usize::MAX).remove(0);
+    let response = format!(r#"{{"took":3,"errors":true,"items":[{}]}}"#, items.join(","));
+    let results = classify(response.as_bytes(), &body, BulkAction::Index).unwrap();
+    let kinds: Vec<String> = results
         .iter()
-        .map(|result| match result {
-            ItemResult::Delivered => "delivered",
-            ItemResult::Retry { .. } => "retry",
-            ItemResult::Reject { .. } => "reject",
+        .enumerate()
+        .map(|(item_idx, result)| match result {
+            ItemResult::Delivered => format!("{item_idx} delivered"),
+            ItemResult::Retry { status, .. } => format!("{item_idx} retry {status}"),
+            ItemResult::Mapping { .. } => format!("{item_idx} mapping"),
+            ItemResult::Reject { status, .. } => format!("{item_idx} reject {status}"),
         })
         .collect();
-    assert_eq!(kinds, ["delivered", "retry", "reject", "retry", "reject", "retry", "delivered"]);
+    // A 400 for the document's shape is worth a degraded try; a 403 or 404 of the cluster is
+    // retried like a 429; any other 4xx is for good.
+    expect![[r#"
+        0 delivered
+        1 retry 429
+        2 mapping
+        3 retry 503
+        4 reject 409
+        5 retry 400
+        6 delivered
+        7 mapping
+        8 mapping
+        9 mapping
+        10 mapping
+        11 reject 400
+        12 reject 400
+        13 retry 403
+        14 retry 403
+        15 retry 404
+        16 reject 404"#]]
+    .assert_eq(&kinds.join("\n"));
     // With `create`, 409 means the document is already there: delivered.
-    assert_eq!(classify(response, &body, BulkAction::Create).unwrap()[4], ItemResult::Delivered);
-    let ItemResult::Reject { status, error } = &results[2] else { unreachable!() };
+    assert_eq!(classify(response.as_bytes(), &body, BulkAction::Create).unwrap()[4], ItemResult::Delivered);
+    let ItemResult::Mapping { status, error } = &results[2] else { unreachable!() };
     assert_eq!(*status, 400);
     assert!(error.contains("mapper_parsing_exception"));
+}
+
+#[test]
+fn degraded_documents_keep_their_action_lines() {
+    let body = body_of(3, usize::MAX).remove(0);
+    let replaced = body.with_documents(&[(0, b"{\"d\":0}".to_vec()), (2, b"{\"d\":2}".to_vec())]);
+    expect![[r#"
+        {"index":{"_index":"i","_id":"0"}}
+        {"d":0}
+        {"index":{"_index":"i","_id":"2"}}
+        {"d":2}
+    "#]]
+    .assert_eq(std::str::from_utf8(&replaced.body).unwrap());
+    assert_eq!(replaced.document(1), b"{\"d\":2}");
+    assert_eq!(replaced.items.iter().map(|item| item.record_idx).collect::<Vec<_>>(), [body.items[0].record_idx, body.items[2].record_idx]);
 }
 
 #[test]

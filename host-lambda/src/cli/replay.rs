@@ -92,6 +92,8 @@ pub struct ReplaySummary {
     pub rejected: u64,
     /// Documents not delivered in time.
     pub undelivered: u64,
+    /// Documents refused for their shape and stored degraded (counted in `delivered` too).
+    pub degraded: u64,
     /// Lines that could not be replayed (not JSON, or dead-lettered by the pipeline).
     pub skipped: u64,
     /// Raw events a transform dropped.
@@ -203,6 +205,10 @@ fn count(report: &ShipReport, summary: &mut ReplaySummary) {
     for item in &report.items {
         match &item.fate {
             Fate::Delivered => summary.delivered += 1,
+            Fate::Degraded { .. } => {
+                summary.delivered += 1;
+                summary.degraded += 1;
+            }
             Fate::Rejected { status, error, .. } => {
                 summary.rejected += 1;
                 eprintln!("\nreplay: document rejected ({status}): {error}");

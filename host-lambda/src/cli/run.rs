@@ -91,6 +91,10 @@ pub struct RunSummary {
     /// Counts over the batch.
     #[serde(flatten)]
     pub counts: Summary,
+    /// Documents the index refused for their shape and took in their degraded form (absent when
+    /// none, and always with the local folder, which refuses nothing).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub degraded: u64,
     /// Sequence numbers that would go back as `batchItemFailures`.
     pub batch_item_failures: Vec<String>,
 }
@@ -123,7 +127,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let outcome = pipeline.run(&event, None);
     write_outcome(&args.out, &outcome, &args.dead_letter_prefix)?;
     // Every object was written locally, so no record is left undelivered.
-    let summary = RunSummary { counts: outcome.summary(), batch_item_failures: Vec::new() };
+    let summary = RunSummary { counts: outcome.summary(), degraded: 0, batch_item_failures: Vec::new() };
     println!("{}", serde_json::to_string(&summary)?);
     Ok(())
 }
@@ -175,8 +179,12 @@ async fn run_with_servers(args: &RunArgs, pipeline: Pipeline, event: &KinesisEve
             bulk_requests: metrics.bulk_requests as usize,
             bulk_bytes: metrics.bulk_bytes as usize,
         };
-        Ok(RunSummary { counts, batch_item_failures: handled.batch_item_failures })
+        Ok(RunSummary { counts, degraded: metrics.bulk_degraded, batch_item_failures: handled.batch_item_failures })
     }
+}
+
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 fn pipeline_config(args: &RunArgs) -> anyhow::Result<PipelineConfig> {

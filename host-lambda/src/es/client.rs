@@ -13,7 +13,7 @@ use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use sluicegate_engine::bulk::{BulkBody, ItemResult, classify};
+use sluicegate_engine::bulk::{BulkBody, ItemResult, classify, degrade};
 use tracing::{debug, warn};
 
 use super::config::EsConfig;
@@ -34,6 +34,11 @@ pub struct ItemFate {
 pub enum Fate {
     /// Stored (or, with `create`, already there).
     Delivered,
+    /// Refused for its shape, then stored in its degraded form (`bulk::degrade`).
+    Degraded {
+        /// Why the document as shipped was refused.
+        reason: String,
+    },
     /// Elasticsearch refused the document for good (mapping conflict, too large): a dead letter.
     Rejected {
         /// The item's HTTP status.
@@ -63,6 +68,13 @@ pub struct ShipReport {
     pub n_splits: u32,
 }
 
+/// What a refused item carries into its degraded attempt: the refusal and the document as first
+/// shipped (the dead letter holds that one, should the degraded form be refused too).
+struct Refusal {
+    reason: String,
+    document: Vec<u8>,
+}
+
 impl ShipReport {
     /// The record indices with at least one undelivered item, sorted and without repeats.
     pub fn undelivered_records(&self) -> Vec<u32> {
@@ -76,7 +88,7 @@ impl ShipReport {
     /// Counts of (delivered, rejected, undelivered) items.
     pub fn counts(&self) -> (usize, usize, usize) {
         self.items.iter().fold((0, 0, 0), |(delivered, rejected, undelivered), item| match item.fate {
-            Fate::Delivered => (delivered + 1, rejected, undelivered),
+            Fate::Delivered | Fate::Degraded { .. } => (delivered + 1, rejected, undelivered),
             Fate::Rejected { .. } => (delivered, rejected + 1, undelivered),
             Fate::Undelivered { .. } => (delivered, rejected, undelivered + 1),
         })
@@ -219,7 +231,8 @@ impl EsClient {
         let mut result = BodyResult { fates: vec![None; body.items.len()], ..BodyResult::default() };
         // Work still to do, last first: a part of the body, which original items it holds, and
         // how many attempts its items have had.
-        let mut pending = vec![Part { body: Cow::Borrowed(body), item_idxs: (0..body.items.len()).collect(), attempts: 0 }];
+        let mut pending =
+            vec![Part { body: Cow::Borrowed(body), item_idxs: (0..body.items.len()).collect(), attempts: 0, degraded: false }];
         while let Some(part) = pending.pop() {
             if part.body.items.is_empty() {
                 continue;
@@ -244,11 +257,13 @@ impl EsClient {
                             body: Cow::Owned(second),
                             item_idxs: part.item_idxs[middle..].to_vec(),
                             attempts: part.attempts,
+                            degraded: part.degraded,
                         });
                         pending.push(Part {
                             body: Cow::Owned(first),
                             item_idxs: part.item_idxs[..middle].to_vec(),
                             attempts: part.attempts,
+                            degraded: part.degraded,
                         });
                     } else {
                         // One document the cluster will never accept in a request: a dead letter.
@@ -258,7 +273,7 @@ impl EsClient {
                             excerpt(&response_body)
                         );
                         warn!(status = 413, n_bytes = part.body.body.len(), "bulk item rejected as too large");
-                        result.settle(part.item_idxs[0], Fate::Rejected { status: 413, error, document: part.body.document(0).to_vec() });
+                        result.reject(part.item_idxs[0], 413, error, part.body.document(0));
                     }
                     continue;
                 }
@@ -268,22 +283,38 @@ impl EsClient {
                         Ok(item_results) => {
                             let mut retry_local = Vec::new();
                             let mut last_retry = (0, String::new());
+                            let mut degraded_local = Vec::new();
                             for (local_idx, item_result) in item_results.into_iter().enumerate() {
                                 let item_idx = part.item_idxs[local_idx];
                                 match item_result {
-                                    ItemResult::Delivered => result.settle(item_idx, Fate::Delivered),
-                                    ItemResult::Reject { status, error } => {
-                                        warn!(status, error = %truncate(&error), "bulk item rejected");
-                                        result.settle(
-                                            item_idx,
-                                            Fate::Rejected { status, error, document: part.body.document(local_idx).to_vec() },
-                                        );
+                                    ItemResult::Delivered => result.deliver(item_idx),
+                                    // Refused for its shape, the first time: ship it once more,
+                                    // degraded. A degraded form is never degraded again.
+                                    ItemResult::Mapping { error, .. } if !part.degraded => {
+                                        let document = part.body.document(local_idx);
+                                        let reason = error_summary(&error);
+                                        match degrade(document, &reason) {
+                                            Some(degraded) => {
+                                                result.refusals.insert(item_idx, Refusal { reason, document: document.to_vec() });
+                                                degraded_local.push((local_idx, degraded));
+                                            }
+                                            None => result.reject(item_idx, 400, error, document),
+                                        }
+                                    }
+                                    ItemResult::Mapping { status, error } | ItemResult::Reject { status, error } => {
+                                        result.reject(item_idx, status, error, part.body.document(local_idx));
                                     }
                                     ItemResult::Retry { status, error } => {
                                         retry_local.push(local_idx);
                                         last_retry = (status, error);
                                     }
                                 }
+                            }
+                            if !degraded_local.is_empty() {
+                                debug!(n_items = degraded_local.len(), "bulk items refused for their shape, shipped degraded");
+                                let item_idxs = degraded_local.iter().map(|(local_idx, _)| part.item_idxs[*local_idx]).collect();
+                                let body = part.body.with_documents(&degraded_local);
+                                pending.push(Part { body: Cow::Owned(body), item_idxs, attempts: 0, degraded: true });
                             }
                             if !retry_local.is_empty() {
                                 let (status, error) = last_retry;
@@ -300,7 +331,12 @@ impl EsClient {
                                         );
                                         result.n_items_retried += item_idxs.len() as u32;
                                         tokio::time::sleep(delay).await;
-                                        pending.push(Part { body: Cow::Owned(part.body.subset(&retry_local)), item_idxs, attempts });
+                                        pending.push(Part {
+                                            body: Cow::Owned(part.body.subset(&retry_local)),
+                                            item_idxs,
+                                            attempts,
+                                            degraded: part.degraded,
+                                        });
                                     }
                                     Err(give_up) => {
                                         let reason = give_up_reason(give_up, attempts, &reason);
@@ -411,6 +447,19 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// `type: reason` of an item's error JSON (`{"type": …, "reason": …, "caused_by": …}`), or the
+/// text itself when it is not that.
+fn error_summary(error: &str) -> String {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(error) else {
+        return truncate(error).into_owned();
+    };
+    let field = |name: &str| value.get(name).and_then(serde_json::Value::as_str).unwrap_or("");
+    match (field("type"), field("reason")) {
+        ("", "") => truncate(error).into_owned(),
+        (error_type, reason) => truncate(&format!("{error_type}: {reason}")).into_owned(),
+    }
+}
+
 fn excerpt(body: &[u8]) -> String {
     truncate(&String::from_utf8_lossy(body)).into_owned()
 }
@@ -430,11 +479,15 @@ struct Part<'a> {
     body: Cow<'a, BulkBody>,
     item_idxs: Vec<usize>,
     attempts: u32,
+    /// Whether the documents are degraded forms (`BodyResult::refusals` has the originals).
+    degraded: bool,
 }
 
 #[derive(Default)]
 struct BodyResult {
     fates: Vec<Option<Fate>>,
+    /// Items shipped degraded, by item index.
+    refusals: std::collections::HashMap<usize, Refusal>,
     n_requests: u32,
     n_items_retried: u32,
     n_splits: u32,
@@ -443,6 +496,29 @@ struct BodyResult {
 impl BodyResult {
     fn settle(&mut self, item_idx: usize, fate: Fate) {
         self.fates[item_idx] = Some(fate);
+    }
+
+    /// The item is stored: as shipped, or degraded when it was refused before.
+    fn deliver(&mut self, item_idx: usize) {
+        let fate = match self.refusals.get(&item_idx) {
+            Some(refusal) => Fate::Degraded { reason: refusal.reason.clone() },
+            None => Fate::Delivered,
+        };
+        self.settle(item_idx, fate);
+    }
+
+    /// The item is refused for good: a dead letter of the document as first shipped, with both
+    /// refusals when its degraded form was refused too.
+    fn reject(&mut self, item_idx: usize, status: u16, error: String, document: &[u8]) {
+        let fate = match self.refusals.remove(&item_idx) {
+            Some(refusal) => Fate::Rejected {
+                status,
+                error: format!("refused as shipped ({}) and degraded: {error}", refusal.reason),
+                document: refusal.document,
+            },
+            None => Fate::Rejected { status, error, document: document.to_vec() },
+        };
+        self.settle(item_idx, fate);
     }
 
     fn settle_all(&mut self, item_idxs: &[usize], fate: impl Fn() -> Fate) {

@@ -1,5 +1,6 @@
-//! The `_bulk` client against the fake `FaultyBulkServer`: every event ends delivered,
-//! dead-lettered or reported, and re-sending the reported records delivers the rest once.
+//! The `_bulk` client against the fake `FaultyBulkServer`: every event ends delivered (as
+//! shipped, or degraded when the index refused its shape), dead-lettered or reported, and
+//! re-sending the reported records delivers the rest once.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
@@ -15,7 +16,9 @@ struct Batch {
     bodies: Vec<BulkBody>,
     /// `_id` → (record, source line) for every event.
     sources: BTreeMap<String, (u32, String)>,
-    /// The `_id`s of documents that can never be stored (mapping conflict or too large).
+    /// The `_id`s of documents whose shape the index refuses: they are stored degraded.
+    conflict_ids: BTreeSet<String>,
+    /// The `_id`s of documents that can never be stored (too large, or refused even degraded).
     bad_ids: BTreeSet<String>,
 }
 
@@ -27,17 +30,28 @@ struct BatchSpec {
     conflict_every: u32,
     /// An event id whose message is this many bytes (0 for none).
     huge_message_bytes: usize,
+    /// Whether the first document has `event` as text, so that the degraded forms (which carry
+    /// an `event` object) are refused too.
+    event_text_first: bool,
     bulk_max_bytes: usize,
     action: BulkAction,
 }
 
-const SPEC: BatchSpec =
-    BatchSpec { n_records: 4, n_events: 10, conflict_every: 0, huge_message_bytes: 0, bulk_max_bytes: 5 << 20, action: BulkAction::Index };
+const SPEC: BatchSpec = BatchSpec {
+    n_records: 4,
+    n_events: 10,
+    conflict_every: 0,
+    huge_message_bytes: 0,
+    event_text_first: false,
+    bulk_max_bytes: 5 << 20,
+    action: BulkAction::Index,
+};
 
 fn batch(spec: BatchSpec) -> Batch {
     let mut writer = BulkWriter::new(spec.action, spec.bulk_max_bytes);
     let mut sources = BTreeMap::new();
     let mut bad_ids = BTreeSet::new();
+    let mut conflict_ids = BTreeSet::new();
     for record_idx in 0..spec.n_records {
         for event_idx in 0..spec.n_events {
             let number = record_idx * spec.n_events + event_idx;
@@ -47,8 +61,12 @@ fn batch(spec: BatchSpec) -> Batch {
             let huge = spec.huge_message_bytes > 0 && number == 7;
             let message = if huge { "x".repeat(spec.huge_message_bytes) } else { format!("record {record_idx} event {event_idx}") };
             let status = if conflict { r#"{"code":500}"# } else { r#""ok""# };
-            let source = format!(r#"{{"@timestamp":"2026-11-28T13:00:00.000Z","message":"{message}","status":{status}}}"#);
-            if conflict || huge {
+            let event = if spec.event_text_first && number == 0 { r#","event":"text""# } else { "" };
+            let source = format!(r#"{{"@timestamp":"2026-11-28T13:00:00.000Z","message":"{message}","status":{status}{event}}}"#);
+            if conflict {
+                conflict_ids.insert(id.clone());
+            }
+            if huge || (conflict && spec.event_text_first) {
                 bad_ids.insert(id.clone());
             }
             writer
@@ -60,7 +78,7 @@ fn batch(spec: BatchSpec) -> Batch {
             sources.insert(id, (record_idx, source));
         }
     }
-    Batch { bodies: writer.finish(), sources, bad_ids }
+    Batch { bodies: writer.finish(), sources, conflict_ids, bad_ids }
 }
 
 /// Quick retries, so the scenarios that exhaust their attempts finish fast.
@@ -147,6 +165,7 @@ struct Row {
     name: &'static str,
     n_events: usize,
     n_delivered: usize,
+    n_degraded: usize,
     n_dead_lettered: usize,
     n_reported: usize,
     n_records_reported: usize,
@@ -154,6 +173,20 @@ struct Row {
     n_stored_after_resend: usize,
     n_written_twice: usize,
     timing_dependent: bool,
+}
+
+/// A document stored degraded: the typed fields it had, and the rest (`status`) as text in
+/// `event.original`, with the refusal in `event.ingest_error`.
+#[track_caller]
+fn check_degraded(name: &str, stored: &str, source: &str) {
+    let stored: serde_json::Value = serde_json::from_str(stored).unwrap();
+    let source: serde_json::Value = serde_json::from_str(source).unwrap();
+    assert_eq!(stored["message"], source["message"], "{name}: {stored}");
+    assert_eq!(stored["@timestamp"], source["@timestamp"], "{name}: {stored}");
+    assert!(stored.get("status").is_none(), "{name}: {stored}");
+    let original: serde_json::Value = serde_json::from_str(stored["event"]["original"].as_str().unwrap()).unwrap();
+    assert_eq!(original["status"], source["status"], "{name}: {stored}");
+    assert!(stored["event"]["ingest_error"].as_str().unwrap().contains("failed to parse field [status]"), "{name}: {stored}");
 }
 
 /// Runs one scenario and checks the delivery invariants; the counts come back for the table.
@@ -189,13 +222,28 @@ async fn run(scenario: Scenario) -> Row {
         assert_eq!(item.record_idx, *record_idx, "{name}: item {id} has the wrong record");
         match &item.fate {
             Fate::Delivered => {
-                assert!(!batch.bad_ids.contains(id), "{name}: bad document {id} counted as delivered");
+                assert!(!batch.bad_ids.contains(id) && !batch.conflict_ids.contains(id), "{name}: {id} counted as delivered as shipped");
                 assert_eq!(stored.get(id).map(|document| &document.source), Some(source), "{name}: {id} delivered but not stored");
+            }
+            Fate::Degraded { reason } => {
+                assert!(batch.conflict_ids.contains(id) && !batch.bad_ids.contains(id), "{name}: {id} degraded");
+                assert!(reason.starts_with("mapper_parsing_exception: failed to parse field [status]"), "{name}: {reason}");
+                check_degraded(name, &stored[id].source, source);
             }
             Fate::Rejected { status, error, document } => {
                 assert!(batch.bad_ids.contains(id), "{name}: good document {id} dead-lettered: {status} {error}");
                 assert!(*status == 400 || *status == 413, "{name}: {id} rejected with {status}");
-                assert!(error.contains("mapper_parsing_exception") || error.contains("too large"), "{name}: {error}");
+                if batch.conflict_ids.contains(id) {
+                    // Refused as shipped, then refused degraded: the dead letter says both and
+                    // holds the document as first shipped.
+                    assert!(
+                        error.starts_with("refused as shipped (mapper_parsing_exception: failed to parse field [status]"),
+                        "{name}: {error}"
+                    );
+                    assert!(error.contains("and degraded: ") && error.contains("failed to parse field [event]"), "{name}: {error}");
+                } else {
+                    assert!(error.contains("too large"), "{name}: {error}");
+                }
                 assert_eq!(document, source.as_bytes(), "{name}: the dead letter must carry the document");
             }
             Fate::Undelivered { reason } => {
@@ -221,7 +269,11 @@ async fn run(scenario: Scenario) -> Row {
     let good_ids: BTreeSet<&String> = batch.sources.keys().filter(|id| !batch.bad_ids.contains(*id)).collect();
     assert_eq!(stored.keys().collect::<BTreeSet<_>>(), good_ids, "{name}: exactly the good documents are stored, once each");
     for (id, document) in &stored {
-        assert_eq!(document.source, batch.sources[id].1, "{name}: {id} stored with other content");
+        if batch.conflict_ids.contains(id) {
+            check_degraded(name, &document.source, &batch.sources[id].1);
+        } else {
+            assert_eq!(document.source, batch.sources[id].1, "{name}: {id} stored with other content");
+        }
         if scenario.spec.action == BulkAction::Create {
             assert_eq!(document.n_writes, 1, "{name}: create must never overwrite {id}");
         }
@@ -241,10 +293,12 @@ async fn run(scenario: Scenario) -> Row {
     assert_eq!(rejected, batch.bad_ids.iter().collect(), "{name}: every bad document is dead-lettered");
 
     let (n_delivered, n_dead_lettered, n_reported) = report.counts();
+    let n_degraded = report.items.iter().filter(|item| matches!(item.fate, Fate::Degraded { .. })).count();
     Row {
         name,
         n_events: ids.len(),
         n_delivered,
+        n_degraded,
         n_dead_lettered,
         n_reported,
         n_records_reported: reported.len(),
@@ -257,18 +311,19 @@ async fn run(scenario: Scenario) -> Row {
 
 fn render(rows: &[Row], with_timing: bool) -> String {
     let mut table = String::from(
-        "| scenario | events | delivered | dead-lettered | reported | records reported | requests | items retried | splits | written twice | stored after re-send |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| scenario | events | delivered | of them degraded | dead-lettered | reported | records reported | requests | items retried | splits | written twice | stored after re-send |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for row in rows {
         // Rows whose counts depend on how many retries fit before the deadline show `*` in the
         // snapshot; their invariants are still checked by `run`.
         let timed = |n: usize| if row.timing_dependent && !with_timing { "*".to_owned() } else { n.to_string() };
         table.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             row.name,
             row.n_events,
             timed(row.n_delivered),
+            row.n_degraded,
             row.n_dead_lettered,
             timed(row.n_reported),
             timed(row.n_records_reported),
@@ -302,6 +357,13 @@ async fn every_event_ends_delivered_dead_lettered_or_reported() {
             ..Scenario::new("item 429s, always", Script { then: item_fault(429, "too_many_requests", 4), ..Script::accept() })
         },
         Scenario { spec: conflicts, ..Scenario::new("item 400s (mapping conflict)", Script::accept()) },
+        Scenario {
+            spec: BatchSpec { event_text_first: true, ..conflicts },
+            ..Scenario::new("item 400s, refused degraded too", Script::accept())
+        },
+        Scenario::new("item 403 cluster block, then ok", Script::steps(vec![item_fault(403, "cluster_block_exception", 1)])),
+        Scenario::new("item 403 security, then ok", Script::steps(vec![item_fault(403, "security_exception", 2)])),
+        Scenario::new("item 404 no index, then ok", Script::steps(vec![item_fault(404, "index_not_found_exception", 1)])),
         Scenario {
             spec: conflicts,
             ..Scenario::new(
@@ -362,28 +424,32 @@ async fn every_event_ends_delivered_dead_lettered_or_reported() {
     let until_deadline = rows.iter().find(|row| row.name == "item 429s until the deadline").unwrap();
     assert!(until_deadline.n_reported >= 1 && until_deadline.report.n_requests >= 2, "retries must go on until the deadline");
     expect![[r#"
-        | scenario | events | delivered | dead-lettered | reported | records reported | requests | items retried | splits | written twice | stored after re-send |
-        |---|---|---|---|---|---|---|---|---|---|---|
-        | healthy | 40 | 40 | 0 | 0 | 0 | 1 | 0 | 0 | 0 | 40 |
-        | healthy, many bodies | 200 | 200 | 0 | 0 | 0 | 14 | 0 | 0 | 0 | 200 |
-        | healthy, no gzip | 40 | 40 | 0 | 0 | 0 | 1 | 0 | 0 | 0 | 40 |
-        | item 429s, then ok | 40 | 40 | 0 | 0 | 0 | 2 | 14 | 0 | 0 | 40 |
-        | item 429s, always | 40 | 39 | 0 | 1 | 1 | 5 | 15 | 0 | 0 | 40 |
-        | item 400s (mapping conflict) | 40 | 34 | 6 | 0 | 0 | 1 | 0 | 0 | 0 | 34 |
-        | mixed 400s, 429s, 503s | 40 | 34 | 6 | 0 | 0 | 3 | 15 | 0 | 0 | 34 |
-        | request 500 twice, then ok | 40 | 40 | 0 | 0 | 0 | 3 | 0 | 0 | 0 | 40 |
-        | request 500, always | 40 | 0 | 0 | 40 | 4 | 5 | 0 | 0 | 0 | 40 |
-        | request 403 once, then ok | 40 | 40 | 0 | 0 | 0 | 2 | 0 | 0 | 0 | 40 |
-        | request 429, 503, then ok | 40 | 40 | 0 | 0 | 0 | 3 | 0 | 0 | 0 | 40 |
-        | request 400, always | 40 | 0 | 0 | 40 | 4 | 1 | 0 | 0 | 0 | 40 |
-        | 413 above 1500 bytes | 40 | 40 | 0 | 0 | 0 | 7 | 0 | 3 | 0 | 40 |
-        | 413, one document too large | 40 | 39 | 1 | 0 | 0 | 13 | 0 | 6 | 0 | 39 |
-        | hang-up, then ok | 40 | 40 | 0 | 0 | 0 | 2 | 0 | 0 | 0 | 40 |
-        | short response, then ok | 40 | 40 | 0 | 0 | 0 | 2 | 0 | 0 | 40 | 40 |
-        | slow past the deadline | 40 | 0 | 0 | 40 | 4 | 1 | 0 | 0 | 0 | 40 |
-        | item 429s until the deadline | 40 | * | 0 | * | * | * | * | 0 | 0 | 40 |
-        | connection refused | 40 | 0 | 0 | 40 | 4 | 5 | 0 | 0 | 0 | 40 |
-        | create, all 409 | 40 | 40 | 0 | 0 | 0 | 1 | 0 | 0 | 0 | 40 |
+        | scenario | events | delivered | of them degraded | dead-lettered | reported | records reported | requests | items retried | splits | written twice | stored after re-send |
+        |---|---|---|---|---|---|---|---|---|---|---|---|
+        | healthy | 40 | 40 | 0 | 0 | 0 | 0 | 1 | 0 | 0 | 0 | 40 |
+        | healthy, many bodies | 200 | 200 | 0 | 0 | 0 | 0 | 14 | 0 | 0 | 0 | 200 |
+        | healthy, no gzip | 40 | 40 | 0 | 0 | 0 | 0 | 1 | 0 | 0 | 0 | 40 |
+        | item 429s, then ok | 40 | 40 | 0 | 0 | 0 | 0 | 2 | 14 | 0 | 0 | 40 |
+        | item 429s, always | 40 | 39 | 0 | 0 | 1 | 1 | 5 | 15 | 0 | 0 | 40 |
+        | item 400s (mapping conflict) | 40 | 40 | 6 | 0 | 0 | 0 | 2 | 0 | 0 | 0 | 40 |
+        | item 400s, refused degraded too | 40 | 34 | 0 | 6 | 0 | 0 | 2 | 0 | 0 | 0 | 34 |
+        | item 403 cluster block, then ok | 40 | 40 | 0 | 0 | 0 | 0 | 2 | 40 | 0 | 0 | 40 |
+        | item 403 security, then ok | 40 | 40 | 0 | 0 | 0 | 0 | 2 | 20 | 0 | 0 | 40 |
+        | item 404 no index, then ok | 40 | 40 | 0 | 0 | 0 | 0 | 2 | 40 | 0 | 0 | 40 |
+        | mixed 400s, 429s, 503s | 40 | 40 | 6 | 0 | 0 | 0 | 4 | 15 | 0 | 0 | 40 |
+        | request 500 twice, then ok | 40 | 40 | 0 | 0 | 0 | 0 | 3 | 0 | 0 | 0 | 40 |
+        | request 500, always | 40 | 0 | 0 | 0 | 40 | 4 | 5 | 0 | 0 | 0 | 40 |
+        | request 403 once, then ok | 40 | 40 | 0 | 0 | 0 | 0 | 2 | 0 | 0 | 0 | 40 |
+        | request 429, 503, then ok | 40 | 40 | 0 | 0 | 0 | 0 | 3 | 0 | 0 | 0 | 40 |
+        | request 400, always | 40 | 0 | 0 | 0 | 40 | 4 | 1 | 0 | 0 | 0 | 40 |
+        | 413 above 1500 bytes | 40 | 40 | 0 | 0 | 0 | 0 | 7 | 0 | 3 | 0 | 40 |
+        | 413, one document too large | 40 | 39 | 0 | 1 | 0 | 0 | 13 | 0 | 6 | 0 | 39 |
+        | hang-up, then ok | 40 | 40 | 0 | 0 | 0 | 0 | 2 | 0 | 0 | 0 | 40 |
+        | short response, then ok | 40 | 40 | 0 | 0 | 0 | 0 | 2 | 0 | 0 | 40 | 40 |
+        | slow past the deadline | 40 | 0 | 0 | 0 | 40 | 4 | 1 | 0 | 0 | 0 | 40 |
+        | item 429s until the deadline | 40 | * | 0 | 0 | * | * | * | * | 0 | 0 | 40 |
+        | connection refused | 40 | 0 | 0 | 0 | 40 | 4 | 5 | 0 | 0 | 0 | 40 |
+        | create, all 409 | 40 | 40 | 0 | 0 | 0 | 0 | 1 | 0 | 0 | 0 | 40 |
     "#]].assert_eq(&render(&rows, false));
 }
 
