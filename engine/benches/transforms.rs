@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use divan::counter::ItemsCount;
 use sluicegate_engine::corpus::{CorpusSpec, kinesis_event, log_messages};
-use sluicegate_engine::pipeline_file::{PipelineFile, sha256_hex};
+use sluicegate_engine::pipeline_file::PipelineFile;
 use sluicegate_engine::transform::Transforms;
 use sluicegate_engine::wasm::{Chain, Limits, OnError, StageSpec, WasmHost, precompile};
 use sluicegate_engine::{Context, Event, Pipeline, PipelineConfig};
@@ -30,8 +30,7 @@ const PIPELINE: &str = r#"{"transforms":[
 ]}"#;
 
 /// Two folders with the demo pipeline file and the three modules: one with `.cwasm` files next to
-/// them, one without. The first also holds `pinned.json`, the same chain with every module pinned
-/// by its SHA-256, as `cargo xtask dist` packs a layer's pipeline.
+/// them, one without.
 fn folders() -> &'static (PathBuf, PathBuf) {
     static FOLDERS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     FOLDERS.get_or_init(|| {
@@ -45,24 +44,17 @@ fn folders() -> &'static (PathBuf, PathBuf) {
                 std::fs::copy(guests::module(name), folder.join(format!("{name}.wasm"))).unwrap();
             }
         }
-        let mut pinned = PIPELINE.to_owned();
         for name in ["filter", "redact", "extract"] {
             let bytes = std::fs::read(guests::module(name)).unwrap();
             std::fs::write(precompiled.join(format!("{name}.cwasm")), precompile(&bytes, &Limits::default(), None).unwrap()).unwrap();
-            let module = format!(r#""module":"{name}.wasm""#);
-            pinned = pinned.replace(&module, &format!(r#"{module},"sha256":"{}""#, sha256_hex(&bytes)));
         }
-        std::fs::write(precompiled.join("pinned.json"), pinned).unwrap();
         (precompiled, wasm_only)
     })
 }
 
 fn start(host: &WasmHost, folder: &Path) -> Chain {
-    start_file(host, &folder.join("pipeline.json"))
-}
-
-fn start_file(host: &WasmHost, path: &Path) -> Chain {
-    PipelineFile::read(path).unwrap().start(host, path).unwrap()
+    let path = folder.join("pipeline.json");
+    PipelineFile::read(&path).unwrap().start(host, &path).unwrap()
 }
 
 /// Decode, filter, redact, extract, `_bulk` bodies and archive object (target 300,000 events/s).
@@ -105,19 +97,6 @@ fn startup_precompiled(bencher: divan::Bencher) {
     bencher.bench_local(|| {
         let host = WasmHost::new(Limits::default()).unwrap();
         start(&host, folder)
-    });
-}
-
-/// The same start-up with every module pinned by its SHA-256, as the Lambda starts from a layer
-/// `cargo xtask dist` packed: the difference is the time to read and hash the three `.wasm`.
-#[divan::bench(sample_count = 20)]
-fn startup_precompiled_pinned(bencher: divan::Bencher) {
-    let path = folders().0.join("pinned.json");
-    let host = WasmHost::new(Limits::default()).unwrap();
-    assert!(start_file(&host, &path).precompiled().all(|(_, precompiled)| precompiled), "every module loads precompiled");
-    bencher.bench_local(|| {
-        let host = WasmHost::new(Limits::default()).unwrap();
-        start_file(&host, &path)
     });
 }
 

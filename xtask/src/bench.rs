@@ -10,6 +10,7 @@ use crate::run::{cmd, run};
 pub fn main(root: &Path) -> anyhow::Result<()> {
     run(&mut cmd(root, "cargo", &["bench", "--locked", "-p", "sluicegate-engine", "--bench", "pipeline"]))?;
     run(&mut cmd(root, "cargo", &["bench", "--locked", "-p", "sluicegate-engine", "--bench", "transforms"]))?;
+    run(&mut cmd(root, "cargo", &["bench", "--locked", "-p", "sluicegate-lambda", "--bench", "init"]))?;
     run(&mut cmd(root, "cargo", &["run", "--locked", "--release", "-p", "sluicegate-engine", "--example", "peak_memory"]))?;
     Ok(())
 }
