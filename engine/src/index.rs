@@ -102,6 +102,11 @@ impl IndexTemplate {
         Ok(IndexTemplate { source: template.to_owned(), parts, uses_log_group })
     }
 
+    /// The template as written.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
     /// Whether the name depends on the log group (and so cannot be cached per day alone).
     pub fn uses_log_group(&self) -> bool {
         self.uses_log_group

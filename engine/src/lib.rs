@@ -15,6 +15,7 @@ pub mod document;
 pub mod event;
 pub mod index;
 pub mod kinesis;
+pub mod mapping;
 pub mod outcome;
 pub mod pipeline;
 pub mod pipeline_file;

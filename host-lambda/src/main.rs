@@ -22,6 +22,8 @@ enum Command {
     Compile(cli::compile::CompileArgs),
     /// Read archive objects from S3 back into Elasticsearch/OpenSearch (backfills).
     Replay(cli::replay::ReplayArgs),
+    /// Install the index template, lifecycle policy and role mapping the pipeline's documents need.
+    Setup(cli::setup::SetupArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -32,6 +34,7 @@ fn main() -> std::process::ExitCode {
         Command::Check(check_args) => cli::check::run(check_args),
         Command::Compile(compile_args) => cli::compile::run(compile_args),
         Command::Replay(replay_args) => cli::replay::run(replay_args),
+        Command::Setup(setup_args) => cli::setup::run(setup_args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

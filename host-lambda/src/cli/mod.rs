@@ -4,6 +4,7 @@ pub mod check;
 pub mod compile;
 pub mod replay;
 pub mod run;
+pub mod setup;
 
 use anyhow::Context as _;
 use sluicegate_lambda::loader::{self, LoadedPipeline, LoaderOptions, ObjectStore, PipelineSource, S3Store, S3Uri};
