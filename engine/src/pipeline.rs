@@ -33,6 +33,9 @@ pub struct PipelineConfig {
     pub archive_prefix: String,
     /// Cap on one record's inflated size.
     pub max_inflated_bytes: usize,
+    /// Whether action lines carry the event id as `_id` (so a replay overwrites instead of
+    /// adding); off only for indices that refuse ids (OpenSearch Serverless time series).
+    pub document_ids: bool,
 }
 
 impl Default for PipelineConfig {
@@ -44,6 +47,7 @@ impl Default for PipelineConfig {
             archive_stage: ArchiveStage::Documents,
             archive_prefix: "archive".to_owned(),
             max_inflated_bytes: DEFAULT_MAX_INFLATED_BYTES,
+            document_ids: true,
         }
     }
 }
@@ -99,7 +103,11 @@ impl Pipeline {
             .collect();
         let stage = self.config.archive_stage;
         let mut writers = Writers {
-            bulk: BulkWriter::new(self.config.bulk_action, self.config.bulk_max_bytes),
+            bulk: if self.config.document_ids {
+                BulkWriter::new(self.config.bulk_action, self.config.bulk_max_bytes)
+            } else {
+                BulkWriter::new(self.config.bulk_action, self.config.bulk_max_bytes).without_ids()
+            },
             documents: matches!(stage, ArchiveStage::Documents | ArchiveStage::Both).then(ArchiveWriter::default),
             raw: matches!(stage, ArchiveStage::Raw | ArchiveStage::Both).then(ArchiveWriter::default),
         };

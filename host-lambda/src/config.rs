@@ -90,6 +90,8 @@ impl Config {
                 .unwrap_or(defaults.archive_stage),
             archive_prefix: get("SLUICEGATE_ARCHIVE_PREFIX").unwrap_or(defaults.archive_prefix),
             max_inflated_bytes: positive("SLUICEGATE_MAX_INFLATED_BYTES", &get)?.unwrap_or(defaults.max_inflated_bytes),
+            // Decided by the Elasticsearch configuration (`EsConfig::sends_ids`).
+            document_ids: defaults.document_ids,
         };
         let pipeline_source = match get("SLUICEGATE_PIPELINE") {
             Some(text) => Some(PipelineSource::parse(text.trim()).map_err(|error| invalid("SLUICEGATE_PIPELINE", &text, error))?),

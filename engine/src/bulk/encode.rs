@@ -120,6 +120,8 @@ pub struct BulkWriter {
     action_index: String,
     /// Bytes of items the caller said are coming ([`BulkWriter::expect`]) and not yet written.
     expected: usize,
+    /// Whether action lines carry the `_id` ([`BulkWriter::without_ids`]).
+    with_ids: bool,
 }
 
 /// Room reserved in a body beyond its limit, for the item that crosses it (which then moves to
@@ -137,7 +139,15 @@ impl BulkWriter {
             action_prefix: Vec::new(),
             action_index: String::new(),
             expected: 0,
+            with_ids: true,
         }
+    }
+
+    /// Action lines without `_id`, for OpenSearch Serverless time-series and vector collections,
+    /// which refuse one: the cluster assigns ids, so a retried batch can index an event twice.
+    pub fn without_ids(mut self) -> BulkWriter {
+        self.with_ids = false;
+        self
     }
 
     /// Says that about `n_bytes` of items are about to be pushed, so that the body is allocated
@@ -170,13 +180,17 @@ impl BulkWriter {
             self.action_prefix.extend_from_slice(self.action.as_str().as_bytes());
             self.action_prefix.extend_from_slice(b"\":{\"_index\":");
             write_json_str(&mut self.action_prefix, index);
-            self.action_prefix.extend_from_slice(b",\"_id\":");
+            if self.with_ids {
+                self.action_prefix.extend_from_slice(b",\"_id\":");
+            }
             index.clone_into(&mut self.action_index);
         }
         let body = &mut self.current.body;
         let start = body.len();
         body.extend_from_slice(&self.action_prefix);
-        write_json_str(body, id);
+        if self.with_ids {
+            write_json_str(body, id);
+        }
         body.extend_from_slice(b"}}\n");
         if let Err(error) = write_source(body) {
             body.truncate(start);

@@ -143,6 +143,21 @@ fn classifies_each_item() {
 }
 
 #[test]
+fn without_ids_the_cluster_assigns_them() {
+    let mut writer = BulkWriter::new(BulkAction::Create, 1 << 20).without_ids();
+    for n in 0..2 {
+        writer.push(0, "i", &n.to_string(), |out| Ok::<_, std::convert::Infallible>(out.extend_from_slice(b"{}"))).unwrap();
+    }
+    expect![[r#"
+        {"create":{"_index":"i"}}
+        {}
+        {"create":{"_index":"i"}}
+        {}
+    "#]]
+    .assert_eq(std::str::from_utf8(&writer.finish()[0].body).unwrap());
+}
+
+#[test]
 fn degraded_documents_keep_their_action_lines() {
     let body = body_of(3, usize::MAX).remove(0);
     let replaced = body.with_documents(&[(0, b"{\"d\":0}".to_vec()), (2, b"{\"d\":2}".to_vec())]);

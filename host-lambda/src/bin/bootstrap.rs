@@ -40,9 +40,10 @@ fn main() -> std::process::ExitCode {
 async fn run() -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let get = |name: &str| std::env::var(name).ok();
-    let config = Config::from_env(get).context("bad configuration")?;
+    let mut config = Config::from_env(get).context("bad configuration")?;
     init_logs(&config.log_level);
     let es_config = EsConfig::from_env(get).context("bad configuration")?;
+    config.pipeline.document_ids = es_config.sends_ids();
 
     let sdk_config = sluicegate_lambda::aws::sdk_config().await;
     let s3_client = S3Archive::client(&sdk_config, &config.s3);

@@ -7,6 +7,7 @@ pub mod run;
 pub mod setup;
 
 use anyhow::Context as _;
+use sluicegate_lambda::es::EsConfig;
 use sluicegate_lambda::loader::{self, LoadedPipeline, LoaderOptions, ObjectStore, PipelineSource, S3Store, S3Uri};
 
 /// Loads the pipeline at `pipeline` (a path or an `s3://` URI) with the Lambda's own loader:
@@ -50,6 +51,19 @@ impl ObjectStore for LazyS3 {
     async fn put(&self, uri: &S3Uri, body: Vec<u8>) -> Result<(), String> {
         self.store().await.put(uri, body).await
     }
+}
+
+/// The Elasticsearch client's configuration from the command line's options, and for the rest
+/// (secrets, `SLUICEGATE_ES_COLLECTION_TYPE`, timeouts) from the environment as the Lambda reads it.
+pub fn es_config(url: &str, auth: Option<&str>, username: Option<&str>, bulk_action: Option<&str>) -> anyhow::Result<EsConfig> {
+    let get = |name: &str| match name {
+        "SLUICEGATE_ES_URL" => Some(url.to_owned()),
+        "SLUICEGATE_ES_AUTH" => auth.map(str::to_owned),
+        "SLUICEGATE_ES_USERNAME" => username.map(str::to_owned),
+        "SLUICEGATE_BULK_ACTION" => bulk_action.map(str::to_owned),
+        _ => std::env::var(name).ok(),
+    };
+    EsConfig::from_env(get).context("--es-url")
 }
 
 /// A tokio runtime on this thread, for the commands that talk to servers.

@@ -27,7 +27,7 @@ use sluicegate_engine::time::parse_rfc3339;
 use sluicegate_engine::{Pipeline, PipelineConfig};
 use sluicegate_lambda::archive::S3Archive;
 use sluicegate_lambda::config::S3Config;
-use sluicegate_lambda::es::{EsClient, EsConfig, Fate, ShipReport};
+use sluicegate_lambda::es::{EsClient, Fate, ShipReport};
 
 /// Options of `sluicegate replay`.
 #[derive(Args, Debug)]
@@ -130,15 +130,8 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         let sdk_config = sluicegate_lambda::aws::sdk_config().await;
         let s3_config = S3Config { bucket: args.s3_bucket.clone(), kms_key_id: None, endpoint: args.s3_endpoint.clone(), max_attempts: 1 };
         let s3 = S3Archive::client(&sdk_config, &s3_config);
-        let get = |name: &str| match name {
-            "SLUICEGATE_ES_URL" => Some(args.es_url.clone()),
-            "SLUICEGATE_ES_AUTH" => args.es_auth.clone(),
-            "SLUICEGATE_ES_USERNAME" => args.es_username.clone(),
-            "SLUICEGATE_BULK_ACTION" => Some(args.bulk_action.clone()),
-            _ => std::env::var(name).ok(),
-        };
-        let es = EsClient::new(EsConfig::from_env(get).context("--es-url")?, sdk_config.credentials_provider())
-            .context("cannot build the elasticsearch client")?;
+        let es_config = super::es_config(&args.es_url, args.es_auth.as_deref(), args.es_username.as_deref(), Some(&args.bulk_action))?;
+        let es = EsClient::new(es_config, sdk_config.credentials_provider()).context("cannot build the elasticsearch client")?;
 
         let keys = list_keys(&s3, &args.s3_bucket, &args.prefix).await?;
         let keys: Vec<String> = keys.into_iter().filter(|key| in_range(key, from_ms, to_ms)).collect();
@@ -146,6 +139,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
             index_template: index_template.clone(),
             bulk_action,
             archive_stage: ArchiveStage::None,
+            document_ids: es.config().sends_ids(),
             ..PipelineConfig::default()
         };
         // Documents are past the transforms already; only raw events go through them.
@@ -166,7 +160,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
             let text = String::from_utf8_lossy(&ndjson);
             let bodies = match stage {
                 ArchiveStage::Raw => raw_bodies(&mut pipeline, &text, object_idx, &mut summary),
-                _ => document_bodies(&text, &index_template, bulk_action, &mut summary),
+                _ => document_bodies(&text, &index_template, bulk_action, es.config().sends_ids(), &mut summary),
             };
             let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
             let report = es.ship(&bodies, deadline).await;
@@ -219,8 +213,11 @@ fn count(report: &ShipReport, summary: &mut ReplaySummary) {
 }
 
 /// `_bulk` bodies for archived documents: `_id` from `event.id`, index from the template.
-fn document_bodies(text: &str, template: &IndexTemplate, action: BulkAction, summary: &mut ReplaySummary) -> Vec<BulkBody> {
+fn document_bodies(text: &str, template: &IndexTemplate, action: BulkAction, with_ids: bool, summary: &mut ReplaySummary) -> Vec<BulkBody> {
     let mut writer = BulkWriter::new(action, sluicegate_engine::bulk::DEFAULT_BULK_MAX_BYTES);
+    if !with_ids {
+        writer = writer.without_ids();
+    }
     for (line_idx, line) in text.lines().enumerate() {
         summary.lines += 1;
         let Ok(document) = serde_json::from_str::<serde_json::Value>(line) else {

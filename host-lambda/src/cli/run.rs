@@ -102,6 +102,11 @@ pub struct RunSummary {
 /// Runs the command.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut config = pipeline_config(&args)?;
+    let es_config = match &args.es_url {
+        Some(url) => Some(super::es_config(url, args.es_auth.as_deref(), args.es_username.as_deref(), Some(&args.bulk_action))?),
+        None => None,
+    };
+    config.document_ids = es_config.as_ref().is_none_or(es::EsConfig::sends_ids);
     let event_text = std::fs::read(&args.event).with_context(|| format!("cannot read {}", args.event.display()))?;
     let event: KinesisEvent =
         serde_json::from_slice(&event_text).with_context(|| format!("{} is not a kinesis event", args.event.display()))?;
@@ -120,7 +125,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         None => Pipeline::new(config),
     };
     if args.es_url.is_some() || args.s3_bucket.is_some() {
-        let summary = runtime.block_on(run_with_servers(&args, pipeline, &event))?;
+        let summary = runtime.block_on(run_with_servers(&args, es_config, pipeline, &event))?;
         println!("{}", serde_json::to_string(&summary)?);
         return Ok(());
     }
@@ -134,20 +139,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
 
 /// Runs the batch through the Lambda's own handler, shipping to the servers given and writing
 /// the rest to the folder, and reports what the Lambda would answer.
-async fn run_with_servers(args: &RunArgs, pipeline: Pipeline, event: &KinesisEvent) -> anyhow::Result<RunSummary> {
+async fn run_with_servers(
+    args: &RunArgs,
+    es_config: Option<es::EsConfig>,
+    pipeline: Pipeline,
+    event: &KinesisEvent,
+) -> anyhow::Result<RunSummary> {
     {
         let needs_aws = args.s3_bucket.is_some() || args.es_auth.as_deref().is_some_and(|auth| auth.starts_with("sigv4"));
         let sdk_config = if needs_aws { Some(sluicegate_lambda::aws::sdk_config().await) } else { None };
-        let bulk = match &args.es_url {
-            Some(url) => {
-                let get = |name: &str| match name {
-                    "SLUICEGATE_ES_URL" => Some(url.clone()),
-                    "SLUICEGATE_ES_AUTH" => args.es_auth.clone(),
-                    "SLUICEGATE_ES_USERNAME" => args.es_username.clone(),
-                    "SLUICEGATE_BULK_ACTION" => Some(args.bulk_action.clone()),
-                    _ => std::env::var(name).ok(),
-                };
-                let es_config = es::EsConfig::from_env(get).context("--es-url")?;
+        let bulk = match es_config {
+            Some(es_config) => {
                 let credentials = sdk_config.as_ref().and_then(aws_config::SdkConfig::credentials_provider);
                 OneOf::First(es::EsClient::new(es_config, credentials).context("cannot build the elasticsearch client")?)
             }

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use sluicegate_engine::index::IndexTemplate;
 use sluicegate_engine::mapping::{FieldType, Flavor, TemplateSpec, index_pattern, index_template, is_engine_field};
 use sluicegate_engine::pipeline_file::sha256_hex;
-use sluicegate_lambda::es::{EsClient, EsConfig};
+use sluicegate_lambda::es::EsClient;
 
 /// Options of `sluicegate setup`.
 #[derive(Args, Debug)]
@@ -89,14 +89,8 @@ pub fn run(args: SetupArgs) -> anyhow::Result<()> {
         IndexTemplate::parse(&template_text).context("--index-template")?;
         let needs_aws = args.es_auth.as_deref().is_some_and(|auth| auth.starts_with("sigv4"));
         let credentials = if needs_aws { sluicegate_lambda::aws::sdk_config().await.credentials_provider() } else { None };
-        let get = |name: &str| match name {
-            "SLUICEGATE_ES_URL" => Some(args.es_url.clone()),
-            "SLUICEGATE_ES_AUTH" => args.es_auth.clone(),
-            "SLUICEGATE_ES_USERNAME" => args.es_username.clone(),
-            _ => std::env::var(name).ok(),
-        };
-        let es =
-            EsClient::new(EsConfig::from_env(get).context("--es-url")?, credentials).context("cannot build the elasticsearch client")?;
+        let es_config = super::es_config(&args.es_url, args.es_auth.as_deref(), args.es_username.as_deref(), None)?;
+        let es = EsClient::new(es_config, credentials).context("cannot build the elasticsearch client")?;
         let cluster = Cluster { es };
         let changes = setup(&cluster, &args, &template_text, promoted).await?;
         if changes.iter().all(|change| matches!(change, Change::Unchanged | Change::Skipped)) {

@@ -24,6 +24,27 @@ pub struct EsConfig {
     pub backoff: Backoff,
     /// How many `_bulk` requests may be in flight at once.
     pub max_concurrency: usize,
+    /// The OpenSearch Serverless collection type, with `sigv4-aoss`.
+    pub collection: Option<CollectionType>,
+}
+
+/// An OpenSearch Serverless collection's type, which decides whether documents may carry an id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CollectionType {
+    /// Search: ids allowed, a replay overwrites.
+    Search,
+    /// Time series: ids refused; the collection assigns them.
+    TimeSeries,
+    /// Vector search: ids refused.
+    Vector,
+}
+
+impl EsConfig {
+    /// Whether documents are sent with their event id as `_id`: everywhere but the serverless
+    /// collections that refuse one (where a retried batch can index an event twice).
+    pub fn sends_ids(&self) -> bool {
+        !matches!(self.collection, Some(CollectionType::TimeSeries | CollectionType::Vector))
+    }
 }
 
 /// How requests are authenticated.
@@ -114,6 +135,9 @@ pub const ES_TIMEOUT_MS: &str = "SLUICEGATE_ES_TIMEOUT_MS";
 pub const ES_MAX_ATTEMPTS: &str = "SLUICEGATE_ES_MAX_ATTEMPTS";
 /// `SLUICEGATE_ES_CONCURRENCY`: `_bulk` requests in flight at once, default 4.
 pub const ES_CONCURRENCY: &str = "SLUICEGATE_ES_CONCURRENCY";
+/// `SLUICEGATE_ES_COLLECTION_TYPE`: `timeseries`, `search` or `vector`, the OpenSearch Serverless
+/// collection's type; required with `sigv4-aoss`, refused otherwise.
+pub const ES_COLLECTION_TYPE: &str = "SLUICEGATE_ES_COLLECTION_TYPE";
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_CONCURRENCY: usize = 4;
@@ -129,6 +153,7 @@ impl EsConfig {
             request_timeout: DEFAULT_TIMEOUT,
             backoff: Backoff::default(),
             max_concurrency: DEFAULT_CONCURRENCY,
+            collection: None,
         }
     }
 
@@ -191,7 +216,36 @@ impl EsConfig {
             None => DEFAULT_CONCURRENCY,
             Some(value) => positive(ES_CONCURRENCY, value)?.min(64) as usize,
         };
-        Ok(EsConfig { url, auth, gzip, action, request_timeout, backoff, max_concurrency })
+        let aoss = matches!(auth, EsAuth::SigV4 { service: SigV4Service::Aoss, .. });
+        let collection = match (get(ES_COLLECTION_TYPE), aoss) {
+            (None, false) => None,
+            (None, true) => {
+                return Err(EsConfigError::Missing {
+                    variable: ES_COLLECTION_TYPE,
+                    why: "sigv4-aoss ships to an OpenSearch Serverless collection: say whether it is timeseries, search or vector (time-series and vector collections refuse document ids)",
+                });
+            }
+            (Some(value), false) => {
+                return Err(EsConfigError::Invalid {
+                    variable: ES_COLLECTION_TYPE,
+                    value,
+                    reason: "only for OpenSearch Serverless (SLUICEGATE_ES_AUTH=sigv4-aoss)".to_owned(),
+                });
+            }
+            (Some(value), true) => Some(match value.trim() {
+                "timeseries" => CollectionType::TimeSeries,
+                "search" => CollectionType::Search,
+                "vector" => CollectionType::Vector,
+                _ => {
+                    return Err(EsConfigError::Invalid {
+                        variable: ES_COLLECTION_TYPE,
+                        value,
+                        reason: "expected timeseries, search or vector".to_owned(),
+                    });
+                }
+            }),
+        };
+        Ok(EsConfig { url, auth, gzip, action, request_timeout, backoff, max_concurrency, collection })
     }
 }
 
@@ -232,6 +286,7 @@ impl fmt::Debug for EsConfig {
             .field("request_timeout", &self.request_timeout)
             .field("backoff", &self.backoff)
             .field("max_concurrency", &self.max_concurrency)
+            .field("collection", &self.collection)
             .finish()
     }
 }

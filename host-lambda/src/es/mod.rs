@@ -24,6 +24,6 @@ mod request;
 mod retry;
 
 pub use client::{EsClient, EsClientError, EsRequestError, Fate, ItemFate, ShipReport};
-pub use config::{EsAuth, EsConfig, EsConfigError, SigV4Service};
+pub use config::{CollectionType, EsAuth, EsConfig, EsConfigError, SigV4Service};
 pub use request::{BULK_PATH, SigningError, sign_request, sign_request_for};
 pub use retry::Backoff;

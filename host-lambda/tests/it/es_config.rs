@@ -20,7 +20,7 @@ fn defaults() {
     check(
         "SLUICEGATE_ES_URL=http://127.0.0.1:9200",
         expect![[
-            r#"EsConfig { url: "http://127.0.0.1:9200", auth: None, gzip: true, action: Index, request_timeout: 30s, backoff: Backoff { max_attempts: 8, base: 100ms, cap: 5s, start_margin: 250ms }, max_concurrency: 4 }"#
+            r#"EsConfig { url: "http://127.0.0.1:9200", auth: None, gzip: true, action: Index, request_timeout: 30s, backoff: Backoff { max_attempts: 8, base: 100ms, cap: 5s, start_margin: 250ms }, max_concurrency: 4, collection: None }"#
         ]],
     );
 }
@@ -36,9 +36,10 @@ fn every_setting() {
          SLUICEGATE_BULK_ACTION=create
          SLUICEGATE_ES_TIMEOUT_MS=2500
          SLUICEGATE_ES_MAX_ATTEMPTS=3
-         SLUICEGATE_ES_CONCURRENCY=2",
+         SLUICEGATE_ES_CONCURRENCY=2
+         SLUICEGATE_ES_COLLECTION_TYPE=timeseries",
         expect![[
-            r#"EsConfig { url: "https://search-logs.eu-west-1.es.amazonaws.com/prefix/", auth: SigV4 { service: Aoss, region: "eu-west-1" }, gzip: false, action: Create, request_timeout: 2.5s, backoff: Backoff { max_attempts: 3, base: 100ms, cap: 5s, start_margin: 250ms }, max_concurrency: 2 }"#
+            r#"EsConfig { url: "https://search-logs.eu-west-1.es.amazonaws.com/prefix/", auth: SigV4 { service: Aoss, region: "eu-west-1" }, gzip: false, action: Create, request_timeout: 2.5s, backoff: Backoff { max_attempts: 3, base: 100ms, cap: 5s, start_margin: 250ms }, max_concurrency: 2, collection: Some(TimeSeries) }"#
         ]],
     );
 }
@@ -50,7 +51,7 @@ fn sigv4_region_defaults_to_aws_region() {
          SLUICEGATE_ES_AUTH=sigv4-es
          AWS_REGION=us-east-1",
         expect![[
-            r#"EsConfig { url: "https://x.es.amazonaws.com", auth: SigV4 { service: Es, region: "us-east-1" }, gzip: true, action: Index, request_timeout: 30s, backoff: Backoff { max_attempts: 8, base: 100ms, cap: 5s, start_margin: 250ms }, max_concurrency: 4 }"#
+            r#"EsConfig { url: "https://x.es.amazonaws.com", auth: SigV4 { service: Es, region: "us-east-1" }, gzip: true, action: Index, request_timeout: 30s, backoff: Backoff { max_attempts: 8, base: 100ms, cap: 5s, start_margin: 250ms }, max_concurrency: 4, collection: None }"#
         ]],
     );
     check(
@@ -68,7 +69,7 @@ fn secrets_are_not_printed() {
          SLUICEGATE_ES_USERNAME=shipper
          SLUICEGATE_ES_PASSWORD=hunter2",
         expect![[
-            r#"EsConfig { url: "https://es.example.com", auth: Basic { username: "shipper", password: "<redacted>" }, gzip: true, action: Index, request_timeout: 30s, backoff: Backoff { max_attempts: 8, base: 100ms, cap: 5s, start_margin: 250ms }, max_concurrency: 4 }"#
+            r#"EsConfig { url: "https://es.example.com", auth: Basic { username: "shipper", password: "<redacted>" }, gzip: true, action: Index, request_timeout: 30s, backoff: Backoff { max_attempts: 8, base: 100ms, cap: 5s, start_margin: 250ms }, max_concurrency: 4, collection: None }"#
         ]],
     );
     check(
@@ -76,7 +77,7 @@ fn secrets_are_not_printed() {
          SLUICEGATE_ES_AUTH=api-key
          SLUICEGATE_ES_API_KEY=c2VjcmV0OmtleQ==",
         expect![[
-            r#"EsConfig { url: "https://es.example.com", auth: ApiKey("<redacted>"), gzip: true, action: Index, request_timeout: 30s, backoff: Backoff { max_attempts: 8, base: 100ms, cap: 5s, start_margin: 250ms }, max_concurrency: 4 }"#
+            r#"EsConfig { url: "https://es.example.com", auth: ApiKey("<redacted>"), gzip: true, action: Index, request_timeout: 30s, backoff: Backoff { max_attempts: 8, base: 100ms, cap: 5s, start_margin: 250ms }, max_concurrency: 4, collection: None }"#
         ]],
     );
 }
@@ -131,4 +132,30 @@ fn bad_values_name_the_variable() {
         "SLUICEGATE_ES_URL=http://es\n SLUICEGATE_ES_MAX_ATTEMPTS=-1",
         expect![[r#"error: SLUICEGATE_ES_MAX_ATTEMPTS is "-1": expected a positive whole number"#]],
     );
+}
+
+#[test]
+fn serverless_needs_its_collection_type_and_time_series_take_no_ids() {
+    let aoss = "SLUICEGATE_ES_URL=https://abc.us-east-1.aoss.amazonaws.com\nSLUICEGATE_ES_AUTH=sigv4-aoss\nAWS_REGION=us-east-1";
+    check(
+        aoss,
+        expect![[
+            r#"error: SLUICEGATE_ES_COLLECTION_TYPE is not set: sigv4-aoss ships to an OpenSearch Serverless collection: say whether it is timeseries, search or vector (time-series and vector collections refuse document ids)"#
+        ]],
+    );
+    check(
+        &format!("{aoss}\nSLUICEGATE_ES_COLLECTION_TYPE=logs"),
+        expect![[r#"error: SLUICEGATE_ES_COLLECTION_TYPE is "logs": expected timeseries, search or vector"#]],
+    );
+    check(
+        "SLUICEGATE_ES_URL=http://127.0.0.1:9200\nSLUICEGATE_ES_COLLECTION_TYPE=search",
+        expect![[r#"error: SLUICEGATE_ES_COLLECTION_TYPE is "search": only for OpenSearch Serverless (SLUICEGATE_ES_AUTH=sigv4-aoss)"#]],
+    );
+    let sends_ids = |collection: &str| {
+        let env = format!("{aoss}\nSLUICEGATE_ES_COLLECTION_TYPE={collection}");
+        let vars: Vec<(&str, &str)> = env.lines().filter_map(|line| line.split_once('=')).collect();
+        EsConfig::from_env(|name| vars.iter().find(|(key, _)| *key == name).map(|(_, value)| (*value).to_owned())).unwrap().sends_ids()
+    };
+    assert_eq!((sends_ids("timeseries"), sends_ids("vector"), sends_ids("search")), (false, false, true));
+    assert!(EsConfig::new("http://127.0.0.1:9200").sends_ids());
 }
