@@ -146,7 +146,12 @@ fn classifies_each_item() {
 fn without_ids_the_cluster_assigns_them() {
     let mut writer = BulkWriter::new(BulkAction::Create, 1 << 20).without_ids();
     for n in 0..2 {
-        writer.push(0, "i", &n.to_string(), |out| Ok::<_, std::convert::Infallible>(out.extend_from_slice(b"{}"))).unwrap();
+        writer
+            .push(0, "i", &n.to_string(), |out| {
+                out.extend_from_slice(b"{}");
+                Ok::<_, std::convert::Infallible>(())
+            })
+            .unwrap();
     }
     expect![[r#"
         {"create":{"_index":"i"}}
