@@ -5,8 +5,10 @@
 //! receives (gunzipping `Content-Encoding: gzip`), keeps documents by `_id` (so a re-send
 //! overwrites, and `create` of an existing `_id` gets 409), and rejects documents whose fields
 //! conflict with the types it has seen before (a dynamic mapping, so a mapping conflict is a
-//! property of the document, not of the attempt). It listens on 127.0.0.1 only and stops when
-//! dropped.
+//! property of the document, not of the attempt). Requests other than `_bulk` get canned answers
+//! ([`Route`]), so that a test can play a cluster with plugins no test server has (index
+//! management, security) and check what a client asked of it. It listens on 127.0.0.1 only and
+//! stops when dropped.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -71,6 +73,27 @@ impl Script {
     }
 }
 
+/// A canned answer to a request that is not `_bulk`: `method` and `path` (without the query)
+/// must match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// `GET`, `PUT` and so on.
+    pub method: String,
+    /// The path, e.g. `/_cat/plugins`.
+    pub path: String,
+    /// The status to answer.
+    pub status: u16,
+    /// The JSON to answer.
+    pub body: Value,
+}
+
+impl Route {
+    /// A route answering `status` with `body`.
+    pub fn new(method: &str, path: &str, status: u16, body: Value) -> Route {
+        Route { method: method.to_owned(), path: path.to_owned(), status, body }
+    }
+}
+
 /// A document as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredDocument {
@@ -115,6 +138,7 @@ struct State {
     mapping: HashMap<(String, String), &'static str>,
     requests: Vec<ReceivedRequest>,
     n_connections: usize,
+    routes: Vec<Route>,
 }
 
 /// The fake `_bulk` endpoint; see the module docs.
@@ -160,6 +184,16 @@ impl FaultyBulkServer {
         let mut state = lock(&self.state);
         state.script = Some(script);
         state.n_steps_used = 0;
+    }
+
+    /// Sets the canned answers for requests that are not `_bulk` (others get 404).
+    pub fn set_routes(&self, routes: Vec<Route>) {
+        lock(&self.state).routes = routes;
+    }
+
+    /// The canned answers set.
+    pub fn routes(&self) -> Vec<Route> {
+        lock(&self.state).routes.clone()
     }
 
     /// The stored documents by `_id`.
@@ -213,38 +247,41 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Result<
     let (status, answer, delay) = {
         let mut state = lock(&state);
         let script = state.script.clone().unwrap_or_else(Script::accept);
-        let (status, answer, delay) =
-            if received.method != "POST" || !received.path_and_query.split('?').next().unwrap_or("").ends_with("/_bulk") {
-                (404, error_body("no_handler_found_exception", "the fake serves POST /_bulk only"), None)
-            } else if script.max_body_bytes.is_some_and(|max| received.body.len() > max) {
-                (413, error_body("content_too_long_exception", &format!("body of {} bytes is too large", received.body.len())), None)
-            } else {
-                let step = script.steps.get(state.n_steps_used).cloned().unwrap_or(script.then.clone());
-                state.n_steps_used += 1;
-                match parse_bulk(&received.body, gzipped) {
-                    Err(reason) => (400, error_body("illegal_argument_exception", &reason), None),
-                    Ok(items) => {
-                        received.n_items = items.len();
-                        match step {
-                            Step::Status(status) => (status, error_body("fake_fault", &format!("scripted status {status}")), None),
-                            Step::Hangup => {
-                                state.requests.push(received);
-                                return Err(std::io::Error::other("scripted hang-up"));
-                            }
-                            Step::Accept => (200, state.apply(&items, None), None),
-                            Step::Slow(delay) => (200, state.apply(&items, None), Some(delay)),
-                            Step::ItemStatus { status, error_type, every } => {
-                                (200, state.apply(&items, Some((status, &error_type, every))), None)
-                            }
-                            Step::ShortResponse => {
-                                let mut answer = state.apply(&items, None);
-                                answer["items"].as_array_mut().map(Vec::pop);
-                                (200, answer, None)
-                            }
+        let path = received.path_and_query.split('?').next().unwrap_or("").to_owned();
+        let route = state.routes.iter().find(|route| route.method == received.method && route.path == path).cloned();
+        let (status, answer, delay) = if let Some(route) = route {
+            (route.status, route.body, None)
+        } else if received.method != "POST" || !path.ends_with("/_bulk") {
+            (404, error_body("no_handler_found_exception", "the fake serves POST /_bulk only"), None)
+        } else if script.max_body_bytes.is_some_and(|max| received.body.len() > max) {
+            (413, error_body("content_too_long_exception", &format!("body of {} bytes is too large", received.body.len())), None)
+        } else {
+            let step = script.steps.get(state.n_steps_used).cloned().unwrap_or(script.then.clone());
+            state.n_steps_used += 1;
+            match parse_bulk(&received.body, gzipped) {
+                Err(reason) => (400, error_body("illegal_argument_exception", &reason), None),
+                Ok(items) => {
+                    received.n_items = items.len();
+                    match step {
+                        Step::Status(status) => (status, error_body("fake_fault", &format!("scripted status {status}")), None),
+                        Step::Hangup => {
+                            state.requests.push(received);
+                            return Err(std::io::Error::other("scripted hang-up"));
+                        }
+                        Step::Accept => (200, state.apply(&items, None), None),
+                        Step::Slow(delay) => (200, state.apply(&items, None), Some(delay)),
+                        Step::ItemStatus { status, error_type, every } => {
+                            (200, state.apply(&items, Some((status, &error_type, every))), None)
+                        }
+                        Step::ShortResponse => {
+                            let mut answer = state.apply(&items, None);
+                            answer["items"].as_array_mut().map(Vec::pop);
+                            (200, answer, None)
                         }
                     }
                 }
-            };
+            }
+        };
         let answer = if received.path_and_query.contains("filter_path=") { filter_items(answer) } else { answer };
         received.status = status;
         state.requests.push(received);

@@ -11,3 +11,4 @@ mod handler;
 mod replay;
 mod run;
 mod s3;
+mod setup;
