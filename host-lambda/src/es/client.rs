@@ -113,6 +113,14 @@ pub enum EsClientError {
     /// TLS could not be set up.
     #[error("tls setup failed: {0}")]
     Tls(#[from] rustls::Error),
+    /// The CA bundle holds no usable certificate.
+    #[error("SLUICEGATE_ES_CA_BUNDLE {path}: {reason}")]
+    CaBundle {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// One request failed before a response came back.
@@ -174,7 +182,10 @@ impl EsClient {
         }
         // The provider is named, not taken from the process default, so the client works whatever
         // other rustls crypto backends the rest of the binary enables.
-        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        let roots = match &config.ca_bundle {
+            None => rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() },
+            Some(path) => ca_bundle_roots(path)?,
+        };
         let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()?
             .with_root_certificates(roots)
@@ -420,6 +431,23 @@ impl EsClient {
         };
         tokio::time::timeout(timeout, exchange).await.map_err(|_| EsRequestError::Timeout(timeout))?
     }
+}
+
+/// The roots of a private CA bundle: every certificate of the PEM file, which must hold one.
+fn ca_bundle_roots(path: &std::path::Path) -> Result<rustls::RootCertStore, EsClientError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let error = |reason: String| EsClientError::CaBundle { path: path.display().to_string(), reason };
+    let pem = std::fs::read(path).map_err(|io| error(io.to_string()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in CertificateDer::pem_slice_iter(&pem) {
+        let certificate = certificate.map_err(|pem_error| error(format!("not PEM certificates: {pem_error}")))?;
+        roots.add(certificate).map_err(|tls_error| error(format!("a certificate rustls cannot use: {tls_error}")))?;
+    }
+    if roots.is_empty() {
+        return Err(error("no CERTIFICATE in the file".to_owned()));
+    }
+    Ok(roots)
 }
 
 /// 401 and 403 are retried because SigV4 credentials can expire or a clock can skew mid-batch;

@@ -26,6 +26,8 @@ pub struct EsConfig {
     pub max_concurrency: usize,
     /// The OpenSearch Serverless collection type, with `sigv4-aoss`.
     pub collection: Option<CollectionType>,
+    /// PEM certificates of the CAs to trust instead of the public roots (a private CA).
+    pub ca_bundle: Option<std::path::PathBuf>,
 }
 
 /// An OpenSearch Serverless collection's type, which decides whether documents may carry an id.
@@ -135,6 +137,12 @@ pub const ES_TIMEOUT_MS: &str = "SLUICEGATE_ES_TIMEOUT_MS";
 pub const ES_MAX_ATTEMPTS: &str = "SLUICEGATE_ES_MAX_ATTEMPTS";
 /// `SLUICEGATE_ES_CONCURRENCY`: `_bulk` requests in flight at once, default 4.
 pub const ES_CONCURRENCY: &str = "SLUICEGATE_ES_CONCURRENCY";
+/// `SLUICEGATE_ES_ALLOW_HTTP`: `true` lets basic and api-key auth send their secret over plain
+/// `http://` (a test cluster on a private network); refused otherwise.
+pub const ES_ALLOW_HTTP: &str = "SLUICEGATE_ES_ALLOW_HTTP";
+/// `SLUICEGATE_ES_CA_BUNDLE`: a PEM file of the CA certificates to trust for the endpoint
+/// instead of the public roots.
+pub const ES_CA_BUNDLE: &str = "SLUICEGATE_ES_CA_BUNDLE";
 /// `SLUICEGATE_ES_COLLECTION_TYPE`: `timeseries`, `search` or `vector`, the OpenSearch Serverless
 /// collection's type; required with `sigv4-aoss`, refused otherwise.
 pub const ES_COLLECTION_TYPE: &str = "SLUICEGATE_ES_COLLECTION_TYPE";
@@ -154,6 +162,7 @@ impl EsConfig {
             backoff: Backoff::default(),
             max_concurrency: DEFAULT_CONCURRENCY,
             collection: None,
+            ca_bundle: None,
         }
     }
 
@@ -162,7 +171,7 @@ impl EsConfig {
         // An empty variable means unset: Terraform writes empty strings for optional settings.
         let get = |name: &str| get(name).filter(|value| !value.trim().is_empty());
         let url = get(ES_URL).ok_or(EsConfigError::Missing { variable: ES_URL, why: "the elasticsearch endpoint is needed" })?;
-        check_url(&url).map_err(|reason| EsConfigError::Invalid { variable: ES_URL, value: url.clone(), reason })?;
+        check_url(&url).map_err(|reason| EsConfigError::Invalid { variable: ES_URL, value: without_credentials(&url), reason })?;
         let auth = match get(ES_AUTH).as_deref().unwrap_or("none") {
             "none" => EsAuth::None,
             "basic" => EsAuth::Basic {
@@ -188,13 +197,22 @@ impl EsConfig {
                 });
             }
         };
-        let gzip = match get(ES_GZIP) {
-            None => true,
-            Some(value) => match value.as_str() {
-                "true" | "1" | "yes" | "on" => true,
-                "false" | "0" | "no" | "off" => false,
-                _ => return Err(EsConfigError::Invalid { variable: ES_GZIP, value, reason: "expected true or false".to_owned() }),
-            },
+        let gzip = boolean(ES_GZIP, get(ES_GZIP), true)?;
+        let allow_http = boolean(ES_ALLOW_HTTP, get(ES_ALLOW_HTTP), false)?;
+        if matches!(auth, EsAuth::Basic { .. } | EsAuth::ApiKey(_)) && url.starts_with("http://") && !allow_http {
+            return Err(EsConfigError::Invalid {
+                variable: ES_URL,
+                value: url,
+                reason: format!(
+                    "plain http would send the {} in clear text: use https, or set {ES_ALLOW_HTTP}=true for a cluster on a private network",
+                    if matches!(auth, EsAuth::Basic { .. }) { "password" } else { "api key" }
+                ),
+            });
+        }
+        let ca_bundle = match get(ES_CA_BUNDLE) {
+            None => None,
+            Some(path) if std::path::Path::new(&path).is_file() => Some(std::path::PathBuf::from(path)),
+            Some(path) => return Err(EsConfigError::Invalid { variable: ES_CA_BUNDLE, value: path, reason: "no such file".to_owned() }),
         };
         let action = match get(BULK_ACTION) {
             None => BulkAction::Index,
@@ -245,7 +263,28 @@ impl EsConfig {
                 }
             }),
         };
-        Ok(EsConfig { url, auth, gzip, action, request_timeout, backoff, max_concurrency, collection })
+        Ok(EsConfig { url, auth, gzip, action, request_timeout, backoff, max_concurrency, collection, ca_bundle })
+    }
+}
+
+fn boolean(variable: &'static str, value: Option<String>, default: bool) -> Result<bool, EsConfigError> {
+    match value.as_deref().map(str::trim) {
+        None => Ok(default),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some("false" | "0" | "no" | "off") => Ok(false),
+        Some(_) => Err(EsConfigError::Invalid { variable, value: value.unwrap_or_default(), reason: "expected true or false".to_owned() }),
+    }
+}
+
+/// `url` with anything between the scheme and an `@` replaced by `***`, for messages: a URL with
+/// credentials is refused, and the refusal must not print them.
+fn without_credentials(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) if scheme.is_empty() => format!("***@{}", &rest[at + 1..]),
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_owned(),
     }
 }
 
@@ -287,6 +326,7 @@ impl fmt::Debug for EsConfig {
             .field("backoff", &self.backoff)
             .field("max_concurrency", &self.max_concurrency)
             .field("collection", &self.collection)
+            .field("ca_bundle", &self.ca_bundle)
             .finish()
     }
 }

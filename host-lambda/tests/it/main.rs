@@ -6,6 +6,7 @@ mod check;
 mod es_auth;
 mod es_config;
 mod es_faults;
+mod es_tls;
 mod fixture;
 mod handler;
 mod replay;
