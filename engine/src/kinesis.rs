@@ -23,7 +23,8 @@ pub struct KinesisEventRecord {
     /// The stream's ARN.
     #[serde(rename = "eventSourceARN", default)]
     pub event_source_arn: String,
-    /// The Kinesis part of the record.
+    /// The Kinesis part of the record (empty when the record has none: it becomes a dead letter).
+    #[serde(default)]
     pub kinesis: KinesisData,
 }
 
@@ -31,7 +32,9 @@ pub struct KinesisEventRecord {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct KinesisData {
-    /// The record's sequence number, which `batchItemFailures` reports.
+    /// The record's sequence number, which `batchItemFailures` reports (empty when missing: the
+    /// record cannot be reported, so it becomes a dead letter).
+    #[serde(default)]
     pub sequence_number: String,
     /// The partition key.
     #[serde(default)]
@@ -51,6 +54,12 @@ impl KinesisEventRecord {
             Some((shard, _)) if !shard.is_empty() => shard,
             _ => "unknown-shard",
         }
+    }
+
+    /// The stream's name from `eventSourceARN` (`arn:aws:kinesis:REGION:ACCOUNT:stream/NAME`),
+    /// `None` when the record has no such ARN.
+    pub fn stream_name(&self) -> Option<&str> {
+        self.event_source_arn.rsplit_once(":stream/").map(|(_, name)| name).filter(|name| !name.is_empty())
     }
 
     /// Arrival time in milliseconds since the Unix epoch.

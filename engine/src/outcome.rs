@@ -23,9 +23,12 @@ pub struct Outcome {
     pub timings: Timings,
 }
 
-/// What makes this batch's object keys: its shard, first record and arrival time.
+/// What makes this batch's object keys: its stream, shard, first record and arrival time.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchKey {
+    /// The stream's name, when the event says it: two streams writing under one prefix must not
+    /// overwrite each other's objects (shard ids and sequence numbers repeat across streams).
+    pub stream: Option<String>,
     /// The shard of the first record.
     pub shard_id: String,
     /// The first record's sequence number.
@@ -37,7 +40,11 @@ pub struct BatchKey {
 impl BatchKey {
     /// The object key under `prefix` for this batch, with an optional suffix before the extension.
     pub fn key(&self, prefix: &str, suffix: &str) -> String {
-        object_key(prefix, self.arrival_ms, &self.shard_id, &self.first_sequence_number, suffix)
+        let source = match &self.stream {
+            Some(stream) => format!("{stream}-{}", self.shard_id),
+            None => self.shard_id.clone(),
+        };
+        object_key(prefix, self.arrival_ms, &source, &self.first_sequence_number, suffix)
     }
 }
 

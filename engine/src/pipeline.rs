@@ -33,6 +33,10 @@ pub struct PipelineConfig {
     pub archive_prefix: String,
     /// Cap on one record's inflated size.
     pub max_inflated_bytes: usize,
+    /// Cap on a batch's inflated size: records past it are not inflated but reported for retry
+    /// (Kinesis sends them again, first in the next batch), so a few records that inflate to the
+    /// per-record cap each cannot hold gigabytes at once.
+    pub max_batch_inflated_bytes: usize,
     /// Whether action lines carry the event id as `_id` (so a replay overwrites instead of
     /// adding); off only for indices that refuse ids (OpenSearch Serverless time series).
     pub document_ids: bool,
@@ -47,6 +51,7 @@ impl Default for PipelineConfig {
             archive_stage: ArchiveStage::Documents,
             archive_prefix: "archive".to_owned(),
             max_inflated_bytes: DEFAULT_MAX_INFLATED_BYTES,
+            max_batch_inflated_bytes: DEFAULT_MAX_BATCH_INFLATED_BYTES,
             document_ids: true,
         }
     }
@@ -91,6 +96,7 @@ impl Pipeline {
         let mut outcome = Outcome::default();
         if let Some(first) = batch.records.first() {
             outcome.batch = BatchKey {
+                stream: first.stream_name().map(str::to_owned),
                 shard_id: first.shard_id().to_owned(),
                 first_sequence_number: first.kinesis.sequence_number.clone(),
                 arrival_ms: first.arrival_ms(),
@@ -113,6 +119,7 @@ impl Pipeline {
         };
 
         let mut next_record_idx = 0;
+        let mut n_batch_inflated = 0;
         while next_record_idx < batch.records.len() {
             if self.transforms.is_some() && deadline.is_some_and(|deadline| Instant::now() >= deadline) {
                 // Nothing new starts past the deadline: the rest goes back to Kinesis.
@@ -121,7 +128,7 @@ impl Pipeline {
                 }
                 break;
             }
-            next_record_idx = self.run_slice(batch, next_record_idx, deadline, &mut outcome, &mut writers);
+            next_record_idx = self.run_slice(batch, next_record_idx, deadline, &mut n_batch_inflated, &mut outcome, &mut writers);
         }
 
         let encode_started = Instant::now();
@@ -144,6 +151,7 @@ impl Pipeline {
         batch: &KinesisEvent,
         first_record_idx: usize,
         deadline: Option<Instant>,
+        n_batch_inflated: &mut usize,
         outcome: &mut Outcome,
         writers: &mut Writers,
     ) -> usize {
@@ -153,9 +161,23 @@ impl Pipeline {
         let mut n_inflated_bytes = 0;
         let mut record_idx = first_record_idx;
         while record_idx < batch.records.len() && (n_inflated_bytes < SLICE_INFLATED_BYTES || inflated.is_empty()) {
+            if *n_batch_inflated >= self.config.max_batch_inflated_bytes {
+                // Past the batch's cap: the rest waits for the next invocation, unread.
+                for record in &mut outcome.records[record_idx..] {
+                    record.unfinished = true;
+                }
+                record_idx = batch.records.len();
+                break;
+            }
             let record = &batch.records[record_idx];
             let record_idx_u32 = record_idx as u32;
             record_idx += 1;
+            if record.kinesis.sequence_number.is_empty() {
+                // Without a sequence number the record can never be reported for a retry.
+                let reason = "the record has no kinesis.sequenceNumber: it cannot be retried".to_owned();
+                reject(outcome, record_idx_u32, reason, record.kinesis.data.as_bytes().to_vec());
+                continue;
+            }
             let gzip = match base64::engine::general_purpose::STANDARD.decode(record.kinesis.data.as_bytes()) {
                 Ok(gzip) => gzip,
                 Err(error) => {
@@ -167,6 +189,7 @@ impl Pipeline {
             match self.decoder.inflate(&gzip) {
                 Ok(bytes) => {
                     n_inflated_bytes += bytes.len();
+                    *n_batch_inflated += bytes.len();
                     inflated.push((record_idx_u32, bytes));
                 }
                 Err(error) => reject(outcome, record_idx_u32, error.to_string(), gzip),
@@ -301,6 +324,11 @@ impl Pipeline {
         record_idx
     }
 }
+
+/// Default cap on a batch's inflated size: well above the largest batch of ordinary logs Lambda
+/// can deliver (6 MB of payload at about ten to one), below what a 128 MB function can hold with
+/// its documents.
+pub const DEFAULT_MAX_BATCH_INFLATED_BYTES: usize = 64 << 20;
 
 /// Inflated bytes per slice of a batch: large enough that a transform call carries thousands of
 /// events, small enough that a slice's working set is a few megabytes.

@@ -90,6 +90,7 @@ impl Config {
                 .unwrap_or(defaults.archive_stage),
             archive_prefix: get("SLUICEGATE_ARCHIVE_PREFIX").unwrap_or(defaults.archive_prefix),
             max_inflated_bytes: positive("SLUICEGATE_MAX_INFLATED_BYTES", &get)?.unwrap_or(defaults.max_inflated_bytes),
+            max_batch_inflated_bytes: positive("SLUICEGATE_MAX_BATCH_INFLATED_BYTES", &get)?.unwrap_or(defaults.max_batch_inflated_bytes),
             // Decided by the Elasticsearch configuration (`EsConfig::sends_ids`).
             document_ids: defaults.document_ids,
         };

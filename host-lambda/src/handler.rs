@@ -128,8 +128,15 @@ impl<B: BulkSink, A: ArchiveSink> Handler<B, A> {
             }
         }
 
-        let batch_item_failures: Vec<String> =
-            outcome.records.iter().zip(&failed).filter(|(_, failed)| **failed).map(|(record, _)| record.sequence_number.clone()).collect();
+        // A record without a sequence number cannot be reported (Lambda would fail the whole
+        // batch on an empty identifier); it is a dead letter from decoding on.
+        let batch_item_failures: Vec<String> = outcome
+            .records
+            .iter()
+            .zip(&failed)
+            .filter(|(record, failed)| **failed && !record.sequence_number.is_empty())
+            .map(|(record, _)| record.sequence_number.clone())
+            .collect();
         let summary = outcome.summary();
         let metrics = InvocationMetrics {
             records: summary.records as u64,

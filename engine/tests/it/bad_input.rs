@@ -104,3 +104,48 @@ fn garbage_base64_is_a_dead_letter_for_that_record_only() {
     assert!(outcome.dead_letters[0].reason.starts_with("record data is not valid base64"), "{}", outcome.dead_letters[0].reason);
     assert_eq!(outcome.records[1].n_shipped, 1);
 }
+
+#[test]
+fn records_without_kinesis_or_a_sequence_number_are_dead_letters_not_a_failed_invocation() {
+    let gzip = gzip_json(br#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","logEvents":[{"id":"1","timestamp":1,"message":"ok"}]}"#);
+    let data = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, gzip);
+    let good = format!(r#"{{"kinesis":{{"sequenceNumber":"3","data":"{data}"}},"eventID":"shardId-0:3"}}"#);
+    let text = format!(r#"{{"Records":[{{"eventID":"shardId-0:1"}},{{"kinesis":{{"data":"AAAA"}},"eventID":"shardId-0:2"}},{good}]}}"#);
+    let batch: sluicegate_engine::kinesis::KinesisEvent = serde_json::from_str(&text).expect("the event still parses");
+    let outcome = Pipeline::new(PipelineConfig::default()).run(&batch, None);
+    let reasons: Vec<(u32, &str)> = outcome.dead_letters.iter().map(|letter| (letter.record_idx, letter.reason.as_str())).collect();
+    assert_eq!(
+        &reasons[..2],
+        [
+            (0, "the record has no kinesis.sequenceNumber: it cannot be retried"),
+            (1, "the record has no kinesis.sequenceNumber: it cannot be retried")
+        ]
+    );
+    assert!(outcome.records.iter().all(|record| !record.unfinished));
+    assert_eq!(outcome.records[2].n_shipped, 1, "the good record still ships");
+}
+
+#[test]
+fn records_past_the_batch_inflate_cap_wait_for_the_next_invocation() {
+    let messages = log_messages(CorpusSpec { n_records: 10, n_events_per_record: 50, seed: 5 });
+    let payloads: Vec<Vec<u8>> = messages.iter().map(|message| gzip_json(&subscription_json(message))).collect();
+    let one_record = subscription_json(&messages[0]).len();
+    let batch = kinesis_event_from_payloads(&payloads);
+    // Room for three records' text: the fourth starts past the cap and nothing after it is read.
+    let config = PipelineConfig { max_batch_inflated_bytes: 3 * one_record, ..PipelineConfig::default() };
+    let outcome = Pipeline::new(config).run(&batch, None);
+    let unfinished: Vec<usize> = (0..10).filter(|&record_idx| outcome.records[record_idx].unfinished).collect();
+    assert!(!unfinished.is_empty() && unfinished.len() < 10, "{unfinished:?}");
+    let first_deferred = unfinished[0];
+    assert_eq!(unfinished, (first_deferred..10).collect::<Vec<_>>(), "the rest of the batch, in order");
+    for record in &outcome.records[..first_deferred] {
+        assert_eq!(record.n_shipped, 50, "what was read ships");
+    }
+    for record in &outcome.records[first_deferred..] {
+        assert_eq!((record.n_events, record.n_shipped, record.n_dead_lettered), (0, 0, 0), "what was deferred was not read");
+    }
+    // One record always goes through, whatever the cap, so a retry makes progress.
+    let outcome = Pipeline::new(PipelineConfig { max_batch_inflated_bytes: 1, ..PipelineConfig::default() }).run(&batch, None);
+    assert_eq!(outcome.records[0].n_shipped, 50);
+    assert!(outcome.records[1..].iter().all(|record| record.unfinished));
+}

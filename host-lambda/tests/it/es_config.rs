@@ -19,7 +19,9 @@ fn check(env: &str, expect: Expect) {
 fn defaults() {
     check(
         "SLUICEGATE_ES_URL=http://127.0.0.1:9200",
-        expect![[r#"EsConfig { url: "http://127.0.0.1:9200", auth: None, gzip: true, action: Index, request_timeout: 30s, backoff: Backoff { max_attempts: 8, base: 100ms, cap: 5s, start_margin: 250ms }, max_concurrency: 4, collection: None, ca_bundle: None }"#]],
+        expect![[
+            r#"EsConfig { url: "http://127.0.0.1:9200", auth: None, gzip: true, action: Index, request_timeout: 30s, backoff: Backoff { max_attempts: 8, base: 100ms, cap: 5s, start_margin: 250ms }, max_concurrency: 4, collection: None, ca_bundle: None }"#
+        ]],
     );
 }
 
@@ -36,7 +38,9 @@ fn every_setting() {
          SLUICEGATE_ES_MAX_ATTEMPTS=3
          SLUICEGATE_ES_CONCURRENCY=2
          SLUICEGATE_ES_COLLECTION_TYPE=timeseries",
-        expect![[r#"EsConfig { url: "https://search-logs.eu-west-1.es.amazonaws.com/prefix/", auth: SigV4 { service: Aoss, region: "eu-west-1" }, gzip: false, action: Create, request_timeout: 2.5s, backoff: Backoff { max_attempts: 3, base: 100ms, cap: 5s, start_margin: 250ms }, max_concurrency: 2, collection: Some(TimeSeries), ca_bundle: None }"#]],
+        expect![[
+            r#"EsConfig { url: "https://search-logs.eu-west-1.es.amazonaws.com/prefix/", auth: SigV4 { service: Aoss, region: "eu-west-1" }, gzip: false, action: Create, request_timeout: 2.5s, backoff: Backoff { max_attempts: 3, base: 100ms, cap: 5s, start_margin: 250ms }, max_concurrency: 2, collection: Some(TimeSeries), ca_bundle: None }"#
+        ]],
     );
 }
 
@@ -46,7 +50,9 @@ fn sigv4_region_defaults_to_aws_region() {
         "SLUICEGATE_ES_URL=https://x.es.amazonaws.com
          SLUICEGATE_ES_AUTH=sigv4-es
          AWS_REGION=us-east-1",
-        expect![[r#"EsConfig { url: "https://x.es.amazonaws.com", auth: SigV4 { service: Es, region: "us-east-1" }, gzip: true, action: Index, request_timeout: 30s, backoff: Backoff { max_attempts: 8, base: 100ms, cap: 5s, start_margin: 250ms }, max_concurrency: 4, collection: None, ca_bundle: None }"#]],
+        expect![[
+            r#"EsConfig { url: "https://x.es.amazonaws.com", auth: SigV4 { service: Es, region: "us-east-1" }, gzip: true, action: Index, request_timeout: 30s, backoff: Backoff { max_attempts: 8, base: 100ms, cap: 5s, start_margin: 250ms }, max_concurrency: 4, collection: None, ca_bundle: None }"#
+        ]],
     );
     check(
         "SLUICEGATE_ES_URL=https://x.es.amazonaws.com
@@ -62,13 +68,17 @@ fn secrets_are_not_printed() {
          SLUICEGATE_ES_AUTH=basic
          SLUICEGATE_ES_USERNAME=shipper
          SLUICEGATE_ES_PASSWORD=hunter2",
-        expect![[r#"EsConfig { url: "https://es.example.com", auth: Basic { username: "shipper", password: "<redacted>" }, gzip: true, action: Index, request_timeout: 30s, backoff: Backoff { max_attempts: 8, base: 100ms, cap: 5s, start_margin: 250ms }, max_concurrency: 4, collection: None, ca_bundle: None }"#]],
+        expect![[
+            r#"EsConfig { url: "https://es.example.com", auth: Basic { username: "shipper", password: "<redacted>" }, gzip: true, action: Index, request_timeout: 30s, backoff: Backoff { max_attempts: 8, base: 100ms, cap: 5s, start_margin: 250ms }, max_concurrency: 4, collection: None, ca_bundle: None }"#
+        ]],
     );
     check(
         "SLUICEGATE_ES_URL=https://es.example.com
          SLUICEGATE_ES_AUTH=api-key
          SLUICEGATE_ES_API_KEY=c2VjcmV0OmtleQ==",
-        expect![[r#"EsConfig { url: "https://es.example.com", auth: ApiKey("<redacted>"), gzip: true, action: Index, request_timeout: 30s, backoff: Backoff { max_attempts: 8, base: 100ms, cap: 5s, start_margin: 250ms }, max_concurrency: 4, collection: None, ca_bundle: None }"#]],
+        expect![[
+            r#"EsConfig { url: "https://es.example.com", auth: ApiKey("<redacted>"), gzip: true, action: Index, request_timeout: 30s, backoff: Backoff { max_attempts: 8, base: 100ms, cap: 5s, start_margin: 250ms }, max_concurrency: 4, collection: None, ca_bundle: None }"#
+        ]],
     );
 }
 

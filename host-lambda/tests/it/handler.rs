@@ -92,7 +92,7 @@ fn a_clean_batch_reports_nothing() {
         expect![[r#"
             batchItemFailures: []
             delivered: ["a1", "a2", "b1", "c1", "c2"]
-            archive/year=2023/month=11/day=14/hour=22/shardId-000000000000-100.ndjson.gz
+            archive/year=2023/month=11/day=14/hour=22/logs-shardId-000000000000-100.ndjson.gz
               document "a1"
               document "a2"
               document "b1"
@@ -113,7 +113,7 @@ fn an_undelivered_item_reports_its_record_only() {
         expect![[r#"
             batchItemFailures: ["102"]
             delivered: ["a1", "a2", "b1", "c1"]
-            archive/year=2023/month=11/day=14/hour=22/shardId-000000000000-100.ndjson.gz
+            archive/year=2023/month=11/day=14/hour=22/logs-shardId-000000000000-100.ndjson.gz
               document "a1"
               document "a2"
               document "b1"
@@ -140,13 +140,13 @@ fn rejected_documents_become_dead_letters() {
         expect![[r#"
             batchItemFailures: []
             delivered: ["a1", "a2", "c1", "c2"]
-            archive/year=2023/month=11/day=14/hour=22/shardId-000000000000-100.ndjson.gz
+            archive/year=2023/month=11/day=14/hour=22/logs-shardId-000000000000-100.ndjson.gz
               document "a1"
               document "a2"
               document "b1"
               document "c1"
               document "c2"
-            dead-letter/year=2023/month=11/day=14/hour=22/shardId-000000000000-100-bulk.ndjson.gz
+            dead-letter/year=2023/month=11/day=14/hour=22/logs-shardId-000000000000-100-bulk.ndjson.gz
               bulk seq="101" status 400: mapper_parsing_exception
             metrics: records=3 in=5 out=5 dead_lettered=1 rejected=1 undelivered=0 failures=0
         "#]],
@@ -169,7 +169,7 @@ fn a_rejected_document_whose_dead_letter_is_not_stored_reports_its_record() {
         expect![[r#"
             batchItemFailures: ["101"]
             delivered: ["a1", "a2", "c1", "c2"]
-            archive/year=2023/month=11/day=14/hour=22/shardId-000000000000-100.ndjson.gz
+            archive/year=2023/month=11/day=14/hour=22/logs-shardId-000000000000-100.ndjson.gz
               document "a1"
               document "a2"
               document "b1"
@@ -191,7 +191,7 @@ fn an_archive_failure_reports_the_records_with_documents_in_it() {
         expect![[r#"
             batchItemFailures: ["100", "102"]
             delivered: ["a1", "a2", "c1", "c2"]
-            dead-letter/year=2023/month=11/day=14/hour=22/shardId-000000000000-100.ndjson.gz
+            dead-letter/year=2023/month=11/day=14/hour=22/logs-shardId-000000000000-100.ndjson.gz
               decode seq="101" record data is not valid base64: Invalid symbol 32, offset 3.
             metrics: records=3 in=4 out=4 dead_lettered=1 rejected=0 undelivered=0 failures=2
         "#]],
@@ -215,7 +215,7 @@ fn a_raw_archive_failure_reports_records_whose_events_were_all_rejected_too() {
         expect![[r#"
             batchItemFailures: ["100", "101"]
             delivered: ["a1", "a2"]
-            dead-letter/year=2023/month=11/day=14/hour=22/shardId-000000000000-100-bulk.ndjson.gz
+            dead-letter/year=2023/month=11/day=14/hour=22/logs-shardId-000000000000-100-bulk.ndjson.gz
               bulk seq="101" status 400: mapper_parsing_exception
             metrics: records=2 in=3 out=3 dead_lettered=1 rejected=1 undelivered=0 failures=2
         "#]],
@@ -234,10 +234,10 @@ fn undecodable_records_are_dead_lettered_and_reported_only_if_that_fails() {
         expect![[r#"
             batchItemFailures: []
             delivered: ["a1", "a2"]
-            archive/year=2023/month=11/day=14/hour=22/shardId-000000000000-100.ndjson.gz
+            archive/year=2023/month=11/day=14/hour=22/logs-shardId-000000000000-100.ndjson.gz
               document "a1"
               document "a2"
-            dead-letter/year=2023/month=11/day=14/hour=22/shardId-000000000000-100.ndjson.gz
+            dead-letter/year=2023/month=11/day=14/hour=22/logs-shardId-000000000000-100.ndjson.gz
               decode seq="101" record data is not valid base64: Invalid symbol 32, offset 3.
               decode seq="102" record is not gzip (first bytes [6e, 6f, 74, 20])
               decode seq="103" record is not cloudwatch logs subscription json: key must be a string at line 1 column 2
@@ -251,7 +251,7 @@ fn undecodable_records_are_dead_lettered_and_reported_only_if_that_fails() {
         expect![[r#"
             batchItemFailures: ["101", "102", "103"]
             delivered: ["a1", "a2"]
-            archive/year=2023/month=11/day=14/hour=22/shardId-000000000000-100.ndjson.gz
+            archive/year=2023/month=11/day=14/hour=22/logs-shardId-000000000000-100.ndjson.gz
               document "a1"
               document "a2"
             metrics: records=4 in=2 out=2 dead_lettered=3 rejected=0 undelivered=0 failures=3
