@@ -85,8 +85,10 @@ impl<B: BulkSink, A: ArchiveSink> Handler<B, A> {
         let (report, archive_results, dead_letter_result) =
             tokio::join!(self.bulk.ship(&outcome.bulk, deadline), archive_puts, dead_letter_put);
 
+        let mut n_puts_failed = 0;
         for (key, result) in archive_keys.iter().zip(&archive_results) {
             if let Err(error) = result {
+                n_puts_failed += 1;
                 tracing::error!(key = %key, error = %error, "archive object not stored");
                 let is_documents = documents_key.as_deref() == Some(key.as_str());
                 for (record_idx, record) in outcome.records.iter().enumerate() {
@@ -97,6 +99,7 @@ impl<B: BulkSink, A: ArchiveSink> Handler<B, A> {
             }
         }
         if let Some(Err(error)) = &dead_letter_result {
+            n_puts_failed += 1;
             tracing::error!(key = %dead_letter_key, error = %error, "dead letters not stored");
             mark(&mut failed, &outcome.dead_letters);
         }
@@ -120,11 +123,13 @@ impl<B: BulkSink, A: ArchiveSink> Handler<B, A> {
         }
 
         let rejected = rejected_dead_letters(&outcome, &report);
+        log_refusals(&report);
         if !rejected.is_empty() {
             let key = outcome.batch.key(&self.dead_letter_prefix, "-bulk");
             if let Err(error) = self.archive.put(&key, gzip(&dead_letter::ndjson(&rejected)), deadline).await {
                 tracing::error!(key = %key, error = %error, "rejected documents not stored");
                 mark(&mut failed, &rejected);
+                n_puts_failed += 1;
             }
         }
 
@@ -149,6 +154,7 @@ impl<B: BulkSink, A: ArchiveSink> Handler<B, A> {
             bulk_degraded: report.items.iter().filter(|item| matches!(item.fate, Fate::Degraded { .. })).count() as u64,
             bulk_rejected: rejected.len() as u64,
             bulk_undelivered: report.items.iter().filter(|item| matches!(item.fate, Fate::Undelivered { .. })).count() as u64,
+            s3_puts_failed: n_puts_failed,
             batch_item_failures: batch_item_failures.len() as u64,
             records_unfinished: summary.unfinished,
             bulk_bytes: summary.bulk_bytes as u64,
@@ -162,6 +168,47 @@ impl<B: BulkSink, A: ArchiveSink> Handler<B, A> {
         };
         Handled { batch_item_failures, metrics }
     }
+}
+
+/// One line for the documents the index refused (and those it took degraded), with counts by
+/// error type and a few examples, not a line per item: a bad mapping refuses thousands at once.
+fn log_refusals(report: &ShipReport) {
+    let mut by_type: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    let mut examples: Vec<&str> = Vec::new();
+    let (mut n_rejected, mut n_degraded) = (0, 0);
+    for item in &report.items {
+        let reason = match &item.fate {
+            Fate::Rejected { error, .. } => {
+                n_rejected += 1;
+                error.as_str()
+            }
+            Fate::Degraded { reason } => {
+                n_degraded += 1;
+                reason.as_str()
+            }
+            _ => continue,
+        };
+        *by_type.entry(error_type(reason)).or_default() += 1;
+        if examples.len() < 3 {
+            examples.push(reason);
+        }
+    }
+    if n_rejected + n_degraded > 0 {
+        let examples: Vec<String> = examples.iter().map(|example| example.chars().take(300).collect()).collect();
+        tracing::warn!(n_rejected, n_degraded, by_type = ?by_type, examples = ?examples, "bulk items refused");
+    }
+}
+
+/// The error type of a refusal: the `type` of Elasticsearch's error JSON, or the text before
+/// the first colon (`mapper_parsing_exception: failed to parse …`).
+fn error_type(reason: &str) -> String {
+    if let Ok(serde_json::Value::Object(error)) = serde_json::from_str::<serde_json::Value>(reason)
+        && let Some(error_type) = error.get("type").and_then(serde_json::Value::as_str)
+    {
+        return error_type.to_owned();
+    }
+    let head = reason.trim_start_matches("refused as shipped (");
+    head.split([':', ' ', '(']).next().unwrap_or("").to_owned()
 }
 
 fn mark(failed: &mut [bool], dead_letters: &[DeadLetter]) {
@@ -236,7 +283,18 @@ pub fn deadline_from_epoch_ms(deadline_ms: u64, margin: Duration) -> Instant {
 mod tests {
     use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-    use super::deadline_from_epoch_ms;
+    use super::{deadline_from_epoch_ms, error_type};
+
+    #[test]
+    fn refusals_are_counted_by_their_error_type() {
+        assert_eq!(error_type(r#"{"type":"mapper_parsing_exception","reason":"failed"}"#), "mapper_parsing_exception");
+        assert_eq!(error_type("mapper_parsing_exception: failed to parse field [user]"), "mapper_parsing_exception");
+        assert_eq!(
+            error_type(r#"refused as shipped (mapper_parsing_exception: x) and degraded: {"type":"y"}"#),
+            "mapper_parsing_exception"
+        );
+        assert_eq!(error_type("content_too_long: a request with this document alone (9 bytes) is too large"), "content_too_long");
+    }
 
     #[test]
     fn deadlines_leave_the_margin() {

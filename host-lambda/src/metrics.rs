@@ -33,6 +33,8 @@ pub struct InvocationMetrics {
     pub bulk_rejected: u64,
     /// `_bulk` items not delivered in time.
     pub bulk_undelivered: u64,
+    /// S3 objects (archive, dead letters) not stored after every attempt.
+    pub s3_puts_failed: u64,
     /// Records reported in `batchItemFailures`.
     pub batch_item_failures: u64,
     /// Records the deadline came before the transforms had finished (reported, tried again).
@@ -69,6 +71,7 @@ impl InvocationMetrics {
             ("BulkItemsDegraded", self.bulk_degraded),
             ("BulkItemsRejected", self.bulk_rejected),
             ("BulkItemsUndelivered", self.bulk_undelivered),
+            ("S3PutsFailed", self.s3_puts_failed),
             ("BatchItemFailures", self.batch_item_failures),
             ("RecordsUnfinished", self.records_unfinished),
         ];
@@ -141,7 +144,7 @@ mod tests {
             let name = definition["Name"].as_str().unwrap();
             assert!(value.get(name).is_some_and(serde_json::Value::is_number), "{name} has no value");
         }
-        expect![[r#"{"ArchiveBytes":300,"BatchItemFailures":1,"BulkBytes":2048,"BulkItemsDegraded":0,"BulkItemsRejected":0,"BulkItemsRetried":4,"BulkItemsUndelivered":0,"BulkRequests":2,"DeadLettered":1,"DecodeTime":1.5,"EncodeTime":0.0,"EventsDropped":2,"EventsIn":10,"EventsOut":7,"FunctionName":"sluicegate","InvocationTime":0.0,"Records":3,"RecordsUnfinished":0,"ShipTime":0.0,"TransformTime":0.0,"TransformTime.redact":0.25,"_aws":{"CloudWatchMetrics":[{"Dimensions":[["FunctionName"]],"Metrics":[{"Name":"Records","Unit":"Count"},{"Name":"EventsIn","Unit":"Count"},{"Name":"EventsOut","Unit":"Count"},{"Name":"EventsDropped","Unit":"Count"},{"Name":"DeadLettered","Unit":"Count"},{"Name":"BulkRequests","Unit":"Count"},{"Name":"BulkItemsRetried","Unit":"Count"},{"Name":"BulkItemsDegraded","Unit":"Count"},{"Name":"BulkItemsRejected","Unit":"Count"},{"Name":"BulkItemsUndelivered","Unit":"Count"},{"Name":"BatchItemFailures","Unit":"Count"},{"Name":"RecordsUnfinished","Unit":"Count"},{"Name":"BulkBytes","Unit":"Bytes"},{"Name":"ArchiveBytes","Unit":"Bytes"},{"Name":"DecodeTime","Unit":"Milliseconds"},{"Name":"TransformTime","Unit":"Milliseconds"},{"Name":"EncodeTime","Unit":"Milliseconds"},{"Name":"ShipTime","Unit":"Milliseconds"},{"Name":"InvocationTime","Unit":"Milliseconds"},{"Name":"TransformTime.redact","Unit":"Milliseconds"}],"Namespace":"Sluicegate"}],"Timestamp":1700000000000}}"#]]
+        expect![[r#"{"ArchiveBytes":300,"BatchItemFailures":1,"BulkBytes":2048,"BulkItemsDegraded":0,"BulkItemsRejected":0,"BulkItemsRetried":4,"BulkItemsUndelivered":0,"BulkRequests":2,"DeadLettered":1,"DecodeTime":1.5,"EncodeTime":0.0,"EventsDropped":2,"EventsIn":10,"EventsOut":7,"FunctionName":"sluicegate","InvocationTime":0.0,"Records":3,"RecordsUnfinished":0,"S3PutsFailed":0,"ShipTime":0.0,"TransformTime":0.0,"TransformTime.redact":0.25,"_aws":{"CloudWatchMetrics":[{"Dimensions":[["FunctionName"]],"Metrics":[{"Name":"Records","Unit":"Count"},{"Name":"EventsIn","Unit":"Count"},{"Name":"EventsOut","Unit":"Count"},{"Name":"EventsDropped","Unit":"Count"},{"Name":"DeadLettered","Unit":"Count"},{"Name":"BulkRequests","Unit":"Count"},{"Name":"BulkItemsRetried","Unit":"Count"},{"Name":"BulkItemsDegraded","Unit":"Count"},{"Name":"BulkItemsRejected","Unit":"Count"},{"Name":"BulkItemsUndelivered","Unit":"Count"},{"Name":"S3PutsFailed","Unit":"Count"},{"Name":"BatchItemFailures","Unit":"Count"},{"Name":"RecordsUnfinished","Unit":"Count"},{"Name":"BulkBytes","Unit":"Bytes"},{"Name":"ArchiveBytes","Unit":"Bytes"},{"Name":"DecodeTime","Unit":"Milliseconds"},{"Name":"TransformTime","Unit":"Milliseconds"},{"Name":"EncodeTime","Unit":"Milliseconds"},{"Name":"ShipTime","Unit":"Milliseconds"},{"Name":"InvocationTime","Unit":"Milliseconds"},{"Name":"TransformTime.redact","Unit":"Milliseconds"}],"Namespace":"Sluicegate"}],"Timestamp":1700000000000}}"#]]
             .assert_eq(&line);
     }
 }

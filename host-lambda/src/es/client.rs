@@ -279,11 +279,11 @@ impl EsClient {
                     } else {
                         // One document the cluster will never accept in a request: a dead letter.
                         let error = format!(
-                            "a request with this document alone ({} bytes) is too large: {}",
+                            "content_too_long: a request with this document alone ({} bytes) is too large: {}",
                             part.body.body.len(),
                             excerpt(&response_body)
                         );
-                        warn!(status = 413, n_bytes = part.body.body.len(), "bulk item rejected as too large");
+                        debug!(status = 413, n_bytes = part.body.body.len(), "bulk item rejected as too large");
                         result.reject(part.item_idxs[0], 413, error, part.body.document(0));
                     }
                     continue;

@@ -53,14 +53,15 @@ fn check_pipeline(
     }
     let metrics = &handled.metrics;
     rendered += &format!(
-        "metrics: records={} in={} out={} dead_lettered={} rejected={} undelivered={} failures={}\n",
+        "metrics: records={} in={} out={} dead_lettered={} rejected={} undelivered={} failures={} s3_puts_failed={}\n",
         metrics.records,
         metrics.events_in,
         metrics.events_out,
         metrics.dead_lettered,
         metrics.bulk_rejected,
         metrics.bulk_undelivered,
-        metrics.batch_item_failures
+        metrics.batch_item_failures,
+        metrics.s3_puts_failed
     );
     expect.assert_eq(&rendered);
 }
@@ -98,7 +99,7 @@ fn a_clean_batch_reports_nothing() {
               document "b1"
               document "c1"
               document "c2"
-            metrics: records=3 in=5 out=5 dead_lettered=0 rejected=0 undelivered=0 failures=0
+            metrics: records=3 in=5 out=5 dead_lettered=0 rejected=0 undelivered=0 failures=0 s3_puts_failed=0
         "#]],
     );
 }
@@ -119,7 +120,7 @@ fn an_undelivered_item_reports_its_record_only() {
               document "b1"
               document "c1"
               document "c2"
-            metrics: records=3 in=5 out=5 dead_lettered=0 rejected=0 undelivered=1 failures=1
+            metrics: records=3 in=5 out=5 dead_lettered=0 rejected=0 undelivered=1 failures=1 s3_puts_failed=0
         "#]],
     );
 }
@@ -148,7 +149,7 @@ fn rejected_documents_become_dead_letters() {
               document "c2"
             dead-letter/year=2023/month=11/day=14/hour=22/logs-shardId-000000000000-100-bulk.ndjson.gz
               bulk seq="101" status 400: mapper_parsing_exception
-            metrics: records=3 in=5 out=5 dead_lettered=1 rejected=1 undelivered=0 failures=0
+            metrics: records=3 in=5 out=5 dead_lettered=1 rejected=1 undelivered=0 failures=0 s3_puts_failed=0
         "#]],
     );
 }
@@ -175,7 +176,7 @@ fn a_rejected_document_whose_dead_letter_is_not_stored_reports_its_record() {
               document "b1"
               document "c1"
               document "c2"
-            metrics: records=3 in=5 out=5 dead_lettered=1 rejected=1 undelivered=0 failures=1
+            metrics: records=3 in=5 out=5 dead_lettered=1 rejected=1 undelivered=0 failures=1 s3_puts_failed=1
         "#]],
     );
 }
@@ -193,7 +194,7 @@ fn an_archive_failure_reports_the_records_with_documents_in_it() {
             delivered: ["a1", "a2", "c1", "c2"]
             dead-letter/year=2023/month=11/day=14/hour=22/logs-shardId-000000000000-100.ndjson.gz
               decode seq="101" record data is not valid base64: Invalid symbol 32, offset 3.
-            metrics: records=3 in=4 out=4 dead_lettered=1 rejected=0 undelivered=0 failures=2
+            metrics: records=3 in=4 out=4 dead_lettered=1 rejected=0 undelivered=0 failures=2 s3_puts_failed=1
         "#]],
     );
 }
@@ -217,7 +218,7 @@ fn a_raw_archive_failure_reports_records_whose_events_were_all_rejected_too() {
             delivered: ["a1", "a2"]
             dead-letter/year=2023/month=11/day=14/hour=22/logs-shardId-000000000000-100-bulk.ndjson.gz
               bulk seq="101" status 400: mapper_parsing_exception
-            metrics: records=2 in=3 out=3 dead_lettered=1 rejected=1 undelivered=0 failures=2
+            metrics: records=2 in=3 out=3 dead_lettered=1 rejected=1 undelivered=0 failures=2 s3_puts_failed=1
         "#]],
     );
 }
@@ -241,7 +242,7 @@ fn undecodable_records_are_dead_lettered_and_reported_only_if_that_fails() {
               decode seq="101" record data is not valid base64: Invalid symbol 32, offset 3.
               decode seq="102" record is not gzip (first bytes [6e, 6f, 74, 20])
               decode seq="103" record is not cloudwatch logs subscription json: key must be a string at line 1 column 2
-            metrics: records=4 in=2 out=2 dead_lettered=3 rejected=0 undelivered=0 failures=0
+            metrics: records=4 in=2 out=2 dead_lettered=3 rejected=0 undelivered=0 failures=0 s3_puts_failed=0
         "#]],
     );
     check(
@@ -254,7 +255,7 @@ fn undecodable_records_are_dead_lettered_and_reported_only_if_that_fails() {
             archive/year=2023/month=11/day=14/hour=22/logs-shardId-000000000000-100.ndjson.gz
               document "a1"
               document "a2"
-            metrics: records=4 in=2 out=2 dead_lettered=3 rejected=0 undelivered=0 failures=3
+            metrics: records=4 in=2 out=2 dead_lettered=3 rejected=0 undelivered=0 failures=3 s3_puts_failed=1
         "#]],
     );
 }
@@ -278,7 +279,7 @@ fn records_the_transforms_did_not_finish_go_back_to_kinesis() {
         expect![[r#"
             batchItemFailures: ["100", "101"]
             delivered: []
-            metrics: records=2 in=2 out=0 dead_lettered=0 rejected=0 undelivered=0 failures=2
+            metrics: records=2 in=2 out=0 dead_lettered=0 rejected=0 undelivered=0 failures=2 s3_puts_failed=0
         "#]],
     );
 }
@@ -292,7 +293,7 @@ fn an_empty_batch_does_nothing() {
         expect![[r#"
             batchItemFailures: []
             delivered: []
-            metrics: records=0 in=0 out=0 dead_lettered=0 rejected=0 undelivered=0 failures=0
+            metrics: records=0 in=0 out=0 dead_lettered=0 rejected=0 undelivered=0 failures=0 s3_puts_failed=0
         "#]],
     );
 }
