@@ -148,6 +148,50 @@ impl Default for IndexTemplate {
 
 const FORBIDDEN: [char; 12] = ['\\', '/', '*', '?', '"', '<', '>', '|', ' ', ',', '#', ':'];
 
+/// Checks an index name a transform chose against Elasticsearch's rules (lowercase; not `.`
+/// or `..`; no leading `-`, `_` or `+`; none of `\ / * ? " < > | , # :` or a space; at most 255
+/// bytes) and, when `allowed` is given, against that pattern (`*` matches any text).
+pub fn check_index_name(name: &str, allowed: Option<&str>) -> Result<(), String> {
+    let refuse = |why: &str| Err(format!("index {name:?} set by the transform: {why}"));
+    if name.is_empty() || name == "." || name == ".." {
+        return refuse("not an index name");
+    }
+    if name.len() > 255 {
+        return refuse("longer than 255 bytes");
+    }
+    if name.starts_with(['-', '_', '+']) {
+        return refuse("index names cannot start with -, _ or +");
+    }
+    if name.chars().any(|c| c.is_ascii_uppercase()) {
+        return refuse("index names must be lowercase");
+    }
+    if name.chars().any(|c| FORBIDDEN.contains(&c) || c.is_control()) {
+        return refuse("it contains one of \\ / * ? \" < > | , # : or a space");
+    }
+    if let Some(pattern) = allowed
+        && !glob_matches(pattern, name)
+    {
+        return refuse(&format!("the pipeline allows only indices matching {pattern:?}"));
+    }
+    Ok(())
+}
+
+/// Whether `text` matches `pattern`, where `*` stands for any text.
+fn glob_matches(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or("");
+    let Some(mut rest) = text.strip_prefix(first) else { return false };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else { return rest.is_empty() };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
 /// Appends a log group name made index-safe: lowercase, forbidden characters as `-`, no leading
 /// `-` or `_` (`/aws/lambda/Orders` becomes `aws-lambda-orders`).
 fn push_index_safe(out: &mut String, log_group: &str) {
@@ -173,6 +217,26 @@ fn push_index_safe(out: &mut String, log_group: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transforms_choose_only_valid_allowed_indices() {
+        assert_eq!(check_index_name("logs-orders", None), Ok(()));
+        assert_eq!(check_index_name("cwl-app", Some("cwl-*")), Ok(()));
+        assert_eq!(check_index_name("a-b-c", Some("a*c")), Ok(()));
+        let refused = |name: &str, allowed: Option<&str>| check_index_name(name, allowed).unwrap_err();
+        assert_eq!(refused("Logs", None), r#"index "Logs" set by the transform: index names must be lowercase"#);
+        assert_eq!(refused("..", None), r#"index ".." set by the transform: not an index name"#);
+        assert_eq!(refused("_all", None), r#"index "_all" set by the transform: index names cannot start with -, _ or +"#);
+        assert!(refused("a b", None).contains("or a space"));
+        assert!(refused("a\nb", None).contains("or a space"));
+        assert!(refused(&"a".repeat(256), None).contains("longer than 255 bytes"));
+        assert_eq!(
+            refused("secrets", Some("cwl-*")),
+            r#"index "secrets" set by the transform: the pipeline allows only indices matching "cwl-*""#
+        );
+        assert!(!glob_matches("cwl-*-x", "cwl-x"));
+        assert!(glob_matches("*", ""));
+    }
 
     fn context(log_group: &str) -> Context<'_> {
         Context { owner: "1".into(), log_group: log_group.into(), log_stream: "s".into() }

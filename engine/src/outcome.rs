@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::archive::{ArchiveObject, object_key};
 use crate::bulk::BulkBody;
 use crate::dead_letter::DeadLetter;
+use crate::transform::TransformCounts;
 
 /// The result of running one batch through the pipeline.
 #[derive(Debug, Clone, Default)]
@@ -21,6 +22,8 @@ pub struct Outcome {
     pub batch: BatchKey,
     /// Time spent per stage.
     pub timings: Timings,
+    /// What each transform's failures came to, in chain order.
+    pub transforms: Vec<TransformCounts>,
 }
 
 /// What makes this batch's object keys: its stream, shard, first record and arrival time.
@@ -101,6 +104,10 @@ pub struct Summary {
     pub bulk_requests: usize,
     /// Bytes in the `_bulk` bodies.
     pub bulk_bytes: usize,
+    /// Per transform that failed on events or did not run some: what its policy made of them
+    /// (absent when every transform ran every event cleanly).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub transform_failures: Vec<TransformCounts>,
 }
 
 impl Outcome {
@@ -116,6 +123,7 @@ impl Outcome {
         }
         summary.bulk_requests = self.bulk.len();
         summary.bulk_bytes = self.bulk.iter().map(|body| body.body.len()).sum();
+        summary.transform_failures = self.transforms.iter().filter(|counts| !counts.is_clean()).cloned().collect();
         summary
     }
 }

@@ -268,6 +268,12 @@ impl Pipeline {
                 Original::Json(original),
             );
         }
+        for counts in &chain.counts {
+            match outcome.transforms.iter_mut().find(|known| known.name == counts.name) {
+                Some(total) => total.add(counts),
+                None => outcome.transforms.push(counts.clone()),
+            }
+        }
         for (name, spent) in chain.timings {
             match outcome.timings.per_transform.iter_mut().find(|(known, _)| *known == name) {
                 Some((_, total)) => *total += spent,

@@ -9,7 +9,8 @@
 //!   ],
 //!   "index_template": "cwl-{yyyy}.{MM}.{dd}",
 //!   "archive_stage": "documents",
-//!   "limits": {"call_timeout_ms": 200, "memory_mb": 64, "stack_kb": 512}
+//!   "limits": {"call_timeout_ms": 200, "memory_mb": 64, "stack_kb": 512, "max_frame_kb": 1024, "chain_memory_mb": 128},
+//!   "allowed_indices": "cwl-*"
 //! }
 //! ```
 //!
@@ -39,6 +40,8 @@ pub struct PipelineFile {
     pub archive_stage: Option<ArchiveStage>,
     /// Limits for every transform instance (defaults for what the file leaves out).
     pub limits: Limits,
+    /// The pattern (`*` for any text) an index set by a transform must match, when given.
+    pub allowed_indices: Option<String>,
 }
 
 /// One transform of the chain.
@@ -113,6 +116,8 @@ struct RawFile {
     archive_stage: Option<String>,
     #[serde(default)]
     limits: Option<RawLimits>,
+    #[serde(default)]
+    allowed_indices: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -122,6 +127,7 @@ struct RawLimits {
     memory_mb: Option<usize>,
     stack_kb: Option<usize>,
     max_frame_kb: Option<usize>,
+    chain_memory_mb: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -207,8 +213,17 @@ impl PipelineFile {
             if let Some(max_frame_kb) = raw.max_frame_kb {
                 limits.max_frame_bytes = in_range("limits.max_frame_kb", max_frame_kb as u64, 1, 65_536)? as usize * 1024;
             }
+            if let Some(chain_memory_mb) = raw.chain_memory_mb {
+                limits.chain_memory_bytes = in_range("limits.chain_memory_mb", chain_memory_mb as u64, 1, 65_536)? as usize * 1024 * 1024;
+            }
         }
-        Ok(PipelineFile { transforms, index_template, archive_stage, limits })
+        let allowed_indices = raw.allowed_indices;
+        if let Some(pattern) = &allowed_indices
+            && (pattern.is_empty() || pattern.chars().any(|c| c.is_ascii_uppercase() || c.is_whitespace()))
+        {
+            return Err(format!("allowed_indices is {pattern:?}: a lowercase index pattern, `*` for any text"));
+        }
+        Ok(PipelineFile { transforms, index_template, archive_stage, limits, allowed_indices })
     }
 
     /// Loads every module from its file (precompiled when possible, after checking a pinned
@@ -236,7 +251,7 @@ impl PipelineFile {
             .zip(modules)
             .map(|(entry, module)| StageSpec { name: entry.name.clone(), module, config: entry.config.clone(), on_error: entry.on_error })
             .collect();
-        Chain::new(host, specs).map_err(transform_error)
+        Chain::new(host, specs).map(|chain| chain.allow_indices(self.allowed_indices.clone())).map_err(transform_error)
     }
 }
 

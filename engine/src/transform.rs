@@ -26,6 +26,40 @@ pub struct ChainOutcome<'a> {
     pub unfinished: Vec<Event<'a>>,
     /// Time spent in each transform, in chain order.
     pub timings: Vec<(String, Duration)>,
+    /// What each transform's failures came to, in chain order.
+    pub counts: Vec<TransformCounts>,
+}
+
+/// The events one transform failed on, by what its `on_error` policy made of them, and the
+/// events it did not run, so that a policy never acts unseen.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TransformCounts {
+    /// The transform.
+    pub name: String,
+    /// Events it failed on that became dead letters.
+    pub failed: u64,
+    /// Events it failed on that went on unchanged (`on_error: pass`).
+    pub passed: u64,
+    /// Events it failed on that were dropped (`on_error: drop`).
+    pub dropped: u64,
+    /// Events it did not run (the deadline, or its trap budget, came first): their records go
+    /// back to Kinesis.
+    pub not_run: u64,
+}
+
+impl TransformCounts {
+    /// Adds `other`'s counts (of the same transform) to these.
+    pub fn add(&mut self, other: &TransformCounts) {
+        self.failed += other.failed;
+        self.passed += other.passed;
+        self.dropped += other.dropped;
+        self.not_run += other.not_run;
+    }
+
+    /// Whether nothing failed and everything ran.
+    pub fn is_clean(&self) -> bool {
+        self.failed + self.passed + self.dropped + self.not_run == 0
+    }
 }
 
 /// An event a transform failed on, under an `on_error: dead-letter` policy.

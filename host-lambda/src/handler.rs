@@ -162,6 +162,7 @@ impl<B: BulkSink, A: ArchiveSink> Handler<B, A> {
             decode: outcome.timings.decode,
             transform: outcome.timings.transform,
             per_transform: outcome.timings.per_transform.clone(),
+            transforms: outcome.transforms.clone(),
             encode: outcome.timings.encode,
             ship: shipping.elapsed(),
             total: started.elapsed(),

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
+use sluicegate_engine::transform::TransformCounts;
 
 /// The metric namespace.
 pub const NAMESPACE: &str = "Sluicegate";
@@ -49,6 +50,8 @@ pub struct InvocationMetrics {
     pub transform: Duration,
     /// Each transform, in chain order.
     pub per_transform: Vec<(String, Duration)>,
+    /// What each transform's failures came to, in chain order.
+    pub transforms: Vec<TransformCounts>,
     /// Documents, bodies and archive objects.
     pub encode: Duration,
     /// `_bulk` and S3, concurrently.
@@ -60,21 +63,29 @@ pub struct InvocationMetrics {
 impl InvocationMetrics {
     /// The EMF line (JSON, no newline) with `function_name` as the one dimension.
     pub fn emf_line(&self, function_name: &str, timestamp_ms: u64) -> String {
-        let counts = [
-            ("Records", self.records),
-            ("EventsIn", self.events_in),
-            ("EventsOut", self.events_out),
-            ("EventsDropped", self.dropped),
-            ("DeadLettered", self.dead_lettered),
-            ("BulkRequests", self.bulk_requests),
-            ("BulkItemsRetried", self.bulk_items_retried),
-            ("BulkItemsDegraded", self.bulk_degraded),
-            ("BulkItemsRejected", self.bulk_rejected),
-            ("BulkItemsUndelivered", self.bulk_undelivered),
-            ("S3PutsFailed", self.s3_puts_failed),
-            ("BatchItemFailures", self.batch_item_failures),
-            ("RecordsUnfinished", self.records_unfinished),
+        let mut counts: Vec<(String, u64)> = vec![
+            ("Records".to_owned(), self.records),
+            ("EventsIn".to_owned(), self.events_in),
+            ("EventsOut".to_owned(), self.events_out),
+            ("EventsDropped".to_owned(), self.dropped),
+            ("DeadLettered".to_owned(), self.dead_lettered),
+            ("BulkRequests".to_owned(), self.bulk_requests),
+            ("BulkItemsRetried".to_owned(), self.bulk_items_retried),
+            ("BulkItemsDegraded".to_owned(), self.bulk_degraded),
+            ("BulkItemsRejected".to_owned(), self.bulk_rejected),
+            ("BulkItemsUndelivered".to_owned(), self.bulk_undelivered),
+            ("S3PutsFailed".to_owned(), self.s3_puts_failed),
+            ("BatchItemFailures".to_owned(), self.batch_item_failures),
+            ("RecordsUnfinished".to_owned(), self.records_unfinished),
         ];
+        // Per transform, so that `pass` and `drop` policies are never silent (and can alarm).
+        for counts_of in &self.transforms {
+            let name = &counts_of.name;
+            counts.push((format!("TransformFailed.{name}"), counts_of.failed));
+            counts.push((format!("TransformPassedOnError.{name}"), counts_of.passed));
+            counts.push((format!("TransformDroppedOnError.{name}"), counts_of.dropped));
+            counts.push((format!("TransformNotRun.{name}"), counts_of.not_run));
+        }
         let bytes = [("BulkBytes", self.bulk_bytes), ("ArchiveBytes", self.archive_bytes)];
         let mut times = vec![
             ("DecodeTime".to_owned(), self.decode),
@@ -89,7 +100,7 @@ impl InvocationMetrics {
         let mut root = Map::new();
         for (name, value) in counts {
             definitions.push(json!({"Name": name, "Unit": "Count"}));
-            root.insert(name.to_owned(), json!(value));
+            root.insert(name, json!(value));
         }
         for (name, value) in bytes {
             definitions.push(json!({"Name": name, "Unit": "Bytes"}));

@@ -11,7 +11,8 @@ use super::WasmError;
 use super::host::{LoadedModule, WasmHost};
 use super::instance::{Decision, Instance};
 use crate::event::{Context, Event};
-use crate::transform::{ChainOutcome, Failure, Transforms};
+use crate::index::check_index_name;
+use crate::transform::{ChainOutcome, Failure, TransformCounts, Transforms};
 
 /// What happens to an event a transform fails on (an error, a panic, a trap, a deadline).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -51,6 +52,8 @@ struct Stage {
 pub struct Chain {
     host: WasmHost,
     stages: Vec<Stage>,
+    /// The pattern an index set by a transform must match, when the pipeline restricts them.
+    allowed_indices: Option<String>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -59,11 +62,14 @@ impl std::fmt::Debug for Chain {
     }
 }
 
-/// Traps per transform and call of [`Transforms::apply`] (one slice of a batch, about 4 MiB of
-/// inflated records) after which the rest of the slice gets the `on_error` policy without
-/// running: a transform that traps on everything (or loops on everything) would otherwise cost
-/// two calls per event.
-const MAX_TRAPS_PER_BATCH: usize = 32;
+/// How long, in call timeouts, the calls of one transform that fail may take together in one
+/// call of [`Transforms::apply`] (one slice of a batch, about 4 MiB of inflated records). Past it
+/// the transform's remaining events of the slice are not run and go back to Kinesis
+/// (unfinished), never to the `on_error` policy: an event gets the policy only for its own
+/// failure. Isolating one looping event among a thousand costs about eleven timeouts; panics
+/// and errors cost microseconds each, so a few bad lines never reach the budget, while a module
+/// that loops on everything costs a bounded time per slice.
+const TRAP_BUDGET_TIMEOUTS: u32 = 16;
 
 /// How close to the batch deadline a failed call counts as cut short by it: the epoch ticker can
 /// interrupt up to a tick early.
@@ -78,7 +84,14 @@ impl Chain {
             let instance = Instance::new(host, &name, &spec.module, spec.config.as_bytes())?;
             stages.push(Stage { name, module: spec.module, config: spec.config, on_error: spec.on_error, instance: Some(instance) });
         }
-        Ok(Chain { host: host.clone(), stages })
+        Ok(Chain { host: host.clone(), stages, allowed_indices: None })
+    }
+
+    /// Restricts the indices a transform may set to those matching `pattern` (`*` for any text);
+    /// an event given another fails in that transform, with the reason.
+    pub fn allow_indices(mut self, pattern: Option<String>) -> Chain {
+        self.allowed_indices = pattern;
+        self
     }
 
     /// The transforms' names, in order.
@@ -104,7 +117,18 @@ impl Transforms for Chain {
             let started = Instant::now();
             let decisions = stage.run(&self.host, &frame_contexts, &events, deadline);
             let mut kept = Vec::with_capacity(events.len());
+            let mut counts = TransformCounts { name: stage.name.to_string(), ..TransformCounts::default() };
             for (event, decision) in events.into_iter().zip(decisions) {
+                // A transform may choose an index only within the rules and the pipeline's pattern.
+                let decision = match decision {
+                    Decision::Modified { index: Some(Some(ref index)), .. } => {
+                        match check_index_name(index, self.allowed_indices.as_deref()) {
+                            Ok(()) => decision,
+                            Err(reason) => Decision::Failed(reason),
+                        }
+                    }
+                    other => other,
+                };
                 match decision {
                     Decision::Keep => kept.push(event),
                     Decision::Drop => outcome.dropped.push(event),
@@ -124,20 +148,39 @@ impl Transforms for Chain {
                         }
                         kept.push(event);
                     }
-                    Decision::Unfinished => outcome.unfinished.push(event),
+                    Decision::Unfinished | Decision::NotRun => {
+                        counts.not_run += 1;
+                        outcome.unfinished.push(event);
+                    }
                     Decision::Failed(reason) => match stage.on_error {
-                        OnError::DeadLetter => outcome.failed.push(Failure { event, transform: stage.name.to_string(), reason }),
-                        OnError::Drop => outcome.dropped.push(event),
-                        OnError::Pass => kept.push(event),
+                        OnError::DeadLetter => {
+                            counts.failed += 1;
+                            outcome.failed.push(Failure { event, transform: stage.name.to_string(), reason });
+                        }
+                        OnError::Drop => {
+                            counts.dropped += 1;
+                            outcome.dropped.push(event);
+                        }
+                        OnError::Pass => {
+                            counts.passed += 1;
+                            kept.push(event);
+                        }
                     },
                 }
             }
             events = kept;
             outcome.timings.push((stage.name.to_string(), started.elapsed()));
+            outcome.counts.push(counts);
         }
         outcome.kept = events;
         outcome
     }
+}
+
+/// The time the failing calls of one transform may still take in this slice.
+struct TrapBudget {
+    spent: Duration,
+    limit: Duration,
 }
 
 impl Stage {
@@ -155,7 +198,7 @@ impl Stage {
             })
             .collect();
         let mut decisions = Vec::with_capacity(events.len());
-        let mut n_traps = 0;
+        let mut budget = TrapBudget { spent: Duration::ZERO, limit: host.limits.call_timeout * TRAP_BUDGET_TIMEOUTS };
         let mut start = 0;
         while start < frame_events.len() {
             // Chunks by size keep the guest's memory small on large batches; the contexts table
@@ -170,10 +213,19 @@ impl Stage {
                 chunk_bytes += event_bytes;
                 end += 1;
             }
-            self.decide(host, contexts, &frame_events[start..end], deadline, &mut n_traps, &mut decisions);
+            self.decide(host, contexts, &frame_events[start..end], deadline, &mut budget, &mut decisions);
             start = end;
         }
-        decisions
+        let n_not_run = decisions.iter().filter(|decision| matches!(decision, Decision::NotRun)).count();
+        if n_not_run > 0 {
+            eprintln!(
+                "transform {}: its failing calls took {} ms in this batch, past its budget of {} ms: {n_not_run} events not run, their records go back to Kinesis",
+                self.name,
+                budget.spent.as_millis(),
+                budget.limit.as_millis()
+            );
+        }
+        decisions.into_iter().map(|decision| if matches!(decision, Decision::NotRun) { Decision::Unfinished } else { decision }).collect()
     }
 
     fn decide(
@@ -182,18 +234,18 @@ impl Stage {
         contexts: &[FrameContext<'_>],
         events: &[FrameEvent<'_>],
         deadline: Option<Instant>,
-        n_traps: &mut usize,
+        budget: &mut TrapBudget,
         decisions: &mut Vec<Decision>,
     ) {
         if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
             decisions.extend(events.iter().map(|_| Decision::Unfinished));
             return;
         }
-        if *n_traps >= MAX_TRAPS_PER_BATCH {
-            let reason = format!("not run: the transform trapped {n_traps} times in this batch");
-            decisions.extend(events.iter().map(|_| Decision::Failed(reason.clone())));
+        if budget.spent >= budget.limit {
+            decisions.extend(events.iter().map(|_| Decision::NotRun));
             return;
         }
+        let started = Instant::now();
         let instance = match self.instance.take() {
             Some(instance) => Ok(instance),
             None => Instance::new(host, &self.name, &self.module, self.config.as_bytes()),
@@ -201,9 +253,10 @@ impl Stage {
         let mut instance = match instance {
             Ok(instance) => instance,
             Err(error) => {
-                *n_traps += 1;
-                let reason = error.to_string();
-                decisions.extend(events.iter().map(|_| Decision::Failed(reason.clone())));
+                // The events did not run: they go back to Kinesis rather than to the policy.
+                budget.spent += started.elapsed().max(host.limits.call_timeout);
+                eprintln!("transform {}: cannot make a new instance: {error}", self.name);
+                decisions.extend(events.iter().map(|_| Decision::NotRun));
                 return;
             }
         };
@@ -222,14 +275,14 @@ impl Stage {
                     decisions.extend(events.iter().map(|_| Decision::Unfinished));
                     return;
                 }
-                *n_traps += 1;
+                budget.spent += started.elapsed();
                 if events.len() == 1 {
                     decisions.push(Decision::Failed(reason));
                     return;
                 }
                 let (left, right) = events.split_at(events.len() / 2);
-                self.decide(host, contexts, left, deadline, n_traps, decisions);
-                self.decide(host, contexts, right, deadline, n_traps, decisions);
+                self.decide(host, contexts, left, deadline, budget, decisions);
+                self.decide(host, contexts, right, deadline, budget, decisions);
             }
         }
     }

@@ -18,7 +18,9 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(1);
 /// Longest panic message or log line taken from a guest.
 pub(crate) const MAX_GUEST_TEXT: usize = 4096;
 /// Log lines a guest may send per call; the rest are counted, not printed.
-const MAX_LOG_LINES_PER_CALL: u32 = 100;
+pub(crate) const MAX_LOG_LINES_PER_CALL: u32 = 100;
+/// Longest guest log line printed, in bytes; longer ones are cut.
+const MAX_LOG_LINE_BYTES: usize = 1024;
 /// Set (to anything), the host writes every module it loads into `/tmp/perf-<pid>.map`, the
 /// file `perf report` reads to name code it finds no symbols for: samples in a transform's
 /// compiled code then show as `transform::function` instead of bare addresses. For profiling
@@ -36,11 +38,21 @@ pub struct Limits {
     pub stack_bytes: usize,
     /// Largest frame sent in one call; a batch larger than this goes in several calls.
     pub max_frame_bytes: usize,
+    /// Largest linear memory of all the instances of a host together (every transform of the
+    /// chain, and the instance being remade after a trap): six modules that each fill their own
+    /// cap must not take six times it.
+    pub chain_memory_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { call_timeout: Duration::from_millis(200), memory_bytes: 64 << 20, stack_bytes: 512 << 10, max_frame_bytes: 1 << 20 }
+        Limits {
+            call_timeout: Duration::from_millis(200),
+            memory_bytes: 64 << 20,
+            stack_bytes: 512 << 10,
+            max_frame_bytes: 1 << 20,
+            chain_memory_bytes: 128 << 20,
+        }
     }
 }
 
@@ -54,6 +66,9 @@ pub struct WasmHost {
     perf_map: bool,
     /// The engine's compatibility key (`artifact.rs`), computed once.
     pub(crate) compatibility_key: [u8; 32],
+    /// Bytes of linear memory all live instances of this host hold, against
+    /// [`Limits::chain_memory_bytes`].
+    pub(crate) chain_memory: Arc<std::sync::atomic::AtomicUsize>,
     _ticker: Arc<Ticker>,
 }
 
@@ -116,7 +131,7 @@ impl WasmHost {
                 let state = caller.data_mut();
                 state.n_log_lines += 1;
                 if state.n_log_lines <= MAX_LOG_LINES_PER_CALL {
-                    eprintln!("transform {}: {}", state.name, line.unwrap_or_default());
+                    eprintln!("transform {} log: {}", state.name, log_line(&line.unwrap_or_default()));
                 }
             })
             .and_then(|linker| {
@@ -131,7 +146,15 @@ impl WasmHost {
             .map_err(|error| WasmError::Engine { reason: format!("cannot start the epoch ticker: {error}") })?;
         let perf_map = std::env::var_os(PERF_MAP_ENV).is_some();
         let compatibility_key = super::artifact::compatibility_key(&engine);
-        Ok(WasmHost { engine, linker: Arc::new(linker), limits, perf_map, compatibility_key, _ticker: Arc::new(ticker) })
+        Ok(WasmHost {
+            engine,
+            linker: Arc::new(linker),
+            limits,
+            perf_map,
+            compatibility_key,
+            chain_memory: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            _ticker: Arc::new(ticker),
+        })
     }
 
     /// The limits every instance runs under.
@@ -246,6 +269,28 @@ fn older_than(file: &Path, than: &Path) -> bool {
 pub fn precompile(bytes: &[u8], limits: &Limits, target: Option<&str>) -> Result<Vec<u8>, WasmError> {
     let engine = Engine::new(&config(limits, target)?).map_err(|error| WasmError::Engine { reason: error.to_string() })?;
     engine.precompile_module(bytes).map_err(|error| WasmError::Precompile { reason: format!("{error:#}") })
+}
+
+/// A guest's log line as data: control characters and line breaks escaped (`\n`, `\u{1b}`),
+/// so that no guest can end the host's line and forge another (a host log line, an embedded
+/// metric), and cut at [`MAX_LOG_LINE_BYTES`].
+pub(crate) fn log_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_LOG_LINE_BYTES) + 16);
+    for c in text.chars() {
+        if out.len() >= MAX_LOG_LINE_BYTES {
+            out.push_str("… (cut)");
+            break;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => out.push_str(&c.escape_unicode().to_string()),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Reads up to [`MAX_GUEST_TEXT`] bytes of text the guest points at; `None` when out of bounds.

@@ -2,6 +2,7 @@
 //! guest answers.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use sluicegate_sdk::abi::{self, FrameContext, FrameEvent, Patch, Reply, Verdict};
@@ -21,16 +22,48 @@ pub(crate) struct HostState {
 struct Limiter {
     memory_bytes: usize,
     /// The size a refused memory growth asked for, to name it in the failure.
-    refused: Option<usize>,
+    refused: Option<Refusal>,
+    /// What all the host's instances hold, and the cap on it.
+    chain_memory: Arc<AtomicUsize>,
+    chain_memory_bytes: usize,
+    /// What this instance added to `chain_memory`, given back when it is dropped.
+    accounted: usize,
+    /// The last growth accounted, taken back should the growth itself fail.
+    last_growth: usize,
+}
+
+/// A memory growth the limits refused.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    /// Past the instance's cap: the size asked for.
+    Instance(usize),
+    /// Past the chain's cap: the instances' total it would have made.
+    Chain(usize),
 }
 
 impl ResourceLimiter for Limiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired > self.memory_bytes {
-            self.refused = Some(desired);
+            self.refused = Some(Refusal::Instance(desired));
             return Ok(false);
         }
+        let growth = desired.saturating_sub(current);
+        let total = self.chain_memory.fetch_add(growth, Ordering::SeqCst) + growth;
+        if total > self.chain_memory_bytes {
+            self.chain_memory.fetch_sub(growth, Ordering::SeqCst);
+            self.refused = Some(Refusal::Chain(total));
+            return Ok(false);
+        }
+        self.accounted += growth;
+        self.last_growth = growth;
         Ok(true)
+    }
+
+    fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.chain_memory.fetch_sub(self.last_growth, Ordering::SeqCst);
+        self.accounted -= self.last_growth;
+        self.last_growth = 0;
+        Ok(())
     }
 
     fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
@@ -66,6 +99,8 @@ pub(crate) enum Decision {
     /// The batch's deadline came before the event was done: not the event's fault, so no
     /// policy applies; its record is tried again.
     Unfinished,
+    /// The transform's trap budget ran out before the event ran: unfinished too, but said so.
+    NotRun,
 }
 
 pub(crate) struct Instance {
@@ -82,14 +117,26 @@ impl Instance {
             name: Arc::clone(name),
             panic_message: None,
             n_log_lines: 0,
-            limiter: Limiter { memory_bytes: host.limits.memory_bytes, refused: None },
+            limiter: Limiter {
+                memory_bytes: host.limits.memory_bytes,
+                refused: None,
+                chain_memory: Arc::clone(&host.chain_memory),
+                chain_memory_bytes: host.limits.chain_memory_bytes,
+                accounted: 0,
+                last_growth: 0,
+            },
         };
         let mut store = Store::new(&host.engine, state);
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(deadline_ticks(host, None));
         let instantiate_error = |error: wasmtime::Error| WasmError::Instantiate { name: name.to_string(), reason: format!("{error:#}") };
-        let instance = module.pre.instantiate(&mut store).map_err(instantiate_error)?;
+        // The start function runs here: a trap in it (a loop past the deadline, the memory cap)
+        // is named like one in a call, on one line.
+        let instance = module
+            .pre
+            .instantiate(&mut store)
+            .map_err(|error| WasmError::Instantiate { name: name.to_string(), reason: trap_reason(store.data_mut(), &error, host) })?;
         let memory = instance.get_memory(&mut store, abi::MEMORY_EXPORT).ok_or_else(|| WasmError::MissingExport {
             name: name.to_string(),
             version: abi::ABI_VERSION,
@@ -111,9 +158,9 @@ impl Instance {
         let mut instance = Instance { store, memory, buffer, process };
         let init_error = |reason: String| WasmError::Init { name: name.to_string(), reason };
         let len = i32::try_from(config.len()).map_err(|_| init_error("configuration larger than 2 GiB".to_owned()))?;
-        let at = instance.reserve(config.len()).map_err(init_error)?;
+        let at = instance.reserve(config.len(), host).map_err(init_error)?;
         instance.memory.data_mut(&mut instance.store)[at..at + config.len()].copy_from_slice(config);
-        let area = init.call(&mut instance.store, len).map_err(|error| init_error(instance.trap_reason(&error, host)))?;
+        let area = init.call(&mut instance.store, len).map_err(|error| init_error(trap_reason(instance.store.data_mut(), &error, host)))?;
         if area != 0 {
             let text = instance.area(area).map_err(init_error)?;
             // The text goes into a start-up error message: a few kilobytes say all there is.
@@ -138,9 +185,19 @@ impl Instance {
         self.store.set_epoch_deadline(deadline_ticks(host, deadline));
         let len = abi::frame_len(contexts, events);
         let len_arg = i32::try_from(len).map_err(|_| format!("frame of {len} bytes is too large"))?;
-        let at = self.reserve(len)?;
+        let at = self.reserve(len, host)?;
         abi::write_frame(&mut self.memory.data_mut(&mut self.store)[at..at + len], contexts, events);
-        let area = self.process.call(&mut self.store, len_arg).map_err(|error| self.trap_reason(&error, host))?;
+        let area = self.process.call(&mut self.store, len_arg).map_err(|error| trap_reason(self.store.data_mut(), &error, host));
+        let n_log_lines = self.store.data().n_log_lines;
+        if n_log_lines > super::host::MAX_LOG_LINES_PER_CALL {
+            eprintln!(
+                "transform {} log: {} more lines of this call not printed (at most {} a call)",
+                self.store.data().name,
+                n_log_lines - super::host::MAX_LOG_LINES_PER_CALL,
+                super::host::MAX_LOG_LINES_PER_CALL
+            );
+        }
+        let area = area?;
         let bytes = self.area(area)?;
         let cap = reply_cap(len, events.len());
         if bytes.len() > cap {
@@ -169,9 +226,10 @@ impl Instance {
     }
 
     /// Asks the guest for an input buffer of `len` bytes and checks where it put it.
-    fn reserve(&mut self, len: usize) -> Result<usize, String> {
+    fn reserve(&mut self, len: usize, host: &WasmHost) -> Result<usize, String> {
         let len_arg = i32::try_from(len).map_err(|_| format!("{len} bytes do not fit the guest"))?;
-        let at = self.buffer.call(&mut self.store, len_arg).map_err(|error| format!("{error:#}"))? as u32 as usize;
+        let at =
+            self.buffer.call(&mut self.store, len_arg).map_err(|error| trap_reason(self.store.data_mut(), &error, host))? as u32 as usize;
         let size = self.memory.data_size(&self.store);
         if at.checked_add(len).is_none_or(|end| end > size) {
             return Err(format!("the transform's buffer for {len} bytes at {at} lies outside its memory of {size} bytes"));
@@ -187,22 +245,39 @@ impl Instance {
         data.get(at..at + len)
             .ok_or_else(|| format!("the transform answered with {len} bytes at {at}, outside its memory of {} bytes", data.len()))
     }
+}
 
-    /// Names what made a call fail: the guest's panic, the memory cap, the deadline or the trap.
-    fn trap_reason(&mut self, error: &wasmtime::Error, host: &WasmHost) -> String {
-        let state = self.store.data_mut();
-        if let Some(message) = state.panic_message.take() {
-            return message;
-        }
-        if let Some(desired) = state.limiter.refused.take() {
+impl Drop for Instance {
+    fn drop(&mut self) {
+        // What this instance held of the chain's memory is free again.
+        let limiter = &self.store.data().limiter;
+        limiter.chain_memory.fetch_sub(limiter.accounted, Ordering::SeqCst);
+    }
+}
+
+/// Names what made a call fail, on one line: the guest's panic, a memory cap, the deadline, the
+/// stack cap or the trap (without wasmtime's backtrace).
+fn trap_reason(state: &mut HostState, error: &wasmtime::Error, host: &WasmHost) -> String {
+    if let Some(message) = state.panic_message.take() {
+        return message;
+    }
+    match state.limiter.refused.take() {
+        Some(Refusal::Instance(desired)) => {
             return format!("memory cap exceeded: the transform asked for {desired} bytes, the cap is {} bytes", host.limits.memory_bytes);
         }
-        match error.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => format!("deadline exceeded: the call ran past {} ms", host.limits.call_timeout.as_millis()),
-            Some(Trap::StackOverflow) => format!("stack overflow: the stack cap is {} bytes", host.limits.stack_bytes),
-            Some(trap) => trap.to_string(),
-            None => format!("{error:#}"),
+        Some(Refusal::Chain(total)) => {
+            return format!(
+                "chain memory cap exceeded: the transforms together would hold {total} bytes, the cap is {} bytes",
+                host.limits.chain_memory_bytes
+            );
         }
+        None => {}
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => format!("deadline exceeded: the call ran past {} ms", host.limits.call_timeout.as_millis()),
+        Some(Trap::StackOverflow) => format!("stack overflow: the stack cap is {} bytes", host.limits.stack_bytes),
+        Some(trap) => trap.to_string(),
+        None => error.to_string().lines().next().unwrap_or_default().to_owned(),
     }
 }
 

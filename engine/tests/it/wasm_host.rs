@@ -142,7 +142,7 @@ fn hostile_events_are_isolated_and_cost_at_most_their_deadline() {
     assert_eq!(rendered.lines().count() - failures.len(), 58, "{rendered}");
     expect![[r#"
         [
-            "5: failed in hostile: panicked at test-guest/src/lib.rs:44:13: guest panicked on event 5",
+            "5: failed in hostile: panicked at test-guest/src/lib.rs:47:13: guest panicked on event 5",
             "20: failed in hostile: deadline exceeded: the call ran past 100 ms",
             "33: failed in hostile: memory cap exceeded: the transform asked for 68026368 bytes, the cap is 67108864 bytes",
             "40: failed in hostile: memory cap exceeded: the transform asked for 538116096 bytes, the cap is 67108864 bytes",
@@ -363,4 +363,93 @@ fn a_perf_map_names_every_compiled_function_once() {
         assert!(ranges.len() > 10);
         assert!(ranges.windows(2).all(|pair| pair[0].1 <= pair[1].0), "functions overlap");
     }
+}
+
+// Regression: after 32 traps in a slice, the remaining events got the transform's `on_error`
+// policy without running, so a few crafted lines made healthy events ship unredacted (`pass`)
+// or vanish (`drop`). A policy now applies only to an event's own failure.
+#[test]
+fn a_few_bad_events_cannot_make_healthy_ones_skip_the_transform() {
+    let host = WasmHost::new(limits()).unwrap();
+    for on_error in [OnError::Pass, OnError::Drop, OnError::DeadLetter] {
+        let mut messages: Vec<String> = (0..1000).map(|i| format!("upper {i}")).collect();
+        for bad in [3, 250, 611, 998] {
+            messages[bad] = "panic".to_owned();
+        }
+        let (contexts, events) = batch(&messages.iter().map(String::as_str).collect::<Vec<_>>());
+        let mut chain = Chain::new(&host, vec![stage(&host, "redactor", &guests::module("test_guest"), "{}", on_error)]).unwrap();
+        let outcome = chain.apply(&contexts, events, None);
+        let changed = outcome.kept.iter().filter(|event| event.message.starts_with("UPPER")).count();
+        assert_eq!(changed, 996, "{on_error:?}: every healthy event ran");
+        let counts = &outcome.counts[0];
+        let failed_by_policy = counts.failed + counts.passed + counts.dropped;
+        assert_eq!((failed_by_policy, counts.not_run), (4, 0), "{on_error:?}: {counts:?}");
+    }
+}
+
+/// A module that loops on every event costs a bounded time per slice, and what it did not run
+/// goes back to Kinesis (unfinished), never to its policy.
+#[test]
+fn a_module_that_loops_on_everything_costs_a_bounded_time_and_runs_nothing_by_policy() {
+    let call_timeout = Duration::from_millis(10);
+    let host = WasmHost::new(Limits { call_timeout, ..Limits::default() }).unwrap();
+    let messages: Vec<&str> = std::iter::repeat_n("loop", 200).collect();
+    for on_error in [OnError::Pass, OnError::Drop] {
+        let (contexts, events) = batch(&messages);
+        let mut chain = Chain::new(&host, vec![stage(&host, "looper", &guests::module("test_guest"), "{}", on_error)]).unwrap();
+        let started = Instant::now();
+        let outcome = chain.apply(&contexts, events, None);
+        let elapsed = started.elapsed();
+        let counts = &outcome.counts[0];
+        // Sixteen timeouts of failing calls isolate a few events; the rest are not run.
+        assert!(counts.not_run > 150 && counts.not_run == outcome.unfinished.len() as u64, "{on_error:?}: {counts:?}");
+        assert_eq!(counts.passed + counts.dropped + counts.not_run, 200, "{on_error:?}: {counts:?}");
+        assert!(outcome.kept.len() as u64 == counts.passed && outcome.dropped.len() as u64 == counts.dropped, "{on_error:?}");
+        assert!(elapsed < Duration::from_secs(2), "{on_error:?}: took {elapsed:?}");
+    }
+}
+
+/// Six modules that each fill their own cap must not take six times it: the chain's instances
+/// share one cap, and the event that would cross it fails in the transform that asked.
+#[test]
+fn the_chain_shares_one_memory_cap() {
+    let host = WasmHost::new(Limits { memory_bytes: 64 << 20, chain_memory_bytes: 100 << 20, ..limits() }).unwrap();
+    let specs =
+        (0..3).map(|stage_idx| stage(&host, &format!("holder{stage_idx}"), &guests::module("test_guest"), "{}", OnError::Pass)).collect();
+    let mut chain = Chain::new(&host, specs).unwrap();
+    let (contexts, events) = batch(&["hold 40"]);
+    let outcome = chain.apply(&contexts, events, None);
+    let failed: Vec<u64> = outcome.counts.iter().map(|counts| counts.passed).collect();
+    // Two instances hold 40 MiB each; the third cannot take 40 more under 100 MiB.
+    assert_eq!(failed, [0, 0, 1], "{:?}", outcome.counts);
+    assert_eq!(outcome.kept.len(), 1, "passed through by its policy");
+    // The trapped instance gave its memory back: a small event runs in every stage again.
+    let (contexts, events) = batch(&["upper x"]);
+    let outcome = chain.apply(&contexts, events, None);
+    assert!(outcome.counts.iter().all(|counts| counts.is_clean()), "{:?}", outcome.counts);
+}
+
+#[test]
+fn a_transform_sets_only_valid_allowed_indices() {
+    let host = WasmHost::new(limits()).unwrap();
+    let spec = stage(&host, "router", &guests::module("test_guest"), "{}", OnError::DeadLetter);
+    let mut chain = Chain::new(&host, vec![spec]).unwrap().allow_indices(Some("cwl-*".to_owned()));
+    expect![[r#"
+        0: kept index cwl-orders
+        1: failed in router: index "secrets" set by the transform: the pipeline allows only indices matching "cwl-*"
+        2: failed in router: index "Cwl-UPPER" set by the transform: index names must be lowercase
+    "#]]
+    .assert_eq(&render_chain(&mut chain, &["index cwl-orders", "index secrets", "index Cwl-UPPER"]));
+}
+
+/// A start function that loops is cut at the deadline and said so on one line, like a call.
+#[test]
+fn a_looping_start_function_reports_the_deadline() {
+    let host = WasmHost::new(limits()).unwrap();
+    let looping = lying_module("i64.const 0")
+        .replace("(memory (export \"memory\") 2)", "(memory (export \"memory\") 2) (func $spin (loop $again (br $again))) (start $spin)");
+    let module = host.compile("spinner", Path::new("spinner.wasm"), &wat::parse_str(looping).unwrap()).unwrap();
+    let spec = StageSpec { name: "spinner".to_owned(), module, config: "{}".to_owned(), on_error: OnError::DeadLetter };
+    let error = Chain::new(&host, vec![spec]).unwrap_err().to_string();
+    assert_eq!(error, "transform spinner: cannot instantiate: deadline exceeded: the call ran past 100 ms");
 }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use sluicegate_engine::decode::Decoder;
 use sluicegate_engine::document::write_document;
 use sluicegate_engine::kinesis::KinesisEvent;
-use sluicegate_engine::transform::Transforms;
+use sluicegate_engine::transform::{TransformCounts, Transforms};
 use sluicegate_engine::wasm::{Chain, Limits, OnError, StageSpec, WasmHost};
 use sluicegate_engine::{Context, Event};
 
@@ -40,6 +40,10 @@ pub struct CheckArgs {
     /// One JSON object per event (`verdict`, `event` as shipped, `error`, `micros`) instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Exit 0 even when a transform failed on an event (by default any failure, a failure a
+    /// policy passed or dropped, an event not run, or a record that does not decode exits 1).
+    #[arg(long)]
+    pub allow_failures: bool,
     /// Deadline of one call, in milliseconds (1 to 900000); default the Lambda's (200, or the
     /// pipeline's `limits.call_timeout_ms`).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=900_000), conflicts_with = "pipeline")]
@@ -73,12 +77,12 @@ struct Sample {
     message: String,
 }
 
-fn samples(text: &str) -> anyhow::Result<Vec<Sample>> {
+fn samples(text: &str, n_bad_records: &mut usize) -> anyhow::Result<Vec<Sample>> {
     if text.trim_start().starts_with('{')
         && let Ok(kinesis) = serde_json::from_str::<KinesisEvent>(text)
         && !kinesis.records.is_empty()
     {
-        return kinesis_samples(&kinesis);
+        return kinesis_samples(&kinesis, n_bad_records);
     }
     let mut samples = Vec::new();
     for (line_idx, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
@@ -106,15 +110,32 @@ fn samples(text: &str) -> anyhow::Result<Vec<Sample>> {
     Ok(samples)
 }
 
-fn kinesis_samples(kinesis: &KinesisEvent) -> anyhow::Result<Vec<Sample>> {
+/// The events of a Kinesis event's records; a record that does not decode is reported on stderr
+/// and counted, as the Lambda would dead-letter it, and the others still run.
+fn kinesis_samples(kinesis: &KinesisEvent, n_bad_records: &mut usize) -> anyhow::Result<Vec<Sample>> {
     let mut decoder = Decoder::new(sluicegate_engine::decode::DEFAULT_MAX_INFLATED_BYTES);
     let mut samples = Vec::new();
     for (record_idx, record) in kinesis.records.iter().enumerate() {
-        let gzip = base64::engine::general_purpose::STANDARD
+        let decoded = base64::engine::general_purpose::STANDARD
             .decode(record.kinesis.data.as_bytes())
-            .with_context(|| format!("record {record_idx}: data is not base64"))?;
-        let mut inflated = decoder.inflate(&gzip).with_context(|| format!("record {record_idx}"))?;
-        let data = decoder.parse(&mut inflated).with_context(|| format!("record {record_idx}"))?;
+            .map_err(|error| format!("data is not base64: {error}"))
+            .and_then(|gzip| decoder.inflate(&gzip).map_err(|error| error.to_string()));
+        let mut inflated = match decoded {
+            Ok(inflated) => inflated,
+            Err(reason) => {
+                eprintln!("record {record_idx}: {reason} (the Lambda dead-letters it)");
+                *n_bad_records += 1;
+                continue;
+            }
+        };
+        let data = match decoder.parse(&mut inflated) {
+            Ok(data) => data,
+            Err(error) => {
+                eprintln!("record {record_idx}: {error} (the Lambda dead-letters it)");
+                *n_bad_records += 1;
+                continue;
+            }
+        };
         let context = Context {
             owner: Cow::Owned(data.owner.into_owned()),
             log_group: Cow::Owned(data.log_group.into_owned()),
@@ -138,6 +159,8 @@ enum Fate {
     Changed(Event<'static>),
     Dropped,
     Failed(String),
+    /// The transform did not run it (its trap budget): the Lambda sends its record back.
+    NotRun,
 }
 
 /// Runs the command.
@@ -151,7 +174,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         None => "null".to_owned(),
     };
     let input = std::fs::read_to_string(&args.input).with_context(|| format!("cannot read {}", args.input.display()))?;
-    let samples = samples(&input)?;
+    let mut n_bad_records = 0;
+    let samples = samples(&input, &mut n_bad_records)?;
     let mut chain = match (&args.module, &args.pipeline) {
         (_, Some(pipeline)) => super::runtime()?.block_on(super::load_pipeline(pipeline, args.s3_endpoint.as_deref(), None))?.chain,
         (Some(module_path), None) => {
@@ -164,7 +188,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         }
         (None, None) => anyhow::bail!("give a module or --pipeline"),
     };
-    let (mut n_kept, mut n_changed, mut n_dropped, mut n_failed) = (0, 0, 0, 0);
+    let (mut n_kept, mut n_changed, mut n_dropped, mut n_failed, mut n_not_run) = (0, 0, 0, 0, 0);
+    let mut transforms: Vec<TransformCounts> = Vec::new();
     for sample in &samples {
         let contexts = [sample.context.clone()];
         let event = Event {
@@ -180,10 +205,24 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         let started = Instant::now();
         let outcome = chain.apply(&contexts, vec![event], None);
         let elapsed = started.elapsed();
+        for counts in &outcome.counts {
+            match transforms.iter_mut().find(|known| known.name == counts.name) {
+                Some(total) => total.add(counts),
+                None => transforms.push(counts.clone()),
+            }
+        }
         let fate = if let Some(kept) = outcome.kept.into_iter().next() {
-            if kept == original { Fate::Kept } else { Fate::Changed(kept) }
+            // The document is built as the Lambda builds it, so a change it would refuse (fields
+            // that are not an object) fails here too, in both output modes.
+            match document(&kept, &contexts[0]) {
+                Err(error) => Fate::Failed(format!("document: {error}")),
+                Ok(_) if kept == original => Fate::Kept,
+                Ok(_) => Fate::Changed(kept),
+            }
         } else if let Some(failure) = outcome.failed.into_iter().next() {
-            Fate::Failed(failure.reason)
+            Fate::Failed(format!("{}: {}", failure.transform, failure.reason))
+        } else if !outcome.unfinished.is_empty() {
+            Fate::NotRun
         } else {
             Fate::Dropped
         };
@@ -192,6 +231,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
             Fate::Changed(_) => n_changed += 1,
             Fate::Dropped => n_dropped += 1,
             Fate::Failed(_) => n_failed += 1,
+            Fate::NotRun => n_not_run += 1,
         }
         if args.json {
             println!("{}", json_line(&original, &contexts[0], &fate, elapsed)?);
@@ -200,7 +240,27 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         }
     }
     if !args.json {
-        println!("{} events: {n_kept} kept, {n_changed} changed, {n_dropped} dropped, {n_failed} failed", samples.len());
+        let not_run = if n_not_run > 0 { format!(", {n_not_run} not run") } else { String::new() };
+        println!("{} events: {n_kept} kept, {n_changed} changed, {n_dropped} dropped, {n_failed} failed{not_run}", samples.len());
+    }
+    // A policy that passed or dropped what a transform failed on is said, never silent.
+    for counts in transforms.iter().filter(|counts| !counts.is_clean()) {
+        eprintln!(
+            "transform {}: failed on {} events: {} dead-lettered, {} passed through (on_error: pass), {} dropped (on_error: drop); {} not run",
+            counts.name,
+            counts.failed + counts.passed + counts.dropped,
+            counts.failed,
+            counts.passed,
+            counts.dropped,
+            counts.not_run
+        );
+    }
+    let n_failed_in_chain: u64 = transforms.iter().map(|counts| counts.failed + counts.passed + counts.dropped + counts.not_run).sum();
+    if !args.allow_failures && (n_failed > 0 || n_not_run > 0 || n_bad_records > 0 || n_failed_in_chain > 0) {
+        anyhow::bail!(
+            "{} events failed or did not run and {n_bad_records} records did not decode (--allow-failures exits 0 all the same)",
+            n_failed_in_chain.max(n_failed + n_not_run)
+        );
     }
     Ok(())
 }
@@ -220,6 +280,7 @@ fn json_line(original: &Event<'_>, context: &Context<'_>, fate: &Fate, elapsed: 
         },
         Fate::Dropped => ("dropped", None, None),
         Fate::Failed(reason) => ("failed", None, Some(reason.clone())),
+        Fate::NotRun => ("not run", None, Some("the transform's trap budget ran out first".to_owned())),
     };
     let line =
         serde_json::json!({"id": original.id, "verdict": verdict, "event": event, "error": error, "micros": elapsed.as_micros() as u64});
@@ -233,6 +294,7 @@ fn text_block(original: &Event<'_>, fate: &Fate, elapsed: Duration) -> String {
         Fate::Kept => out.push_str(&format!("event {}: kept ({time})\n", original.id)),
         Fate::Dropped => out.push_str(&format!("event {}: dropped ({time})\n", original.id)),
         Fate::Failed(reason) => out.push_str(&format!("event {}: failed ({time}): {reason}\n", original.id)),
+        Fate::NotRun => out.push_str(&format!("event {}: not run ({time}): the transform's trap budget ran out first\n", original.id)),
         Fate::Changed(changed) => {
             out.push_str(&format!("event {}: changed ({time})\n", original.id));
             if changed.message != original.message {

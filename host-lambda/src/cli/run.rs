@@ -180,6 +180,7 @@ async fn run_with_servers(
             unfinished: metrics.records_unfinished,
             bulk_requests: metrics.bulk_requests as usize,
             bulk_bytes: metrics.bulk_bytes as usize,
+            transform_failures: metrics.transforms.iter().filter(|counts| !counts.is_clean()).cloned().collect(),
         };
         Ok(RunSummary { counts, degraded: metrics.bulk_degraded, batch_item_failures: handled.batch_item_failures })
     }

@@ -31,7 +31,13 @@ fn check_shows_each_event() {
     std::fs::write(&input, EVENTS).unwrap();
     let module = guests::module("test_guest");
     let (ok, stdout, stderr) = sluicegate(&["check", module.to_str().unwrap(), "--input", input.to_str().unwrap()]);
-    assert!(ok, "{stderr}");
+    // An event failed: check says so and exits 1, unless told the failure is expected.
+    assert!(!ok);
+    expect![[r#"
+        transform test_guest: failed on 1 events: 1 dead-lettered, 0 passed through (on_error: pass), 0 dropped (on_error: drop); 0 not run
+        sluicegate: 1 events failed or did not run and 0 records did not decode (--allow-failures exits 0 all the same)
+    "#]]
+    .assert_eq(&stderr);
     // Timings vary; everything else is fixed.
     let stdout: String = stdout.lines().map(|line| format!("{}\n", line.split(" (").next().unwrap_or(line))).collect();
     expect![[r#"
@@ -50,7 +56,8 @@ fn check_shows_each_event() {
     "#]]
     .assert_eq(&stdout);
 
-    let (ok, stdout, stderr) = sluicegate(&["check", module.to_str().unwrap(), "--input", input.to_str().unwrap(), "--json"]);
+    let (ok, stdout, stderr) =
+        sluicegate(&["check", module.to_str().unwrap(), "--input", input.to_str().unwrap(), "--json", "--allow-failures"]);
     assert!(ok, "{stderr}");
     let lines: Vec<serde_json::Value> = stdout.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
     let verdicts: Vec<&str> = lines.iter().map(|line| line["verdict"].as_str().unwrap()).collect();
@@ -58,7 +65,7 @@ fn check_shows_each_event() {
     assert_eq!(lines[1]["event"]["message"], "UPPER ME");
     assert_eq!(lines[1]["event"]["seen"]["by"], "hostile");
     assert_eq!(lines[1]["event"]["@timestamp"], "2025-11-28T10:00:00.000Z");
-    assert_eq!(lines[3]["error"], r#"refused "an error""#);
+    assert_eq!(lines[3]["error"], r#"test_guest: refused "an error""#);
     std::fs::remove_dir_all(&folder).unwrap();
 }
 
@@ -112,5 +119,42 @@ fn check_reads_a_kinesis_event() {
     let lines: Vec<serde_json::Value> = stdout.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
     assert_eq!(lines.len(), 6);
     assert_eq!(lines[0]["event"]["aws"]["cloudwatch"]["log_group"], "/aws/lambda/orders-api");
+    std::fs::remove_dir_all(&folder).unwrap();
+}
+
+#[test]
+fn check_reports_bad_records_of_a_kinesis_event_and_runs_the_rest() {
+    let folder = folder("kinesis-bad");
+    let spec = sluicegate_engine::corpus::CorpusSpec { n_records: 2, n_events_per_record: 3, seed: 7 };
+    let mut event = sluicegate_engine::corpus::kinesis_event(spec);
+    event.records[0].kinesis.data = "!!! not base64".to_owned();
+    let input = folder.join("event.json");
+    std::fs::write(&input, serde_json::to_vec(&event).unwrap()).unwrap();
+    let module = guests::module("test_guest");
+    let (ok, stdout, stderr) = sluicegate(&["check", module.to_str().unwrap(), "--input", input.to_str().unwrap(), "--json"]);
+    assert!(!ok, "a record that does not decode fails the check");
+    assert_eq!(stdout.lines().count(), 3, "the good record's events still run: {stdout}");
+    assert!(stderr.starts_with("record 0: data is not base64"), "{stderr}");
+    let (ok, _, stderr) =
+        sluicegate(&["check", module.to_str().unwrap(), "--input", input.to_str().unwrap(), "--json", "--allow-failures"]);
+    assert!(ok, "{stderr}");
+    std::fs::remove_dir_all(&folder).unwrap();
+}
+
+// Regression: a guest's log line was printed as it came, so a line break let it forge a host
+// line, such as an embedded-metric line CloudWatch would have turned into metrics.
+#[test]
+fn guest_log_lines_are_data() {
+    let folder = folder("log");
+    let input = folder.join("events.ndjson");
+    std::fs::write(&input, "{\"message\":\"log\"}\n").unwrap();
+    let module = guests::module("test_guest");
+    let (ok, _, stderr) = sluicegate(&["check", module.to_str().unwrap(), "--input", input.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let mut lines = stderr.lines();
+    assert_eq!(lines.next(), Some(r#"transform test_guest log: forged\n{"_aws":{"CloudWatchMetrics":[]},"Evil":1}"#));
+    assert!(stderr.lines().all(|line| line.starts_with("transform test_guest log: ")), "{stderr}");
+    assert_eq!(stderr.lines().count(), 101, "100 lines a call, then one saying how many more");
+    assert_eq!(stderr.lines().last(), Some("transform test_guest log: 51 more lines of this call not printed (at most 100 a call)"));
     std::fs::remove_dir_all(&folder).unwrap();
 }

@@ -12,6 +12,9 @@
 //! | `error` | returns an error |
 //! | `drop` | drops the event |
 //! | `upper` | upper-cases the message and sets a field |
+//! | `hold N` | allocates N MiB and keeps them for good (memory that stays in use) |
+//! | `index NAME` | sends the event to index NAME |
+//! | `log` | logs a line with a line break and a forged metrics line, then 150 more lines |
 //!
 //! Its configuration `{"fail_init": "why"}` makes `init` fail.
 
@@ -72,6 +75,23 @@ impl Transform for Hostile {
         }
         if message.contains("drop") {
             return Ok(Verdict::Drop);
+        }
+        if let Some(n_mib) = message.strip_prefix("hold ").and_then(|n| n.trim().parse::<usize>().ok()) {
+            // Leaked on purpose: the memory stays in use, as a cache would keep it.
+            std::hint::black_box(Vec::leak(vec![1u8; n_mib << 20]));
+            return Ok(Verdict::Keep);
+        }
+        if let Some(index) = message.strip_prefix("index ") {
+            let index = index.to_owned();
+            event.set_target_index(Some(&index));
+            return Ok(Verdict::Keep);
+        }
+        if message == "log" {
+            sluicegate_sdk::log("forged\n{\"_aws\":{\"CloudWatchMetrics\":[]},\"Evil\":1}");
+            for line_idx in 0..150 {
+                sluicegate_sdk::log(&format!("line {line_idx}"));
+            }
+            return Ok(Verdict::Keep);
         }
         if message.contains("upper") {
             let upper = message.to_uppercase();
