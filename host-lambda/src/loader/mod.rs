@@ -305,6 +305,10 @@ async fn find_artifact(
                 Err(error) => warnings.push(format!("transform {}: cached {uri} not used, compiling instead: {error}", entry.name)),
             },
             Ok(None) => {}
+            // S3 answers a missing key with 403, not 404, to a role without s3:ListBucket on the
+            // bucket, which the function's role does not need: a miss, as expected on the
+            // first cold start after a module changes.
+            Err(reason) if reason.contains("AccessDenied") => {}
             Err(reason) => warnings.push(format!("transform {}: cannot read the module cache {uri}: {reason}", entry.name)),
         }
     }
