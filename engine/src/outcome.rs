@@ -12,8 +12,11 @@ use crate::transform::TransformCounts;
 pub struct Outcome {
     /// One entry per Kinesis record, in batch order.
     pub records: Vec<RecordOutcome>,
-    /// The `_bulk` bodies to send.
+    /// The `_bulk` bodies to send ([`crate::Pipeline::run`]; empty after
+    /// [`crate::Pipeline::run_streaming`], which hands them over as they complete).
     pub bulk: Vec<BulkBody>,
+    /// `_bulk` bodies written and their bytes, however they were handed over.
+    pub bulk_written: (usize, usize),
     /// The archive objects to put (none, one, or two for the `both` stage).
     pub archive: Vec<ArchiveObject>,
     /// Items given up on so far (decode, transform and document stages).
@@ -121,8 +124,7 @@ impl Outcome {
             summary.dead_lettered += u64::from(record.n_dead_lettered);
             summary.unfinished += u64::from(record.unfinished);
         }
-        summary.bulk_requests = self.bulk.len();
-        summary.bulk_bytes = self.bulk.iter().map(|body| body.body.len()).sum();
+        (summary.bulk_requests, summary.bulk_bytes) = self.bulk_written;
         summary.transform_failures = self.transforms.iter().filter(|counts| !counts.is_clean()).cloned().collect();
         summary
     }

@@ -8,7 +8,7 @@ use std::time::Instant;
 use base64::Engine as _;
 
 use crate::archive::{ArchiveStage, ArchiveWriter};
-use crate::bulk::{BulkAction, BulkWriter, DEFAULT_BULK_MAX_BYTES};
+use crate::bulk::{BulkAction, BulkBody, BulkWriter, DEFAULT_BULK_MAX_BYTES};
 use crate::dead_letter::{DeadLetter, Original, Stage};
 use crate::decode::{DEFAULT_MAX_INFLATED_BYTES, DecodeError, Decoder, explain_json_error};
 use crate::document::{context_fragment, write_document_with, write_raw_event};
@@ -93,6 +93,16 @@ impl Pipeline {
     /// each slice is decoded, transformed and encoded before the next is inflated, so memory
     /// holds the growing `_bulk` bodies plus one slice, not the whole batch three times over.
     pub fn run(&mut self, batch: &KinesisEvent, deadline: Option<Instant>) -> Outcome {
+        let mut bodies = Vec::new();
+        let mut outcome = self.run_streaming(batch, deadline, |body| bodies.push(body));
+        outcome.bulk = bodies;
+        outcome
+    }
+
+    /// [`Pipeline::run`], handing each `_bulk` body to `on_body` as soon as it is complete
+    /// (after the slice that completes it), so that a host ships it while later slices are
+    /// decoded, transformed and encoded; the outcome's `bulk` stays empty.
+    pub fn run_streaming(&mut self, batch: &KinesisEvent, deadline: Option<Instant>, mut on_body: impl FnMut(BulkBody)) -> Outcome {
         let mut outcome = Outcome::default();
         if let Some(first) = batch.records.first() {
             outcome.batch = BatchKey {
@@ -129,10 +139,15 @@ impl Pipeline {
                 break;
             }
             next_record_idx = self.run_slice(batch, next_record_idx, deadline, &mut n_batch_inflated, &mut outcome, &mut writers);
+            for body in writers.bulk.take_finished() {
+                hand_over(body, &mut outcome, &mut on_body);
+            }
         }
 
         let encode_started = Instant::now();
-        outcome.bulk = writers.bulk.finish();
+        for body in std::mem::replace(&mut writers.bulk, BulkWriter::new(self.config.bulk_action, 1)).finish() {
+            hand_over(body, &mut outcome, &mut on_body);
+        }
         let prefix = &self.config.archive_prefix;
         if let Some(object) = writers.documents.and_then(|writer| writer.finish(outcome.batch.key(prefix, ""))) {
             outcome.archive.push(object);
@@ -355,6 +370,13 @@ struct Writers {
 enum ParseFailure {
     Json,
     Other(String),
+}
+
+/// Counts a completed body into the outcome and hands it to the host.
+fn hand_over(body: BulkBody, outcome: &mut Outcome, on_body: &mut impl FnMut(BulkBody)) {
+    outcome.bulk_written.0 += 1;
+    outcome.bulk_written.1 += body.body.len();
+    on_body(body);
 }
 
 fn reject(outcome: &mut Outcome, record_idx: u32, reason: String, bytes: Vec<u8>) {

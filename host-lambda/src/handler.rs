@@ -7,10 +7,11 @@
 //! Everything else ends delivered (as shipped, or degraded after the index refused its shape) or
 //! dead-lettered, so no record blocks the shard.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use sluicegate_engine::archive::{ArchiveStage, gzip};
+use sluicegate_engine::bulk::BulkBody;
 use sluicegate_engine::dead_letter::{self, DeadLetter, Original, Stage};
 use sluicegate_engine::kinesis::KinesisEvent;
 use sluicegate_engine::{Outcome, Pipeline};
@@ -22,9 +23,9 @@ use crate::sink::{ArchiveSink, BulkSink, Fate, ShipReport};
 /// and the two sinks.
 #[derive(Debug)]
 pub struct Handler<B, A> {
-    // A mutex, not `&mut self`: the runtime borrows the handler into every invocation, and the
-    // lock is only held while the (synchronous) pipeline runs, never across an await.
-    pipeline: Mutex<Pipeline>,
+    // Shared with the blocking thread the pipeline runs on while the bodies it completes ship;
+    // a mutex, since the runtime borrows the handler into every invocation.
+    pipeline: Arc<Mutex<Pipeline>>,
     bulk: B,
     archive: A,
     dead_letter_prefix: String,
@@ -42,7 +43,7 @@ pub struct Handled {
 impl<B: BulkSink, A: ArchiveSink> Handler<B, A> {
     /// A handler that ships through `bulk` and `archive`, with dead letters under `dead_letter_prefix`.
     pub fn new(pipeline: Pipeline, bulk: B, archive: A, dead_letter_prefix: impl Into<String>) -> Handler<B, A> {
-        Handler { pipeline: Mutex::new(pipeline), bulk, archive, dead_letter_prefix: dead_letter_prefix.into() }
+        Handler { pipeline: Arc::new(Mutex::new(pipeline)), bulk, archive, dead_letter_prefix: dead_letter_prefix.into() }
     }
 
     /// The sinks, back from the handler (tests look into them).
@@ -51,17 +52,73 @@ impl<B: BulkSink, A: ArchiveSink> Handler<B, A> {
     }
 
     /// Handles one batch. Nothing new starts past `deadline` (the Lambda's deadline less a margin).
-    pub async fn handle(&self, event: &KinesisEvent, deadline: Instant) -> Handled {
+    ///
+    /// The pipeline runs on a blocking thread and hands over each `_bulk` body as soon as it is
+    /// complete; the bodies ship (at most [`BulkSink::max_in_flight`] at once) while the rest of
+    /// the batch is decoded, transformed and encoded, so an invocation costs about the larger of
+    /// its CPU time and its network time, not their sum, and holds only the bodies in flight.
+    /// With one vCPU the thread and the network still overlap: shipping is mostly waiting.
+    pub async fn handle(&self, event: impl Into<Arc<KinesisEvent>>, deadline: Instant) -> Handled {
+        let event: Arc<KinesisEvent> = event.into();
         let started = Instant::now();
-        let (mut outcome, documents_key) = {
-            let mut pipeline = self.pipeline.lock().unwrap_or_else(PoisonError::into_inner);
-            let outcome = pipeline.run(event, Some(transform_deadline(started, deadline)));
+        let n_records = event.records.len();
+        // One body waiting beside those in flight: a slow cluster slows the pipeline down
+        // instead of piling bodies up in memory.
+        let (body_sender, mut body_receiver) = tokio::sync::mpsc::channel::<BulkBody>(1);
+        let pipeline = Arc::clone(&self.pipeline);
+        let pipeline_event = Arc::clone(&event);
+        let transform_deadline = transform_deadline(started, deadline);
+        let running = tokio::task::spawn_blocking(move || {
+            let mut pipeline = pipeline.lock().unwrap_or_else(PoisonError::into_inner);
+            let outcome = pipeline.run_streaming(&pipeline_event, Some(transform_deadline), |body| {
+                // The receiver lives until every body is in; a send fails only if the
+                // invocation was abandoned, and then nothing is shipped anyway.
+                let _ = body_sender.blocking_send(body);
+            });
             let config = pipeline.config();
             let documents_key = matches!(config.archive_stage, ArchiveStage::Documents | ArchiveStage::Both)
                 .then(|| outcome.batch.key(&config.archive_prefix, ""));
             (outcome, documents_key)
+        });
+        let mut shipping_started = None;
+        let mut report = ShipReport::default();
+        let mut in_flight = futures_util::stream::FuturesUnordered::new();
+        let max_in_flight = self.bulk.max_in_flight().max(1);
+        // Until the pipeline is done: take bodies as they come (while fewer than the limit are in
+        // flight) and collect what the shipped ones came to.
+        loop {
+            tokio::select! {
+                body = body_receiver.recv(), if in_flight.len() < max_in_flight => match body {
+                    Some(body) => {
+                        shipping_started.get_or_insert_with(Instant::now);
+                        in_flight.push(async move { self.bulk.ship(std::slice::from_ref(&body), deadline).await });
+                    }
+                    None => break,
+                },
+                Some(body_report) = futures_util::StreamExt::next(&mut in_flight), if !in_flight.is_empty() => merge(&mut report, body_report),
+            }
+        }
+        let (mut outcome, documents_key) = match running.await {
+            Ok(done) => done,
+            Err(error) => {
+                // The pipeline panicked: nothing of the batch can be vouched for.
+                tracing::error!(error = %error, "the pipeline failed; every record goes back to Kinesis");
+                return Handled {
+                    batch_item_failures: event
+                        .records
+                        .iter()
+                        .map(|record| record.kinesis.sequence_number.clone())
+                        .filter(|s| !s.is_empty())
+                        .collect(),
+                    metrics: InvocationMetrics {
+                        records: n_records as u64,
+                        batch_item_failures: n_records as u64,
+                        ..InvocationMetrics::default()
+                    },
+                };
+            }
         };
-        let shipping = Instant::now();
+        let shipping = shipping_started.unwrap_or_else(Instant::now);
         let n_records = outcome.records.len();
         // Records the transforms did not finish go back whole; what of them was done ships
         // anyway (the same ids overwrite on the retry).
@@ -82,8 +139,12 @@ impl<B: BulkSink, A: ArchiveSink> Handler<B, A> {
                 None => None,
             }
         };
-        let (report, archive_results, dead_letter_result) =
-            tokio::join!(self.bulk.ship(&outcome.bulk, deadline), archive_puts, dead_letter_put);
+        // The bodies still in flight finish while the objects are put.
+        let in_flight_done = futures_util::StreamExt::collect::<Vec<ShipReport>>(in_flight);
+        let (in_flight_reports, archive_results, dead_letter_result) = tokio::join!(in_flight_done, archive_puts, dead_letter_put);
+        for body_report in in_flight_reports {
+            merge(&mut report, body_report);
+        }
 
         let mut n_puts_failed = 0;
         for (key, result) in archive_keys.iter().zip(&archive_results) {
@@ -210,6 +271,14 @@ fn error_type(reason: &str) -> String {
     }
     let head = reason.trim_start_matches("refused as shipped (");
     head.split([':', ' ', '(']).next().unwrap_or("").to_owned()
+}
+
+/// Adds one shipment's fates and counts to the invocation's report.
+fn merge(report: &mut ShipReport, other: ShipReport) {
+    report.items.extend(other.items);
+    report.n_requests += other.n_requests;
+    report.n_items_retried += other.n_items_retried;
+    report.n_splits += other.n_splits;
 }
 
 fn mark(failed: &mut [bool], dead_letters: &[DeadLetter]) {

@@ -17,6 +17,11 @@ pub trait BulkSink {
     /// Sends `bodies`, retrying what is worth retrying until `deadline`, and says what became of
     /// every item. Never fails as a whole: an item that could not be sent is `Undelivered`.
     fn ship(&self, bodies: &[BulkBody], deadline: Instant) -> impl Future<Output = ShipReport>;
+
+    /// How many bodies the handler ships at once.
+    fn max_in_flight(&self) -> usize {
+        4
+    }
 }
 
 /// Where archive objects and dead letters go.
@@ -28,6 +33,10 @@ pub trait ArchiveSink {
 impl BulkSink for EsClient {
     fn ship(&self, bodies: &[BulkBody], deadline: Instant) -> impl Future<Output = ShipReport> {
         EsClient::ship(self, bodies, deadline)
+    }
+
+    fn max_in_flight(&self) -> usize {
+        self.config().max_concurrency
     }
 }
 
@@ -57,6 +66,13 @@ impl<A: BulkSink, B: BulkSink> BulkSink for OneOf<A, B> {
         match self {
             OneOf::First(sink) => sink.ship(bodies, deadline).await,
             OneOf::Second(sink) => sink.ship(bodies, deadline).await,
+        }
+    }
+
+    fn max_in_flight(&self) -> usize {
+        match self {
+            OneOf::First(sink) => sink.max_in_flight(),
+            OneOf::Second(sink) => sink.max_in_flight(),
         }
     }
 }

@@ -213,6 +213,12 @@ impl BulkWriter {
         Ok(())
     }
 
+    /// The bodies completed so far (every body but the one being written), in order: a host
+    /// ships them while the rest of the batch is still being encoded.
+    pub fn take_finished(&mut self) -> Vec<BulkBody> {
+        std::mem::take(&mut self.bodies)
+    }
+
     /// The bodies written, in order.
     pub fn finish(mut self) -> Vec<BulkBody> {
         if !self.current.items.is_empty() {

@@ -91,7 +91,7 @@ async fn run() -> anyhow::Result<()> {
     let margin = config.deadline_margin;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<KinesisEvent>| async move {
         let deadline = deadline_from_epoch_ms(event.context.deadline, margin);
-        let handled = handler.handle(&event.payload, deadline).await;
+        let handled = handler.handle(event.payload, deadline).await;
         let metrics = &handled.metrics;
         tracing::info!(
             request_id = %event.context.request_id,

@@ -125,7 +125,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         None => Pipeline::new(config),
     };
     if args.es_url.is_some() || args.s3_bucket.is_some() {
-        let summary = runtime.block_on(run_with_servers(&args, es_config, pipeline, &event))?;
+        let summary = runtime.block_on(run_with_servers(&args, es_config, pipeline, event))?;
         println!("{}", serde_json::to_string(&summary)?);
         return Ok(());
     }
@@ -143,7 +143,7 @@ async fn run_with_servers(
     args: &RunArgs,
     es_config: Option<es::EsConfig>,
     pipeline: Pipeline,
-    event: &KinesisEvent,
+    event: KinesisEvent,
 ) -> anyhow::Result<RunSummary> {
     {
         let needs_aws = args.s3_bucket.is_some() || args.es_auth.as_deref().is_some_and(|auth| auth.starts_with("sigv4"));

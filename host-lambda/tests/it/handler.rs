@@ -33,7 +33,7 @@ fn check_pipeline(
     let event = kinesis_event(data);
     let handler = Handler::new(pipeline, MemoryBulk::new(fate_of), FakeArchive::new(put_fails), "dead-letter");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
-    let handled = runtime.block_on(handler.handle(&event, Instant::now() + time_left));
+    let handled = runtime.block_on(handler.handle(event, Instant::now() + time_left));
     let (bulk, archive) = handler.into_sinks();
     let mut rendered = format!("batchItemFailures: {:?}\n", handled.batch_item_failures);
     rendered += &format!("delivered: {:?}\n", bulk.received.into_inner().unwrap());
@@ -332,7 +332,62 @@ fn bulk_and_s3_puts_run_concurrently() {
         "dead-letter",
     );
     let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
-    let handled = runtime.block_on(handler.handle(&event, Instant::now() + Duration::from_secs(10)));
+    let handled = runtime.block_on(handler.handle(event, Instant::now() + Duration::from_secs(10)));
     assert_eq!(handled.batch_item_failures, Vec::<String>::new());
     assert_eq!(handled.metrics.events_out, 2);
+}
+
+/// Set when the first `_bulk` body ships.
+static SHIPPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A `_bulk` sink that says when it ships.
+struct FlaggingBulk(MemoryBulk);
+
+impl sluicegate_lambda::sink::BulkSink for FlaggingBulk {
+    async fn ship(&self, bodies: &[sluicegate_engine::bulk::BulkBody], deadline: Instant) -> sluicegate_lambda::sink::ShipReport {
+        SHIPPED.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.0.ship(bodies, deadline).await
+    }
+}
+
+/// A transform that keeps every event but will not finish its second slice until a body of the
+/// first has shipped.
+struct WaitsForShipping {
+    n_calls: usize,
+}
+
+impl sluicegate_engine::transform::Transforms for WaitsForShipping {
+    fn apply<'a>(
+        &mut self,
+        _contexts: &[sluicegate_engine::Context<'a>],
+        events: Vec<sluicegate_engine::Event<'a>>,
+        _deadline: Option<Instant>,
+    ) -> sluicegate_engine::transform::ChainOutcome<'a> {
+        self.n_calls += 1;
+        if self.n_calls == 2 {
+            let started = Instant::now();
+            while !SHIPPED.load(std::sync::atomic::Ordering::SeqCst) {
+                assert!(started.elapsed() < Duration::from_secs(20), "no body shipped while the batch was still being transformed");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        sluicegate_engine::transform::ChainOutcome { kept: events, ..Default::default() }
+    }
+}
+
+/// Bodies ship as soon as they are complete, while later slices of the batch are still being
+/// transformed: the invocation costs about the larger of its CPU and network time, not the sum.
+#[test]
+fn bodies_ship_while_the_rest_of_the_batch_is_transformed() {
+    let spec = sluicegate_engine::corpus::CorpusSpec { n_records: 400, n_events_per_record: 100, seed: 11 };
+    let event = sluicegate_engine::corpus::kinesis_event(spec);
+    let config = PipelineConfig { bulk_max_bytes: 256 << 10, ..PipelineConfig::default() };
+    let pipeline = Pipeline::with_transforms(config, Box::new(WaitsForShipping { n_calls: 0 }));
+    let handler = Handler::new(pipeline, FlaggingBulk(MemoryBulk::new(delivered)), FakeArchive::new(never), "dead-letter");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let handled = runtime.block_on(handler.handle(event, Instant::now() + Duration::from_secs(60)));
+    assert_eq!(handled.batch_item_failures, Vec::<String>::new());
+    assert_eq!(handled.metrics.events_out, 40_000);
+    let (bulk, _) = handler.into_sinks();
+    assert_eq!(bulk.0.received.into_inner().unwrap().len(), 40_000, "every document shipped once");
 }
