@@ -357,6 +357,8 @@ struct WaitsForShipping {
 }
 
 impl sluicegate_engine::transform::Transforms for WaitsForShipping {
+    // The pipeline runs on a blocking thread, never a tokio worker: sleeping there blocks nothing else.
+    #[allow(clippy::disallowed_methods)]
     fn apply<'a>(
         &mut self,
         _contexts: &[sluicegate_engine::Context<'a>],
