@@ -326,7 +326,7 @@ impl<'a> Frame<'a> {
 fn utf8(bytes: &[u8]) -> (Option<&str>, bool) {
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let word = |chunk: &[u8]| u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[cfg(all(sluicegate_simd, target_arch = "wasm32"))]
     let (high_bits, rest) = {
         // With Wasm SIMD, 64 bytes a step: four sixteen-byte loads OR-ed together.
         use core::arch::wasm32::{u8x16_bitmask, u8x16_splat, v128_load, v128_or};
@@ -339,7 +339,7 @@ fn utf8(bytes: &[u8]) -> (Option<&str>, bool) {
         }
         (u64::from(u8x16_bitmask(any)), blocks.remainder())
     };
-    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    #[cfg(not(all(sluicegate_simd, target_arch = "wasm32")))]
     let (high_bits, rest) = (0, bytes);
     let mut blocks = rest.chunks_exact(32);
     let mut any = high_bits;

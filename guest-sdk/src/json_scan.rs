@@ -447,7 +447,7 @@ impl Scanner<'_> {
             // A flagged byte found by either step goes straight to the byte match: the eight-byte
             // step after a sixteen-byte hit would only find the same byte again.
             'flagged: {
-                #[cfg(any(all(target_arch = "x86_64", target_feature = "sse2"), all(target_arch = "wasm32", target_feature = "simd128")))]
+                #[cfg(sluicegate_simd)]
                 while self.at + 16 <= bytes.len() {
                     let mask = crate::json_text::simd::escape_mask(bytes, self.at);
                     if mask != 0 {

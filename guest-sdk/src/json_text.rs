@@ -18,7 +18,7 @@ pub fn write_str(out: &mut Vec<u8>, text: &str) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut at = 0;
-    #[cfg(any(all(target_arch = "x86_64", target_feature = "sse2"), all(target_arch = "wasm32", target_feature = "simd128")))]
+    #[cfg(sluicegate_simd)]
     while let Some(chunk) = bytes.get(at..at + 16) {
         let chunk: &[u8; 16] = chunk.try_into().expect("sixteen bytes");
         let mut mask = simd::escape_mask(bytes, at);
@@ -77,7 +77,7 @@ fn tail_may_need_escape(bytes: &[u8], at: usize) -> bool {
     if rest == 0 {
         return false;
     }
-    #[cfg(any(all(target_arch = "x86_64", target_feature = "sse2"), all(target_arch = "wasm32", target_feature = "simd128")))]
+    #[cfg(sluicegate_simd)]
     if len >= 16 {
         return simd::escape_mask(bytes, len - 16) >> (16 - rest) != 0;
     }
@@ -207,7 +207,7 @@ pub(crate) fn escape_mask(word: u64) -> u64 {
 
 /// Sixteen bytes at a time, with the SIMD every target of ours has at build time: SSE2 (part of
 /// x86_64) on the host, Wasm SIMD in the built-in transforms (`+simd128`).
-#[cfg(any(all(target_arch = "x86_64", target_feature = "sse2"), all(target_arch = "wasm32", target_feature = "simd128")))]
+#[cfg(sluicegate_simd)]
 pub(crate) mod simd {
     /// One bit per byte of `bytes[at..at + 16]` (which must exist) that is `"`, `\\` or below 0x20.
     #[cfg(target_arch = "x86_64")]

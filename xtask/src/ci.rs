@@ -35,6 +35,14 @@ pub fn main(root: &Path) -> anyhow::Result<()> {
     });
     print_reports(&reports)?;
     tests?;
+    // The Lambda runs on arm64, where the scanners take their plain steps: test those here too.
+    step("portable scanners", || {
+        run(&mut cmd(
+            root,
+            "cargo",
+            &["test", "--locked", "-p", "sluicegate-sdk", "-p", "sluicegate-engine", "--lib", "--features", "sluicegate-sdk/portable"],
+        ))
+    })?;
     step("transforms fmt, clippy and native tests", || {
         let transforms = root.join("transforms");
         let target_dir = root.join("target/transforms");
