@@ -7,6 +7,7 @@ mod bad_input;
 mod delivery;
 mod es_faults;
 mod pipeline_s3;
+mod redrive;
 mod request_faults;
 mod s3_faults;
 mod startup;

@@ -35,9 +35,25 @@ pub struct ReplayArgs {
     /// The bucket holding the archive.
     #[arg(long)]
     pub s3_bucket: String,
-    /// The key prefix to read (`archive/` for documents, `archive-raw/` for raw events of a `both` archive).
-    #[arg(long, default_value = "archive/")]
-    pub prefix: String,
+    /// The key prefix to read (`archive/` for documents, `archive-raw/` for raw events of a `both`
+    /// archive; with --failed, `aws/lambda/`, where the event source mapping puts what it gave up on).
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Re-drive the batches the event source mapping gave up on: its S3 on-failure destination
+    /// keeps each discarded batch whole with the invocation record; their records go through the
+    /// pipeline (--pipeline) and ship as the Lambda ships them, archive and dead letters
+    /// included (into --s3-bucket under --archive-prefix and --dead-letter-prefix).
+    #[arg(long)]
+    pub failed: bool,
+    /// With --failed: the archive's key prefix, as the Lambda's SLUICEGATE_ARCHIVE_PREFIX.
+    #[arg(long, default_value = "archive", requires = "failed")]
+    pub archive_prefix: String,
+    /// With --failed: the dead letters' key prefix, as the Lambda's SLUICEGATE_DEAD_LETTER_PREFIX.
+    #[arg(long, default_value = "dead-letter", requires = "failed")]
+    pub dead_letter_prefix: String,
+    /// With --failed: the KMS key for the archive and dead letters (default: the bucket's).
+    #[arg(long, requires = "failed")]
+    pub s3_kms_key_id: Option<String>,
     /// An S3 endpoint other than AWS's (an emulator such as moto).
     #[arg(long)]
     pub s3_endpoint: Option<String>,
@@ -102,7 +118,11 @@ pub struct ReplaySummary {
 
 /// Runs the command; fails when any document was left undelivered.
 pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
+    if args.failed {
+        return super::redrive::run(args);
+    }
     let runtime = super::runtime()?;
+    let prefix = args.prefix.clone().unwrap_or_else(|| "archive/".to_owned());
     let mut loaded = match &args.pipeline {
         Some(pipeline) => Some(runtime.block_on(super::load_pipeline(pipeline, args.s3_endpoint.as_deref(), None))?),
         None => None,
@@ -133,7 +153,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         let es_config = super::es_config(&args.es_url, args.es_auth.as_deref(), args.es_username.as_deref(), Some(&args.bulk_action))?;
         let es = EsClient::new(es_config, sdk_config.credentials_provider()).context("cannot build the elasticsearch client")?;
 
-        let keys = list_keys(&s3, &args.s3_bucket, &args.prefix).await?;
+        let keys = list_keys(&s3, &args.s3_bucket, &prefix).await?;
         let keys: Vec<String> = keys.into_iter().filter(|key| in_range(key, from_ms, to_ms)).collect();
         let pipeline_config = PipelineConfig {
             index_template: index_template.clone(),
@@ -149,7 +169,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         };
         let mut summary = ReplaySummary::default();
         if keys.is_empty() {
-            eprintln!("replay: no archive objects under s3://{}/{} in the time range", args.s3_bucket, args.prefix);
+            eprintln!("replay: no archive objects under s3://{}/{prefix} in the time range", args.s3_bucket);
             progress(&summary, 0);
         }
         for (object_idx, key) in keys.iter().enumerate() {
@@ -310,7 +330,7 @@ fn in_range(key: &str, from_ms: Option<i64>, to_ms: Option<i64>) -> bool {
     from_ms.is_none_or(|from| hour_ms + 3_600_000 > from) && to_ms.is_none_or(|to| hour_ms < to)
 }
 
-async fn list_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> anyhow::Result<Vec<String>> {
+pub(super) async fn list_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> anyhow::Result<Vec<String>> {
     let mut keys = Vec::new();
     let mut continuation: Option<String> = None;
     loop {
@@ -328,7 +348,7 @@ async fn list_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> anyho
     Ok(keys)
 }
 
-async fn get_object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> anyhow::Result<Vec<u8>> {
+pub(super) async fn get_object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> anyhow::Result<Vec<u8>> {
     let object = s3
         .get_object()
         .bucket(bucket)
