@@ -93,6 +93,11 @@ impl Moto {
     /// Creates a one-shard stream, a log group and stream, and a subscription filter from the group to the stream.
     pub fn subscribe(&self, stream: &str, log_group: &str, log_stream: &str) {
         self.call("kinesis", "Kinesis_20131202.CreateStream", json!({"StreamName": stream, "ShardCount": 1}));
+        self.subscribe_group(stream, log_group, log_stream);
+    }
+
+    /// Creates a log group and stream and subscribes the group to an existing stream.
+    pub fn subscribe_group(&self, stream: &str, log_group: &str, log_stream: &str) {
         self.call("logs", "Logs_20140328.CreateLogGroup", json!({"logGroupName": log_group}));
         self.call("logs", "Logs_20140328.CreateLogStream", json!({"logGroupName": log_group, "logStreamName": log_stream}));
         self.call(
