@@ -2,13 +2,15 @@
 //!
 //! ```json
 //! {
-//!   "json": {"target": "app"},
-//!   "logfmt": true,
+//!   "json": true,
+//!   "logfmt": {"target": "kv"},
 //!   "lambda": true,
 //!   "access_log": true,
-//!   "patterns": [{"regex": "user=(?P<user>\\w+)"}],
+//!   "patterns": [{"regex": "took (?P<took_ms>\\d+)ms"}],
 //!   "level": ["level", "severity", "lvl"],
-//!   "timestamp": "time"
+//!   "timestamp": "time",
+//!   "promote": {"order.total": "double", "tier": "keyword"},
+//!   "overwrite": false
 //! }
 //! ```
 //!
@@ -16,17 +18,61 @@
 //! lines (`START`, `END`, `REPORT` with numbers in milliseconds and megabytes, and the runtime's
 //! tab-separated `time, request id, LEVEL, text` lines), JSON objects, access logs (common or
 //! combined), logfmt (`key=value`, at least two pairs). Each is on by default (`false` turns it
-//! off; `{"target": "key"}` puts its fields under `key`). Every `patterns` regex is then tried and
-//! its named captures become fields (the `regex` crate's syntax with ASCII-only `\w`, `\d`, `\s`,
-//! `\b` and case folding; see the `pattern` crate). `log.level` is set (upper case) from the first
-//! `level` key found; with `timestamp`, the event time is set from that field (RFC 3339 text, or
-//! epoch seconds or milliseconds).
+//! off). Every `patterns` regex is then tried and its named captures become fields (the `regex`
+//! crate's syntax with ASCII-only `\w`, `\d`, `\s`, `\b` and case folding; see the `pattern`
+//! crate).
+//!
+//! **Where fields go.** A line's own fields (a JSON line's members, logfmt pairs, a pattern's
+//! captures) go under `attributes` by default: the index template maps that object as one
+//! flattened field, so services that disagree on a key's type (`user` a string in one, an object
+//! in another) never conflict, and a service that logs a new key per metric never exhausts the
+//! field limit. `{"target": "key"}` (on `json`, `logfmt`, `access_log` or a pattern) puts them
+//! under another object (a dotted path); `{"target": ""}` puts them at the root of the document,
+//! where the first document to carry a key decides its type for the whole index: the choice that
+//! conflicts. The fields whose type extract knows are typed fields at the root, whatever the
+//! line's target: Lambda lines' `aws.lambda.*`, access logs' `http.*`, `url.original`,
+//! `source.address`, `user.name`, `user_agent.original` and `ident` (the access log's own
+//! `target` is the root unless set), and `log.level`.
+//!
+//! **Level and time.** `log.level` is set, upper case, from the parsed fields (the line's, then
+//! each pattern's captures), wherever they went: the first key of `level`, in that list's order,
+//! that the fields have decides, and only text is a level (`level=5` and `{"level":30}` give
+//! none). With `timestamp`, the event time is set from the field at that path inside the parsed
+//! fields (`time`, `ts.unix`) or, when they have none, in the event's fields as extract leaves
+//! them: RFC 3339 text, or epoch seconds or milliseconds.
+//!
+//! **`promote`** moves fields from the parsed fields (`order.total` is `attributes.order.total`
+//! by default) to typed root fields of the same path (`order.total`), converting the value:
+//! `keyword` and `text` take any scalar as text, `long` an integer or integer text, `double` a
+//! number or numeric text, `boolean` `true`/`false` or their text, `date` RFC 3339 text or an
+//! epoch number, `ip` an IPv4 or IPv6 address as text. A value that does not convert stays where
+//! it was, still searchable there. `sluicegate setup` maps the promoted fields from this same
+//! object with the same type names. A path onto a field the engine writes (`@timestamp`,
+//! `message`, `event.*`, `aws.cloudwatch.*`, `cloud.*`, `log.level`, `attributes.*`) is refused.
+//!
+//! **Fields already there.** A field extract would write (at the root, under a target, or
+//! promoted) that the event already has when extract runs is kept as it is: a chain's earlier
+//! transforms (one that sets `service` from the log group, say) must not be undone by whatever a
+//! line happens to contain. `"overwrite": true` lets the line's fields replace them instead.
+//! Objects on both sides merge key by key. Among extract's own fields the first written stays:
+//! the typed fields, then promoted fields, then the line's fields, then each pattern's captures
+//! in order, then `log.level` (so a line's own `log.level`, at the root, beats its level key).
+
+mod fields;
+mod promote;
+
+use std::borrow::Cow;
 
 use pattern::Pattern;
 use serde::Deserialize;
-use std::borrow::Cow;
-
+use sluicegate_sdk::json_text::{push_short, push_str as push_json_str};
 use sluicegate_sdk::{Error, Event, Map, Transform, Value, Verdict, json_scan};
+
+use fields::{ROOT, Target};
+use promote::Promotion;
+
+/// The object a line's own fields go under by default (the template's flattened object).
+const ATTRIBUTES: &str = "attributes";
 
 /// The extract transform.
 pub struct Extract {
@@ -34,9 +80,19 @@ pub struct Extract {
     logfmt: Parser,
     lambda: bool,
     access_log: Parser,
-    patterns: Vec<(Pattern, Option<String>)>,
+    patterns: Vec<(Pattern, Target)>,
     level_keys: Vec<String>,
-    timestamp: Option<String>,
+    /// A bit per length of a level key (see [`Wanted::level_lengths`]).
+    level_lengths: u64,
+    timestamp: Option<TimestampPath>,
+    promote: Vec<Promotion>,
+    overwrite: bool,
+}
+
+/// The configured `timestamp` path.
+struct TimestampPath {
+    text: String,
+    parts: Vec<String>,
 }
 
 /// The configuration.
@@ -50,6 +106,8 @@ pub struct Config {
     patterns: Vec<PatternConfig>,
     level: Vec<String>,
     timestamp: Option<String>,
+    promote: Map<String, Value>,
+    overwrite: bool,
 }
 
 impl Default for Config {
@@ -62,6 +120,8 @@ impl Default for Config {
             patterns: Vec::new(),
             level: ["level", "severity", "lvl", "loglevel", "log_level"].map(str::to_owned).to_vec(),
             timestamp: None,
+            promote: Map::new(),
+            overwrite: false,
         }
     }
 }
@@ -70,10 +130,14 @@ impl Default for Config {
 #[serde(untagged)]
 enum ParserConfig {
     On(bool),
-    Target {
-        #[serde(default)]
-        target: Option<String>,
-    },
+    With(ParserOptions),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ParserOptions {
+    #[serde(default)]
+    target: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -84,31 +148,26 @@ struct PatternConfig {
     target: Option<String>,
 }
 
-/// Whether a parser runs, and under which key its fields go (`None`: the root).
+/// Whether a parser runs, and where its fields go.
 enum Parser {
     Off,
-    On(Option<String>),
+    On(Target),
 }
 
-impl From<ParserConfig> for Parser {
-    fn from(config: ParserConfig) -> Parser {
+impl Parser {
+    /// The parser as configured; without a `target`, its fields go to `default`.
+    fn new(config: ParserConfig, default: &str) -> Parser {
         match config {
             ParserConfig::On(false) => Parser::Off,
-            ParserConfig::On(true) => Parser::On(None),
-            ParserConfig::Target { target } => Parser::On(target),
+            ParserConfig::On(true) | ParserConfig::With(ParserOptions { target: None }) => Parser::On(Target::new(default)),
+            ParserConfig::With(ParserOptions { target: Some(target) }) => Parser::On(Target::new(&target)),
         }
     }
-}
 
-/// Puts `fields` at the root or under `target`.
-fn put(event: &mut Event<'_>, target: &Option<String>, fields: Map<String, Value>) {
-    match target {
-        Some(target) => event.set_field(target, Value::Object(fields)),
-        None => {
-            let all = event.fields_mut();
-            for (key, value) in fields {
-                all.insert(key, value);
-            }
+    fn target(&self) -> Option<&Target> {
+        match self {
+            Parser::Off => None,
+            Parser::On(target) => Some(target),
         }
     }
 }
@@ -156,7 +215,8 @@ fn number(text: &str) -> Option<Value> {
     if let Ok(integer) = text.parse::<i64>() {
         return Some(Value::from(integer));
     }
-    text.parse::<f64>().ok().map(Value::from)
+    // Digits past a double's range parse as infinity, which is no JSON number: they stay text.
+    text.parse::<f64>().ok().filter(|float| float.is_finite()).map(Value::from)
 }
 
 /// `text` split around the first `needle`, like `str::split_once`, for the short needles of the
@@ -471,20 +531,6 @@ impl FieldsText {
         push_short(&mut out, last.map_or("{}", |last| &table.close[last as usize]));
         out
     }
-
-    /// Sets the fields on the event: as text when the event has none yet and they go to the
-    /// root, else merged as a map (at the root, or under `target`).
-    fn put(mut self, event: &mut Event<'_>, target: &Option<String>) {
-        let json = self.json();
-        if target.is_none() && event.has_no_fields() {
-            event.set_fields_json(json);
-            return;
-        }
-        // Text this writer made is a JSON object.
-        if let Ok(fields) = serde_json::from_str::<Map<String, Value>>(&json) {
-            put(event, target, fields);
-        }
-    }
 }
 
 /// The text between the literals of [`FieldsText::json`], for every pair of paths in order:
@@ -556,78 +602,121 @@ fn push_key(out: &mut String, key: &str) {
     push_short(out, "\":");
 }
 
-/// `key=value key="quoted value"`; `None` unless the whole line is pairs, at least two.
-fn logfmt(message: &str) -> Option<Map<String, Value>> {
-    let bytes = message.as_bytes();
-    let mut fields = Map::new();
-    let mut at = 0;
-    while at < bytes.len() {
-        while at < bytes.len() && bytes[at] == b' ' {
-            at += 1;
-        }
-        if at == bytes.len() {
-            break;
-        }
-        let key_start = at;
-        while at < bytes.len() && bytes[at] != b'=' && bytes[at] != b' ' {
-            at += 1;
-        }
-        if at == bytes.len() || bytes[at] != b'=' || at == key_start {
-            return None;
-        }
-        let key = &message[key_start..at];
-        at += 1;
-        let value = if bytes.get(at) == Some(&b'"') {
-            at += 1;
-            let mut value = String::new();
-            let mut closed = false;
-            while at < bytes.len() {
-                match bytes[at] {
-                    b'\\' if at + 1 < bytes.len() => {
-                        // The escaped character, whole (a byte of a longer one would split it).
-                        let escaped = message[at + 1..].chars().next().expect("a character follows");
-                        value.push(escaped);
-                        at += 1 + escaped.len_utf8();
-                    }
-                    b'"' => {
-                        at += 1;
-                        closed = true;
-                        break;
-                    }
-                    _ => {
-                        let char_len = message[at..].chars().next().map_or(1, char::len_utf8);
-                        value.push_str(&message[at..at + char_len]);
-                        at += char_len;
-                    }
-                }
-            }
-            if !closed {
-                return None;
-            }
-            Value::String(value)
-        } else {
-            let value_start = at;
-            while at < bytes.len() && bytes[at] != b' ' {
-                at += 1;
-            }
-            typed(&message[value_start..at])
-        };
-        fields.insert(key.to_owned(), value);
-    }
-    (fields.len() >= 2).then_some(fields)
+/// What the level keys of some parsed fields say, by the one rule every parser follows: the
+/// first level key (in the configured order) that the fields have decides, and only text is a
+/// level. `None`: the fields have none of the keys; `Some(None)`: the first they have is not
+/// text.
+type Level<'t> = Option<Option<Cow<'t, str>>>;
+
+/// [`Level`] from what the fields hold under each level key, in the keys' order (for a key given
+/// twice, its last value, as a map keeps it): `Some(None)` for a value that is not text.
+fn decide_level<'t>(found: impl IntoIterator<Item = Level<'t>>) -> Level<'t> {
+    found.into_iter().flatten().next()
 }
 
-use sluicegate_sdk::json_text::{push_short, push_str as push_json_str};
+/// [`decide_level`] over a map of fields.
+fn level_in<'v>(level_keys: &[String], fields: &'v Map<String, Value>) -> Level<'v> {
+    decide_level(level_keys.iter().map(|key| fields.get(key).map(|value| value.as_str().map(Cow::Borrowed))))
+}
 
-/// [`logfmt`] written straight to JSON object text (no map), with the level if a level key is
-/// present; `log.level` is added unless the line has a `log` key.
-fn logfmt_json(message: &str, level_keys: &[String]) -> Option<(String, Option<String>)> {
+/// The keys the parsers of a line's own fields look for while they read it.
+struct Wanted<'c> {
+    level_keys: &'c [String],
+    /// A bit per length (below 64) of a level key: most keys are of no such length, and are
+    /// passed over without a comparison.
+    level_lengths: u64,
+    /// The `timestamp` path's keys.
+    time: Option<&'c [String]>,
+}
+
+impl Wanted<'_> {
+    /// Which level key `key` is.
+    #[inline]
+    fn level_idx(&self, key: &str) -> Option<usize> {
+        if key.len() < 64 && self.level_lengths & (1 << key.len()) == 0 {
+            return None;
+        }
+        self.level_keys.iter().position(|level_key| level_key == key)
+    }
+}
+
+/// What a parser of a line's own fields (JSON, logfmt) learnt while reading them.
+#[derive(Debug)]
+struct Probe<'t> {
+    level: Level<'t>,
+    /// The value at the `timestamp` path, when the fields have one.
+    time: Option<Value>,
+    /// Whether the fields have a top-level `log` key.
+    has_log_key: bool,
+    /// Whether the fields have no members.
+    is_empty: bool,
+    /// Whether a top-level key may be given twice (see [`KeySet`]).
+    repeated_keys: bool,
+}
+
+/// Whether a key repeats among an object's top-level keys, found as they come: a bit per key's
+/// hash, and a comparison with the keys seen only when its bit is already set. Past the keys it
+/// keeps, a set bit counts as a repeat (a false alarm costs only the merging path).
+///
+/// A key given twice would reach the document twice inside the target object, and the index
+/// refuses a document with a repeated key; such lines take the merging path, where the last value
+/// wins as it does in a map.
+struct KeySet<'t> {
+    bits: u128,
+    keys: [&'t str; 32],
+    n_keys: usize,
+    repeated: bool,
+}
+
+impl<'t> KeySet<'t> {
+    fn new() -> KeySet<'t> {
+        KeySet { bits: 0, keys: [""; 32], n_keys: 0, repeated: false }
+    }
+
+    #[inline]
+    fn insert(&mut self, key: &'t str) {
+        let bytes = key.as_bytes();
+        let first = usize::from(bytes.first().copied().unwrap_or(0));
+        let last = usize::from(bytes.last().copied().unwrap_or(0));
+        let bit = 1u128 << ((bytes.len().wrapping_mul(31) ^ first ^ (last << 2)) % 128);
+        if self.bits & bit != 0 {
+            let kept = &self.keys[..self.n_keys.min(self.keys.len())];
+            self.repeated |= self.n_keys > self.keys.len() || kept.contains(&key);
+        }
+        self.bits |= bit;
+        if let Some(slot) = self.keys.get_mut(self.n_keys) {
+            *slot = key;
+        }
+        self.n_keys += 1;
+    }
+}
+
+/// `key=value key="quoted value"` written straight to JSON object text (no map), appended to
+/// `json`; `None` unless the whole line is pairs, at least two. Bare values that are plain
+/// numbers (see [`typed`]) become numbers, everything else text.
+fn logfmt_json<'m>(message: &'m str, wanted: &Wanted<'_>, json: &mut String) -> Option<Probe<'m>> {
     let bytes = message.as_bytes();
     let scan = LogfmtScan::new(bytes);
-    let mut json = String::with_capacity(message.len() + message.len() / 2 + 32);
+    json.reserve(message.len() + message.len() / 2 + 48);
     json.push('{');
+    // Per level key, its last value, on the stack for the usual few level keys.
+    let mut on_stack: [Level<'m>; 8] = Default::default();
+    let mut on_heap = Vec::new();
+    let found: &mut [Level<'m>] = match on_stack.get_mut(..wanted.level_keys.len()) {
+        Some(found) => found,
+        None => {
+            on_heap.resize(wanted.level_keys.len(), None);
+            &mut on_heap
+        }
+    };
+    // Logfmt keys are flat: only a one-key path can name one.
+    let time_key = match wanted.time {
+        Some([key]) => Some(key.as_str()),
+        _ => None,
+    };
+    let mut time = None;
+    let mut keys = KeySet::new();
     let mut n_pairs = 0;
-    let mut level = None;
     let mut has_log_key = false;
     let mut value = String::new();
     let mut at = 0;
@@ -651,9 +740,10 @@ fn logfmt_json(message: &str, level_keys: &[String]) -> Option<(String, Option<S
         if n_pairs > 0 {
             json.push(',');
         }
-        push_json_text(&mut json, key, plain);
+        push_json_text(json, key, plain);
         json.push(':');
-        let is_level_key = level.is_none() && level_keys.iter().any(|level_key| level_key == key);
+        let level_idx = wanted.level_idx(key);
+        let is_time_key = time_key == Some(key);
         if bytes.get(at) == Some(&b'"') {
             at += 1;
             value.clear();
@@ -686,37 +776,39 @@ fn logfmt_json(message: &str, level_keys: &[String]) -> Option<(String, Option<S
             if !closed {
                 return None;
             }
-            push_json_str(&mut json, &value);
-            if is_level_key {
-                level = Some(value.clone());
+            push_json_str(json, &value);
+            if let Some(level_idx) = level_idx {
+                found[level_idx] = Some(Some(Cow::Owned(value.clone())));
+            }
+            if is_time_key {
+                time = Some(Value::String(value.clone()));
             }
         } else {
             let value_start = at;
             let (end, plain) = scan.token(at, VALUE_END);
             at = end;
             let text = &message[value_start..at];
-            if !push_number(&mut json, text) {
-                push_json_text(&mut json, text, plain);
+            let is_number = push_number(json, text);
+            if !is_number {
+                push_json_text(json, text, plain);
             }
-            if is_level_key {
-                level = Some(text.to_owned());
+            if let Some(level_idx) = level_idx {
+                found[level_idx] = Some((!is_number).then_some(Cow::Borrowed(text)));
+            }
+            if is_time_key {
+                time = Some(typed(text));
             }
         }
+        keys.insert(key);
         has_log_key |= key == "log";
         n_pairs += 1;
     }
     if n_pairs < 2 {
         return None;
     }
-    if let Some(level) = &level
-        && !has_log_key
-    {
-        json.push_str(",\"log\":{\"level\":");
-        push_json_str_upper(&mut json, level);
-        json.push('}');
-    }
     json.push('}');
-    Some((json, if has_log_key { level } else { None }))
+    let level = decide_level(found.iter_mut().map(Option::take));
+    Some(Probe { level, time, has_log_key, is_empty: false, repeated_keys: keys.repeated })
 }
 
 /// Whether a byte cannot go into a JSON string literal as it is (the escaper would change it).
@@ -906,7 +998,7 @@ fn push_json_text(out: &mut String, text: &str, plain: bool) {
 }
 
 /// Milliseconds since the epoch from RFC 3339 text (`2025-11-28T10:00:00.123Z`, offsets allowed).
-fn parse_rfc3339(text: &str) -> Option<i64> {
+pub(crate) fn parse_rfc3339(text: &str) -> Option<i64> {
     let bytes = text.as_bytes();
     let number = |range: std::ops::Range<usize>| -> Option<i64> {
         let part = text.get(range)?;
@@ -959,131 +1051,295 @@ fn parse_rfc3339(text: &str) -> Option<i64> {
     Some(((days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60) * 1000) + millis)
 }
 
-/// What [`probe_json`] learns about a JSON object message.
-#[derive(Debug, Default)]
-struct JsonProbe<'t> {
-    /// The first of the level keys (in their order) whose value is a string.
-    level: Option<Cow<'t, str>>,
-    /// Whether the object has a top-level `log` key.
-    has_log_key: bool,
-    /// Whether the object has no members.
-    is_empty: bool,
-}
-
-/// Checks that `text` is one JSON object and finds its level and `log` key, without building it:
-/// one pass of the SDK's checker, which reports the top-level members where they are.
-fn probe_json<'t>(text: &'t str, level_keys: &[String]) -> Result<JsonProbe<'t>, json_scan::Invalid> {
-    let mut probe = JsonProbe { is_empty: true, ..JsonProbe::default() };
+/// Checks that `text` is one JSON object and finds what [`Probe`] says of it, without building
+/// it: one pass of the SDK's checker, which reports the top-level members where they are.
+fn probe_json<'t>(text: &'t str, wanted: &Wanted<'_>) -> Result<Probe<'t>, json_scan::Invalid> {
     // Per level key, its last member (a key given twice keeps its last value, as a map would),
     // on the stack for the usual few level keys: this runs on every JSON line.
     let mut on_stack = [None; 8];
     let mut on_heap = Vec::new();
-    let found: &mut [Option<json_scan::Member>] = match on_stack.get_mut(..level_keys.len()) {
+    let found: &mut [Option<json_scan::Member>] = match on_stack.get_mut(..wanted.level_keys.len()) {
         Some(found) => found,
         None => {
-            on_heap.resize(level_keys.len(), None);
+            on_heap.resize(wanted.level_keys.len(), None);
             &mut on_heap
         }
     };
+    let time_key = wanted.time.and_then(<[String]>::first).map(String::as_str);
+    let mut time_member = None;
+    let mut keys = KeySet::new();
+    let mut has_log_key = false;
+    let mut is_empty = true;
     json_scan::object_members(text, |member| {
-        probe.is_empty = false;
+        is_empty = false;
+        if member.key_is_escaped() {
+            // Its text is not its key: whether it repeats one is left to the merging path.
+            keys.repeated = true;
+        } else {
+            keys.insert(member.key(text));
+        }
         let key = member.decoded_key(text);
-        probe.has_log_key |= key == "log";
-        if let Some(key_idx) = level_keys.iter().position(|level_key| *level_key == key) {
-            found[key_idx] = Some(member);
+        has_log_key |= key == "log";
+        if let Some(level_idx) = wanted.level_idx(&key) {
+            found[level_idx] = Some(member);
+        }
+        if time_key == Some(&*key) {
+            time_member = Some(member);
         }
     })?;
-    // The first level key, in their order, whose value is a string.
-    probe.level = found.iter().flatten().find_map(|member| member.string_value(text));
-    Ok(probe)
+    let level = decide_level(found.iter().map(|member| member.map(|member| member.string_value(text))));
+    let time = time_member.and_then(|member| {
+        let value = serde_json::from_str(member.value(text)).ok()?;
+        value_at(value, &wanted.time?[1..])
+    });
+    Ok(Probe { level, time, has_log_key, is_empty, repeated_keys: keys.repeated })
 }
 
-/// What the parsers made of a message, owned, to be put on the event.
-enum Parsed<'s> {
-    /// No parser recognised the line.
+/// The value at the path `parts` inside `value` (`value` itself for no parts).
+fn value_at(mut value: Value, parts: &[String]) -> Option<Value> {
+    for part in parts {
+        value = match value {
+            Value::Object(mut object) => object.remove(part)?,
+            _ => return None,
+        };
+    }
+    Some(value)
+}
+
+/// The event time a `timestamp` field gives: RFC 3339 text, or epoch seconds or milliseconds.
+fn event_time(path: &str, value: &Value) -> Result<i64, Error> {
+    Ok(match value {
+        Value::String(text) => parse_rfc3339(text).ok_or_else(|| Error::msg(format!("field {path} is not an RFC 3339 time: {text:?}")))?,
+        Value::Number(number) => match number.as_i64() {
+            Some(millis) if millis > 100_000_000_000 => millis,
+            Some(seconds) => seconds * 1000,
+            None => (number.as_f64().unwrap_or_default() * 1000.0) as i64,
+        },
+        other => return Err(Error::msg(format!("field {path} is not a time: {other}"))),
+    })
+}
+
+/// What the line parsers made of a message.
+enum Line<'a> {
+    /// No parser recognised it.
     Nothing,
-    /// A Lambda platform line's fields.
-    Platform(FieldsText),
-    /// Fields written as text, at the root or under a target.
-    Text(FieldsText, &'s Option<String>),
-    /// A Lambda runtime line for an event that already has fields.
-    RuntimeNextToFields { request_id: String, level: String },
-    /// The event's whole fields as JSON text, and the level to set if there was no room in it.
-    Json { json: String, level: Option<String> },
-    /// Fields as a map, at the root or under a target.
-    Map { fields: Map<String, Value>, target: &'s Option<String>, level: Option<String> },
+    /// Typed fields (Lambda lines, access logs) and where they go.
+    Typed(FieldsText, &'a Target),
+    /// A line's own fields (JSON, logfmt) and where they go.
+    Own(Own<'a>, &'a Target),
+}
+
+/// A line's own fields: JSON object text at `text[object_start..]` (a JSON line is its own text;
+/// a logfmt line's is written after the target's [`Target::open`]), and what its parser learnt.
+struct Own<'a> {
+    text: Cow<'a, str>,
+    object_start: usize,
+    probe: Probe<'a>,
+}
+
+impl Line<'_> {
+    /// Whether [`Line::into_text`] writes what [`Extract::new_fields`] would, so that an event
+    /// without fields, without promotions and without pattern captures can take the text: not
+    /// when a top-level key may repeat, nor when `log.level` would have to merge into an object
+    /// of the line's (its own `log` at the root, or a target under `log`).
+    fn can_be_written_as_text(&self, has_level: bool) -> bool {
+        match self {
+            Line::Nothing | Line::Typed(..) => true,
+            Line::Own(own, target) => {
+                let level_meets_line = match target.parts().first() {
+                    None => own.probe.has_log_key,
+                    Some(first) => first == "log",
+                };
+                !(own.probe.repeated_keys || (has_level && level_meets_line))
+            }
+        }
+    }
+
+    /// The fields as the JSON text an event without fields takes, with `log.level` when there is
+    /// a level (see [`Line::can_be_written_as_text`]); nothing for no fields.
+    fn into_text(self, level: Option<&str>) -> Option<String> {
+        match self {
+            Line::Nothing => None,
+            Line::Typed(mut fields, target) => {
+                let json = fields.json();
+                if target.is_root() {
+                    return Some(json);
+                }
+                let mut text = String::with_capacity(target.open().len() + json.len() + 8);
+                text.push_str(target.open());
+                text.push_str(&json);
+                target.close(&mut text, false);
+                Some(text)
+            }
+            Line::Own(own, _) if own.probe.is_empty => None,
+            Line::Own(own, target) => {
+                let mut json = match own.text {
+                    // Written after the target's opening already.
+                    Cow::Owned(text) => text,
+                    Cow::Borrowed(line) => {
+                        let mut json = String::with_capacity(target.open().len() + line.len() + 48);
+                        json.push_str(target.open());
+                        json.push_str(line);
+                        json
+                    }
+                };
+                if target.is_root() {
+                    if let Some(level) = level {
+                        // The object's closing brace makes way for `log`.
+                        json.pop();
+                        json.push_str(if own.probe.is_empty { "\"log\":{\"level\":" } else { ",\"log\":{\"level\":" });
+                        push_json_str_upper(&mut json, level);
+                        json.push_str("}}");
+                    }
+                } else {
+                    target.close(&mut json, level.is_some());
+                    if let Some(level) = level {
+                        json.push_str(",\"log\":{\"level\":");
+                        push_json_str_upper(&mut json, level);
+                        json.push_str("}}");
+                    }
+                }
+                Some(json)
+            }
+        }
+    }
+}
+
+/// How the event's fields change.
+enum Write {
+    Nothing,
+    /// The whole fields, as text, for an event that had none.
+    Text(String),
+    /// Fields to merge into the event's own.
+    Merge(Map<String, Value>),
 }
 
 impl Extract {
+    fn wanted(&self) -> Wanted<'_> {
+        Wanted {
+            level_keys: &self.level_keys,
+            level_lengths: self.level_lengths,
+            time: self.timestamp.as_ref().map(|timestamp| timestamp.parts.as_slice()),
+        }
+    }
+
     /// Runs the parsers in order over the trimmed message; the first that recognises it wins.
-    /// `has_no_fields` is the event's state before any change.
-    fn parse(&self, trimmed: &str, has_no_fields: bool) -> Result<Parsed<'_>, Error> {
+    fn parse<'a>(&'a self, trimmed: &'a str) -> Line<'a> {
         if self.lambda {
             if let Some(fields) = lambda_platform(trimmed) {
-                return Ok(Parsed::Platform(fields));
+                return Line::Typed(fields, &ROOT);
             }
-            if let Some((request_id, runtime_level)) = lambda_runtime(trimmed) {
-                if has_no_fields {
-                    let mut fields = FieldsText::for_line(64);
-                    fields.str(Path::AwsLambdaRequestId, request_id);
-                    fields.str(Path::LogLevel, &runtime_level.to_ascii_uppercase());
-                    return Ok(Parsed::Text(fields, &None));
-                }
-                return Ok(Parsed::RuntimeNextToFields { request_id: request_id.to_owned(), level: runtime_level.to_owned() });
+            if let Some((request_id, level)) = lambda_runtime(trimmed) {
+                let mut fields = FieldsText::for_line(64);
+                fields.str(Path::AwsLambdaRequestId, request_id);
+                fields.str(Path::LogLevel, &level.to_ascii_uppercase());
+                return Line::Typed(fields, &ROOT);
             }
         }
+        let wanted = self.wanted();
         // A line that only starts like JSON (`{main} started`, or JSON that CloudWatch cut at its
         // size limit) is not a failure: the other parsers get it, and it ships as text.
-        if let Parser::On(None) = &self.json
-            && trimmed.starts_with('{')
-            && has_no_fields
-            && let Ok(probe) = probe_json(trimmed, &self.level_keys)
-        {
-            // The message is already the fields' JSON text: it is checked and searched for
-            // its level without building a map, and goes as it is, with `log.level` spliced
-            // in.
-            let mut level = None;
-            let mut json = String::with_capacity(trimmed.len() + 32);
-            json.push_str(trimmed);
-            if let Some(found) = &probe.level
-                && !probe.has_log_key
-            {
-                json.pop();
-                json.push_str(if probe.is_empty { "\"log\":{\"level\":" } else { ",\"log\":{\"level\":" });
-                push_json_str_upper(&mut json, found);
-                json.push_str("}}");
-            } else if probe.level.is_some() {
-                level = probe.level.map(Cow::into_owned);
-            }
-            return Ok(Parsed::Json { json, level });
-        }
         if let Parser::On(target) = &self.json
             && trimmed.starts_with('{')
-            && let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(trimmed)
+            && let Ok(probe) = probe_json(trimmed, &wanted)
         {
-            let level = self.level_keys.iter().find_map(|key| fields.get(key)?.as_str().map(str::to_owned));
-            return Ok(Parsed::Map { fields, target, level });
+            return Line::Own(Own { text: Cow::Borrowed(trimmed), object_start: 0, probe }, target);
         }
         if let Parser::On(target) = &self.access_log
             && let Some(fields) = access_log(trimmed)
         {
-            return Ok(Parsed::Text(fields, target));
-        }
-        if let Parser::On(None) = &self.logfmt
-            && has_no_fields
-            && memchr::memchr(b'=', trimmed.as_bytes()).is_some()
-            && let Some((json, level)) = logfmt_json(trimmed, &self.level_keys)
-        {
-            return Ok(Parsed::Json { json, level });
+            return Line::Typed(fields, target);
         }
         if let Parser::On(target) = &self.logfmt
             && memchr::memchr(b'=', trimmed.as_bytes()).is_some()
-            && let Some(fields) = logfmt(trimmed)
         {
-            let level = self.level_keys.iter().find_map(|key| fields.get(key)?.as_str().map(str::to_owned));
-            return Ok(Parsed::Map { fields, target, level });
+            let mut text = target.open().to_owned();
+            if let Some(probe) = logfmt_json(trimmed, &wanted, &mut text) {
+                return Line::Own(Own { object_start: target.open().len(), text: Cow::Owned(text), probe }, target);
+            }
         }
-        Ok(Parsed::Nothing)
+        Line::Nothing
+    }
+
+    /// Each matching pattern's named captures, and where they go.
+    fn captures(&self, message: &str) -> Vec<(Map<String, Value>, &Target)> {
+        let mut all = Vec::new();
+        for (regex, target) in &self.patterns {
+            if let Some(captures) = regex.captures(message) {
+                let mut fields = Map::new();
+                for name in regex.capture_names() {
+                    if let Some(found) = captures.name(name) {
+                        fields.insert(name.to_owned(), Value::from(found.as_str()));
+                    }
+                }
+                all.push((fields, target));
+            }
+        }
+        all
+    }
+
+    /// The fields an event gets, as a map to merge into its own: the typed fields, the promoted
+    /// ones, the line's, each pattern's captures, then `log.level`, the first written staying.
+    /// An event without fields gets the same as text when it can ([`Line::into_text`]).
+    fn new_fields(
+        &self,
+        line: Line<'_>,
+        captures: Vec<(Map<String, Value>, &Target)>,
+        level: Option<&str>,
+        existing: &Map<String, Value>,
+    ) -> Map<String, Value> {
+        let mut new = Map::new();
+        let mut parsed = Vec::with_capacity(captures.len() + 1);
+        match line {
+            Line::Nothing => {}
+            Line::Typed(mut fields, target) => {
+                // Text this writer made is a JSON object.
+                if let Ok(typed) = serde_json::from_str(&fields.json()) {
+                    put(&mut new, target, typed);
+                }
+            }
+            Line::Own(own, target) => {
+                // The parser checked the text; what a map cannot hold (a number beyond a double's
+                // range) leaves the line as text.
+                if let Ok(own_fields) = serde_json::from_str(&own.text[own.object_start..]) {
+                    parsed.push((own_fields, target));
+                }
+            }
+        }
+        parsed.extend(captures);
+        for promotion in &self.promote {
+            if fields::occupied(&new, &promotion.parts) || (!self.overwrite && fields::occupied(existing, &promotion.parts)) {
+                continue;
+            }
+            for (fields, _) in &mut parsed {
+                if let Some(converted) = fields::get(fields, &promotion.parts).and_then(|value| promotion.field_type.convert(value)) {
+                    fields::take(fields, &promotion.parts);
+                    fields::merge_at(&mut new, &promotion.parts, converted, false);
+                    break;
+                }
+            }
+        }
+        // A line with no fields (`{}`, or all promoted) leaves no empty object behind.
+        for (fields, target) in parsed {
+            if !fields.is_empty() {
+                put(&mut new, target, fields);
+            }
+        }
+        if let Some(level) = level {
+            let mut log = Map::new();
+            log.insert("level".to_owned(), Value::String(level.to_ascii_uppercase()));
+            put(&mut new, &ROOT, Map::from_iter([("log".to_owned(), Value::Object(log))]));
+        }
+        new
+    }
+}
+
+/// Merges `fields` into `new` at `target`, what is there staying.
+fn put(new: &mut Map<String, Value>, target: &Target, fields: Map<String, Value>) {
+    if target.is_root() {
+        fields::merge(new, fields, false);
+    } else {
+        fields::merge_at(new, target.parts(), Value::Object(fields), false);
     }
 }
 
@@ -1099,87 +1355,85 @@ impl Transform for Extract {
                 if regex.capture_names().next().is_none() {
                     return Err(Error::msg(format!("pattern {:?} has no named capture", pattern.regex)));
                 }
-                Ok((regex, pattern.target))
+                Ok((regex, Target::new(pattern.target.as_deref().unwrap_or(ATTRIBUTES))))
             })
-            .collect::<Result<_, Error>>()?;
+            .collect::<Result<Vec<_>, Error>>()?;
+        let json = Parser::new(config.json, ATTRIBUTES);
+        let logfmt = Parser::new(config.logfmt, ATTRIBUTES);
+        let access_log = Parser::new(config.access_log, "");
+        let mut targets: Vec<(&str, &Target)> = Vec::new();
+        targets.extend(json.target().map(|target| ("json", target)));
+        targets.extend(logfmt.target().map(|target| ("logfmt", target)));
+        targets.extend(patterns.iter().map(|(_, target)| ("pattern", target)));
+        let promote = promote::promotions(config.promote, &targets)?;
+        let level_lengths = config.level.iter().filter(|key| key.len() < 64).fold(0, |lengths, key| lengths | 1 << key.len());
         Ok(Extract {
-            json: config.json.into(),
-            logfmt: config.logfmt.into(),
+            json,
+            logfmt,
             lambda: config.lambda,
-            access_log: config.access_log.into(),
+            access_log,
             patterns,
             level_keys: config.level,
-            timestamp: config.timestamp,
+            level_lengths,
+            timestamp: config.timestamp.map(|text| TimestampPath { parts: text.split('.').map(str::to_owned).collect(), text }),
+            promote,
+            overwrite: config.overwrite,
         })
     }
 
     fn process(&mut self, event: &mut Event<'_>) -> Result<Verdict, Error> {
-        // The parsers read the message in place and hand back what they made (owned), so the
-        // message is not copied first.
-        let level = match self.parse(event.message().trim(), event.has_no_fields())? {
-            Parsed::Nothing => None,
-            Parsed::Platform(mut fields) => {
-                if event.has_no_fields() {
-                    fields.put(event, &None);
-                } else if let Ok(Value::Object(mut all)) = serde_json::from_str::<Value>(&fields.json())
-                    && let Some(lambda) = all.get_mut("aws").and_then(|aws| aws.get_mut("lambda"))
-                {
-                    // Next to fields an earlier transform set, replacing only `aws.lambda`.
-                    event.set_field("aws.lambda", lambda.take());
-                }
-                None
-            }
-            Parsed::Text(fields, target) => {
-                fields.put(event, target);
-                None
-            }
-            Parsed::RuntimeNextToFields { request_id, level } => {
-                event.set_field("aws.lambda.request_id", request_id);
-                Some(level)
-            }
-            Parsed::Json { json, level } => {
-                event.set_fields_json(json);
-                level
-            }
-            Parsed::Map { fields, target, level } => {
-                put(event, target, fields);
-                level
-            }
-        };
-        // Patterns read the message as it came (extract does not change it), while the event
-        // changes: the one place it is copied, and only when there are patterns.
-        let message = if self.patterns.is_empty() { String::new() } else { event.message().to_owned() };
-        for (regex, target) in &self.patterns {
-            if let Some(captures) = regex.captures(&message) {
-                let mut fields = Map::new();
-                for name in regex.capture_names() {
-                    if let Some(found) = captures.name(name) {
-                        fields.insert(name.to_owned(), Value::from(found.as_str()));
-                    }
-                }
-                put(event, target, fields);
-            }
-        }
-        if let Some(level) = level
-            && event.field("log.level").is_none()
-        {
-            event.set_field("log.level", level.to_ascii_uppercase());
-        }
-        if let Some(path) = &self.timestamp
-            && let Some(value) = event.field(path)
-        {
-            let timestamp = match value {
-                Value::String(text) => {
-                    parse_rfc3339(text).ok_or_else(|| Error::msg(format!("field {path} is not an RFC 3339 time: {text:?}")))?
-                }
-                Value::Number(number) => match number.as_i64() {
-                    Some(millis) if millis > 100_000_000_000 => millis,
-                    Some(seconds) => seconds * 1000,
-                    None => (number.as_f64().unwrap_or_default() * 1000.0) as i64,
-                },
-                other => return Err(Error::msg(format!("field {path} is not a time: {other}"))),
+        // The parsers read the message in place and what they hand back owns what it keeps, so
+        // the message is not copied first.
+        let (write, time) = {
+            let message = event.message();
+            let captures = self.captures(message);
+            let mut line = self.parse(message.trim());
+            let probe = match &mut line {
+                Line::Own(own, _) => Some(&mut own.probe),
+                _ => None,
             };
-            event.set_timestamp(timestamp);
+            let (mut level, mut time) = probe.map_or((None, None), |probe| (probe.level.take(), probe.time.take()));
+            for (fields, _) in &captures {
+                if level.is_none() {
+                    level = level_in(&self.level_keys, fields).map(|found| found.map(|text| Cow::Owned(text.into_owned())));
+                }
+                if time.is_none()
+                    && let Some(timestamp) = &self.timestamp
+                {
+                    time = fields::get(fields, &timestamp.parts).cloned();
+                }
+            }
+            let level = level.flatten();
+            let write = if matches!(line, Line::Nothing) && captures.is_empty() {
+                Write::Nothing
+            } else if event.has_no_fields()
+                && self.promote.is_empty()
+                && captures.is_empty()
+                && line.can_be_written_as_text(level.is_some())
+            {
+                line.into_text(level.as_deref()).map_or(Write::Nothing, Write::Text)
+            } else {
+                Write::Merge(self.new_fields(line, captures, level.as_deref(), event.fields()))
+            };
+            (write, time)
+        };
+        match write {
+            Write::Nothing => {}
+            Write::Text(text) => event.set_fields_json(text),
+            Write::Merge(new) => {
+                if !new.is_empty() {
+                    fields::merge(event.fields_mut(), new, self.overwrite);
+                }
+            }
+        }
+        if let Some(timestamp) = &self.timestamp {
+            let value = match time {
+                Some(value) => Some(value),
+                None => event.field(&timestamp.text).cloned(),
+            };
+            if let Some(value) = value {
+                event.set_timestamp(event_time(&timestamp.text, &value)?);
+            }
         }
         Ok(Verdict::Keep)
     }
@@ -1188,13 +1442,20 @@ impl Transform for Extract {
 sluicegate_sdk::export!(Extract);
 
 #[cfg(test)]
+mod differential;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use sluicegate_sdk::testing::{Harness, TestEvent, TestOutcome};
 
-    fn fields(config: &str, message: &str) -> String {
+    /// The event's fields and time after extract, for `message` on an event with `fields` from
+    /// earlier transforms (or none).
+    fn run(config: &str, message: &str, fields: Option<&str>) -> String {
         let mut harness = Harness::<Extract>::new(config).unwrap();
-        match harness.run_one(TestEvent::new(message)) {
+        let mut event = TestEvent::new(message);
+        event.fields = fields.map(str::to_owned);
+        match harness.run_one(event) {
             TestOutcome::Kept => "kept".to_owned(),
             TestOutcome::Changed(event) => format!("{} @{}", event.fields.unwrap_or_default(), event.timestamp),
             TestOutcome::Failed(reason) => format!("failed: {reason}"),
@@ -1202,18 +1463,49 @@ mod tests {
         }
     }
 
+    fn fields(config: &str, message: &str) -> String {
+        run(config, message, None)
+    }
+
+    /// What an event with fields from an earlier transform gets, sorted as a map writes them,
+    /// with the earlier field (`{"zz":1}`, which nothing here writes) taken out: the merging path.
+    fn merged(config: &str, message: &str) -> String {
+        let mut harness = Harness::<Extract>::new(config).unwrap();
+        match harness.run_one(TestEvent::new(message).fields(r#"{"zz":1}"#)) {
+            TestOutcome::Changed(event) => {
+                let mut fields: Map<String, Value> = serde_json::from_str(&event.fields.unwrap()).unwrap();
+                assert_eq!(fields.remove("zz"), Some(Value::from(1)));
+                format!("{} @{}", Value::Object(fields), event.timestamp)
+            }
+            other => format!("{other:?}"),
+        }
+    }
+
+    /// [`fields`] sorted as a map writes them, to compare with [`merged`].
+    fn sorted(config: &str, message: &str) -> String {
+        let text = fields(config, message);
+        match text.split_once(" @") {
+            Some((json, time)) => format!("{} @{time}", serde_json::from_str::<Value>(json).unwrap()),
+            None => text,
+        }
+    }
+
     #[test]
     fn many_level_keys_find_the_first_in_their_order() {
         let keys: Vec<String> = (0..12).map(|idx| format!("\"k{idx}\"")).collect();
         let config = format!(r#"{{"level":[{}]}}"#, keys.join(","));
-        assert_eq!(fields(&config, r#"{"k11":"warn","x":1}"#), r#"{"k11":"warn","x":1,"log":{"level":"WARN"}} @1700000000000"#);
         assert_eq!(
-            fields(&config, r#"{"k11":"warn","k9":"debug"}"#),
-            r#"{"k11":"warn","k9":"debug","log":{"level":"DEBUG"}} @1700000000000"#
+            fields(&config, r#"{"k11":"warn","x":1}"#),
+            r#"{"attributes":{"k11":"warn","x":1},"log":{"level":"WARN"}} @1700000000000"#
         );
         assert_eq!(
+            fields(&config, r#"{"k11":"warn","k9":"debug"}"#),
+            r#"{"attributes":{"k11":"warn","k9":"debug"},"log":{"level":"DEBUG"}} @1700000000000"#
+        );
+        // A key given twice: its last value, once.
+        assert_eq!(
             fields(&config, r#"{"k3":"info","k3":"error"}"#),
-            r#"{"k3":"info","k3":"error","log":{"level":"ERROR"}} @1700000000000"#
+            r#"{"attributes":{"k3":"error"},"log":{"level":"ERROR"}} @1700000000000"#
         );
     }
 
@@ -1232,26 +1524,33 @@ mod tests {
                 "2025-11-28T10:00:00.000Z\t0a1b2c3d-0000-1111-2222-333344445555\tWARN\tslow",
                 r#"{"aws":{"lambda":{"request_id":"0a1b2c3d-0000-1111-2222-333344445555"}},"log":{"level":"WARN"}} @1700000000000"#,
             ),
-            (r#"{"level":"info","n":2,"msg":"hi"}"#, r#"{"level":"info","n":2,"msg":"hi","log":{"level":"INFO"}} @1700000000000"#),
-            (r#"{"level":"info","log":{"origin":"x"}}"#, r#"{"level":"info","log":{"level":"INFO","origin":"x"}} @1700000000000"#),
-            ("a=1 a=2 log=x level=warn", r#"{"a":2,"level":"warn","log":{"level":"WARN"}} @1700000000000"#),
+            (
+                r#"{"level":"info","n":2,"msg":"hi"}"#,
+                r#"{"attributes":{"level":"info","n":2,"msg":"hi"},"log":{"level":"INFO"}} @1700000000000"#,
+            ),
+            (
+                r#"{"level":"info","log":{"origin":"x"}}"#,
+                r#"{"attributes":{"level":"info","log":{"origin":"x"}},"log":{"level":"INFO"}} @1700000000000"#,
+            ),
+            ("a=1 a=2 log=x level=warn", r#"{"attributes":{"a":2,"level":"warn","log":"x"},"log":{"level":"WARN"}} @1700000000000"#),
             (
                 r#"10.0.0.7 - bob [28/Nov/2025:10:01:02 +0000] "GET /a?b=1 HTTP/1.1" 404 512 "https://x.example/" "curl/8.5.0""#,
                 r#"{"http":{"request":{"method":"GET","referrer":"https://x.example/"},"response":{"body":{"bytes":512},"status_code":404},"version":"1.1"},"source":{"address":"10.0.0.7"},"url":{"original":"/a?b=1"},"user":{"name":"bob"},"user_agent":{"original":"curl/8.5.0"}} @1700000000000"#,
             ),
             (
                 r#"level=warn msg="stock \"low\"" qty=5 version=2.14.3 id=0123 ratio=0.5"#,
-                r#"{"level":"warn","msg":"stock \"low\"","qty":5,"version":"2.14.3","id":"0123","ratio":0.5,"log":{"level":"WARN"}} @1700000000000"#,
+                r#"{"attributes":{"level":"warn","msg":"stock \"low\"","qty":5,"version":"2.14.3","id":"0123","ratio":0.5},"log":{"level":"WARN"}} @1700000000000"#,
             ),
-            // The level keys' order decides, not the message's; a key that is not text is skipped.
-            (r#"{"severity":"x","level":"y"}"#, r#"{"severity":"x","level":"y","log":{"level":"Y"}} @1700000000000"#),
-            (r#"{"level":{"n":3},"severity":"err"}"#, r#"{"level":{"n":3},"severity":"err","log":{"level":"ERR"}} @1700000000000"#),
-            (r#"{"level":"a","level":2}"#, r#"{"level":"a","level":2} @1700000000000"#),
-            ("{}", r#"{} @1700000000000"#),
-            (r#"{"level":"a","level":2,"lvl":"dbg"}"#, r#"{"level":"a","level":2,"lvl":"dbg","log":{"level":"DBG"}} @1700000000000"#),
+            // The level keys' order decides, not the message's; the first level key the line has
+            // decides even when it is not text.
+            (r#"{"severity":"x","level":"y"}"#, r#"{"attributes":{"severity":"x","level":"y"},"log":{"level":"Y"}} @1700000000000"#),
+            (r#"{"level":{"n":3},"severity":"err"}"#, r#"{"attributes":{"level":{"n":3},"severity":"err"}} @1700000000000"#),
+            (r#"{"level":"a","level":2}"#, r#"{"attributes":{"level":2}} @1700000000000"#),
+            ("{}", "kept"),
+            (r#"{"level":"a","level":2,"lvl":"dbg"}"#, r#"{"attributes":{"level":2,"lvl":"dbg"}} @1700000000000"#),
             // Keys and values are read with their escapes decoded.
-            (r#"{"l\u0065vel":"w\u0061rn"}"#, r#"{"l\u0065vel":"w\u0061rn","log":{"level":"WARN"}} @1700000000000"#),
-            (r#"{"lo\u0067":{},"level":"x"}"#, r#"{"level":"x","log":{"level":"X"}} @1700000000000"#),
+            (r#"{"l\u0065vel":"w\u0061rn"}"#, r#"{"attributes":{"level":"warn"},"log":{"level":"WARN"}} @1700000000000"#),
+            (r#"{"lo\u0067":{},"level":"x"}"#, r#"{"attributes":{"level":"x","log":{}},"log":{"level":"X"}} @1700000000000"#),
             // Lone surrogates are not JSON a document can carry: the line ships as text.
             (r#"{"a":"\ud800"}"#, "kept"),
             // Regression: lines that only start like JSON failed, and the default policy
@@ -1261,10 +1560,262 @@ mod tests {
             ("{not json", "kept"),
             ("{main} started", "kept"),
             (r#"{"cut":"at the size li"#, "kept"),
+            // Digits past a double's range stay text instead of becoming null.
+            (&format!("a=1{} b=2", "0".repeat(400)), &format!(r#"{{"attributes":{{"a":"1{}","b":2}}}} @1700000000000"#, "0".repeat(400))),
         ];
         for (message, expected) in cases {
             assert_eq!(fields("{}", message), expected, "message {message:?}");
+            if expected != "kept" {
+                assert_eq!(merged("{}", message), sorted("{}", message), "message {message:?}");
+            }
         }
+    }
+
+    #[test]
+    fn a_lines_own_fields_go_under_attributes_and_typed_fields_stay_at_the_root() {
+        // Two services that disagree on `user` and `status`: both under `attributes`.
+        assert_eq!(fields("{}", r#"{"user":"bob","status":200}"#), r#"{"attributes":{"user":"bob","status":200}} @1700000000000"#);
+        assert_eq!(
+            fields("{}", r#"{"user":{"id":5},"status":["retry","failed"]}"#),
+            r#"{"attributes":{"user":{"id":5},"status":["retry","failed"]}} @1700000000000"#
+        );
+        assert_eq!(fields("{}", "user=bob status=denied"), r#"{"attributes":{"user":"bob","status":"denied"}} @1700000000000"#);
+        assert_eq!(
+            fields(r#"{"patterns":[{"regex":"took (?P<took>\\d+)ms"}]}"#, "job took 15ms"),
+            r#"{"attributes":{"took":"15"}} @1700000000000"#
+        );
+        // An access log's typed fields are the root's, whatever the line parsers' target.
+        assert_eq!(
+            fields(r#"{"json":{"target":"app"}}"#, r#"10.0.0.7 - - [28/Nov/2025:10:01:02 +0000] "GET / HTTP/1.1" 200 5"#),
+            r#"{"http":{"request":{"method":"GET"},"response":{"body":{"bytes":5},"status_code":200},"version":"1.1"},"source":{"address":"10.0.0.7"},"url":{"original":"/"}} @1700000000000"#
+        );
+    }
+
+    #[test]
+    fn a_target_chooses_the_object_and_an_empty_one_the_root() {
+        let cases = [
+            (
+                r#"{"json":{"target":"app"}}"#,
+                r#"{"a":1,"level":"warn"}"#,
+                r#"{"app":{"a":1,"level":"warn"},"log":{"level":"WARN"}} @1700000000000"#,
+            ),
+            (r#"{"json":{"target":"app.line"}}"#, r#"{"a":1}"#, r#"{"app":{"line":{"a":1}}} @1700000000000"#),
+            (r#"{"json":{"target":""}}"#, r#"{"a":1,"level":"warn"}"#, r#"{"a":1,"level":"warn","log":{"level":"WARN"}} @1700000000000"#),
+            // The line's own `log.level` at the root stays; its level key does not replace it.
+            (
+                r#"{"json":{"target":""}}"#,
+                r#"{"log":{"level":"debug"},"level":"warn"}"#,
+                r#"{"level":"warn","log":{"level":"debug"}} @1700000000000"#,
+            ),
+            (
+                r#"{"json":{"target":""}}"#,
+                r#"{"level":"info","log":{"origin":"x"}}"#,
+                r#"{"level":"info","log":{"level":"INFO","origin":"x"}} @1700000000000"#,
+            ),
+            (r#"{"json":{}}"#, r#"{"a":1}"#, r#"{"attributes":{"a":1}} @1700000000000"#),
+            (r#"{"logfmt":{"target":""}}"#, "a=1 level=warn", r#"{"a":1,"level":"warn","log":{"level":"WARN"}} @1700000000000"#),
+            (r#"{"logfmt":{"target":"kv"}}"#, "a=1 b=x", r#"{"kv":{"a":1,"b":"x"}} @1700000000000"#),
+            // Under `log`, the level merges into the line's object.
+            (r#"{"logfmt":{"target":"log"}}"#, "a=1 lvl=warn", r#"{"log":{"a":1,"level":"WARN","lvl":"warn"}} @1700000000000"#),
+            (r#"{"patterns":[{"regex":"took (?P<took>\\d+)ms","target":""}]}"#, "job took 15ms", r#"{"took":"15"} @1700000000000"#),
+            (
+                r#"{"access_log":{"target":"web"}}"#,
+                r#"10.0.0.7 - - [28/Nov/2025:10:01:02 +0000] "GET / HTTP/1.1" 200 5"#,
+                r#"{"web":{"http":{"request":{"method":"GET"},"response":{"body":{"bytes":5},"status_code":200},"version":"1.1"},"source":{"address":"10.0.0.7"},"url":{"original":"/"}}} @1700000000000"#,
+            ),
+            (r#"{"json":false,"logfmt":false}"#, r#"{"a":1}"#, "kept"),
+        ];
+        for (config, message, expected) in cases {
+            assert_eq!(sorted(config, message), sorted_text(expected), "{config} {message:?}");
+            if expected != "kept" {
+                assert_eq!(merged(config, message), sorted_text(expected), "{config} {message:?}");
+            }
+        }
+        assert!(Harness::<Extract>::new(r#"{"json":{"targt":"x"}}"#).is_err());
+        assert!(Harness::<Extract>::new(r#"{"patterns":[{"regex":"no names"}]}"#).is_err());
+    }
+
+    fn sorted_text(text: &str) -> String {
+        match text.split_once(" @") {
+            Some((json, time)) => format!("{} @{time}", serde_json::from_str::<Value>(json).unwrap()),
+            None => text.to_owned(),
+        }
+    }
+
+    #[test]
+    fn the_first_level_key_in_list_order_decides_and_only_text_is_a_level() {
+        // Regression: the text path took the first level key in the line (DEBUG), the merging
+        // path the first in the list (WARN); `level=5` got a level on one of them only.
+        let cases = [
+            ("{}", "lvl=debug level=warn", Some("WARN")),
+            ("{}", r#"{"lvl":"debug","level":"warn"}"#, Some("WARN")),
+            (r#"{"level":["lvl","level"]}"#, "level=warn lvl=debug", Some("DEBUG")),
+            ("{}", "level=5 msg=x", None),
+            ("{}", "level=5 severity=warn", None),
+            ("{}", r#"level="5" msg=x"#, Some("5")),
+            ("{}", r#"{"level":30,"severity":"warn"}"#, None),
+            ("{}", r#"{"level":null,"severity":"warn"}"#, None),
+            ("{}", r#"{"level":"30"}"#, Some("30")),
+            ("{}", r#"{"severity":"warn","level":{"name":"x"}}"#, None),
+            ("{}", "level=info level=error", Some("ERROR")),
+            ("{}", "level=info level=7", None),
+        ];
+        for (config, message, level) in cases {
+            for (path, text) in [("text", sorted(config, message)), ("merging", merged(config, message))] {
+                let (json, _) = text.split_once(" @").unwrap();
+                let fields: Value = serde_json::from_str(json).unwrap();
+                assert_eq!(fields["log"]["level"].as_str(), level, "{path} path, {config} {message:?}: {text}");
+            }
+        }
+    }
+
+    #[test]
+    fn promote_moves_converted_values_to_typed_root_fields() {
+        let config = r#"{"promote":{"order.total":"double","tier":"keyword","n":"long","ok":"boolean","at":"date","peer":"ip"}}"#;
+        assert_eq!(
+            fields(
+                config,
+                r#"{"order":{"total":"12.5","id":"a"},"tier":3,"n":"42","ok":"true","at":"2025-11-28T10:00:00Z","peer":"10.0.0.1","x":1}"#
+            ),
+            sorted_text(
+                r#"{"at":"2025-11-28T10:00:00Z","attributes":{"order":{"id":"a"},"x":1},"n":42,"ok":true,"order":{"total":12.5},"peer":"10.0.0.1","tier":"3"} @1700000000000"#
+            )
+        );
+        // What does not convert stays where it was, still searchable there.
+        assert_eq!(
+            fields(config, r#"{"order":{"total":"lots"},"tier":{"a":1},"n":"4.2","ok":"yes","at":"soon","peer":"localhost"}"#),
+            r#"{"attributes":{"at":"soon","n":"4.2","ok":"yes","order":{"total":"lots"},"peer":"localhost","tier":{"a":1}}} @1700000000000"#
+        );
+        assert_eq!(fields(config, "tier=gold n=7"), r#"{"n":7,"tier":"gold"} @1700000000000"#);
+        // From pattern captures too, and at the root the value changes type in place.
+        assert_eq!(
+            fields(r#"{"patterns":[{"regex":"took (?P<took>\\d+)ms"}],"promote":{"took":"long"}}"#, "job took 15ms"),
+            r#"{"took":15} @1700000000000"#
+        );
+        assert_eq!(fields(r#"{"json":{"target":""},"promote":{"n":"long"}}"#, r#"{"n":"5","m":"6"}"#), r#"{"m":"6","n":5} @1700000000000"#);
+        // A root field an earlier transform set stays, and the line's value stays where it was.
+        assert_eq!(
+            run(config, r#"{"tier":"gold"}"#, Some(r#"{"tier":"platinum"}"#)),
+            r#"{"attributes":{"tier":"gold"},"tier":"platinum"} @1700000000000"#
+        );
+        assert_eq!(
+            run(&config.replace("{\"promote\"", "{\"overwrite\":true,\"promote\""), r#"{"tier":"gold"}"#, Some(r#"{"tier":"platinum"}"#)),
+            r#"{"tier":"gold"} @1700000000000"#
+        );
+    }
+
+    #[test]
+    fn init_refuses_promotions_it_cannot_make_naming_the_key() {
+        let error = |config: &str| Harness::<Extract>::new(config).err().map(|error| error.to_string()).unwrap_or_default();
+        assert!(error(r#"{"promote":{"tier":"integer"}}"#).contains(r#"promote.tier: unknown field type "integer""#));
+        for engine_field in
+            ["@timestamp", "message", "event.id", "aws.cloudwatch.log_group", "cloud.account.id", "log.level", "attributes.user"]
+        {
+            assert!(
+                error(&format!(r#"{{"promote":{{"{engine_field}":"keyword"}}}}"#))
+                    .contains(&format!("promote.{engine_field} would replace a field the engine writes")),
+                "{engine_field}"
+            );
+        }
+        assert!(error(r#"{"json":{"target":"app"},"promote":{"app":"keyword"}}"#).contains("promote.app would land in or on app"));
+    }
+
+    #[test]
+    fn engine_fields_are_the_templates() {
+        // `sluicegate setup` refuses the same promotions from the template's list.
+        let mapping = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../engine/src/mapping.rs")).unwrap();
+        let line = mapping.lines().find(|line| line.starts_with("pub const ENGINE_FIELDS")).unwrap();
+        let listed = line.split_once("= &[").unwrap().1.split_once(']').unwrap().0;
+        let names: Vec<&str> = listed.split(',').map(|name| name.trim().trim_matches('"')).collect();
+        let ours: Vec<&str> = promote::ENGINE_FIELDS.iter().map(|name| if *name == ATTRIBUTES { "ATTRIBUTES" } else { name }).collect();
+        assert_eq!(names, ours);
+    }
+
+    #[test]
+    fn fields_already_there_are_kept_unless_overwrite() {
+        let earlier =
+            r#"{"service":"checkout","attributes":{"user":"from-earlier"},"log":{"level":"NOTICE"},"aws":{"lambda":{"type":"mine"}}}"#;
+        // Regression: extract replaced `service` (and the whole target object) set by an
+        // earlier transform with what the line held.
+        assert_eq!(
+            run(r#"{"json":{"target":""}}"#, r#"{"service":"other","level":"warn","x":1}"#, Some(earlier)),
+            sorted_text(
+                r#"{"attributes":{"user":"from-earlier"},"aws":{"lambda":{"type":"mine"}},"level":"warn","log":{"level":"NOTICE"},"service":"checkout","x":1} @1700000000000"#
+            )
+        );
+        assert_eq!(
+            run("{}", r#"{"user":"bob","id":7,"level":"warn"}"#, Some(earlier)),
+            sorted_text(
+                r#"{"attributes":{"id":7,"level":"warn","user":"from-earlier"},"aws":{"lambda":{"type":"mine"}},"log":{"level":"NOTICE"},"service":"checkout"} @1700000000000"#
+            )
+        );
+        assert_eq!(
+            run("{}", "END RequestId: 3f1c", Some(earlier)),
+            sorted_text(
+                r#"{"attributes":{"user":"from-earlier"},"aws":{"lambda":{"request_id":"3f1c","type":"mine"}},"log":{"level":"NOTICE"},"service":"checkout"} @1700000000000"#
+            )
+        );
+        // With `overwrite`, what the line says wins.
+        assert_eq!(
+            run(r#"{"overwrite":true,"json":{"target":""}}"#, r#"{"service":"other","level":"warn"}"#, Some(earlier)),
+            sorted_text(
+                r#"{"attributes":{"user":"from-earlier"},"aws":{"lambda":{"type":"mine"}},"level":"warn","log":{"level":"WARN"},"service":"other"} @1700000000000"#
+            )
+        );
+        assert_eq!(
+            run(r#"{"overwrite":true}"#, "END RequestId: 3f1c", Some(earlier)),
+            sorted_text(
+                r#"{"attributes":{"user":"from-earlier"},"aws":{"lambda":{"request_id":"3f1c","type":"end"}},"log":{"level":"NOTICE"},"service":"checkout"} @1700000000000"#
+            )
+        );
+        // A value in the way of an object is kept too.
+        assert_eq!(run("{}", "a=1 b=2", Some(r#"{"attributes":"x"}"#)), r#"{"attributes":"x"} @1700000000000"#);
+        assert_eq!(
+            run(r#"{"overwrite":true}"#, "a=1 b=2", Some(r#"{"attributes":"x"}"#)),
+            r#"{"attributes":{"a":1,"b":2}} @1700000000000"#
+        );
+    }
+
+    #[test]
+    fn repeated_keys_reach_the_document_once() {
+        // The index refuses a document with a key given twice; the last value wins, as in a map.
+        for (message, expected) in [
+            ("a=1 b=2 a=3", r#"{"attributes":{"a":3,"b":2}} @1700000000000"#),
+            (r#"{"a":1,"b":2,"a":3}"#, r#"{"attributes":{"a":3,"b":2}} @1700000000000"#),
+            (r#"{"a":1,"\u0061":3}"#, r#"{"attributes":{"a":3}} @1700000000000"#),
+        ] {
+            assert_eq!(fields("{}", message), expected, "{message:?}");
+        }
+        // Many keys, past the ones the text path keeps to compare: still written once each.
+        let many: Vec<String> = (0..40).map(|idx| format!("k{idx}={idx}")).collect();
+        let text = fields("{}", &(many.join(" ") + " k3=x"));
+        assert_eq!(text.matches("\"k3\"").count(), 1, "{text}");
+        let text = fields("{}", &many.join(" "));
+        assert_eq!(text.matches("\"k39\"").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn timestamps_are_found_in_the_parsed_fields_wherever_they_went() {
+        assert_eq!(
+            fields(r#"{"timestamp":"time"}"#, r#"{"time":"2025-11-28T10:00:00.123+01:00"}"#),
+            r#"{"attributes":{"time":"2025-11-28T10:00:00.123+01:00"}} @1764320400123"#
+        );
+        assert_eq!(fields(r#"{"timestamp":"t"}"#, r#"{"t":1764320400}"#), r#"{"attributes":{"t":1764320400}} @1764320400000"#);
+        assert_eq!(
+            fields(r#"{"timestamp":"t.unix"}"#, r#"{"t":{"unix":1764320400123}}"#),
+            r#"{"attributes":{"t":{"unix":1764320400123}}} @1764320400123"#
+        );
+        assert_eq!(fields(r#"{"timestamp":"t"}"#, "t=1764320400 a=1"), r#"{"attributes":{"t":1764320400,"a":1}} @1764320400000"#);
+        assert_eq!(
+            fields(r#"{"timestamp":"at","patterns":[{"regex":"at (?P<at>\\S+)"}]}"#, "done at 2025-11-28T10:00:00Z"),
+            r#"{"attributes":{"at":"2025-11-28T10:00:00Z"}} @1764324000000"#
+        );
+        // A path from the root still finds a field there: the line's target, or an earlier
+        // transform's field.
+        assert_eq!(fields(r#"{"timestamp":"attributes.t"}"#, r#"{"t":1764320400}"#), r#"{"attributes":{"t":1764320400}} @1764320400000"#);
+        assert_eq!(run(r#"{"timestamp":"t"}"#, "plain text", Some(r#"{"t":1764320400}"#)), r#"{"t":1764320400} @1764320400000"#);
+        assert!(fields(r#"{"timestamp":"t"}"#, r#"{"t":"yesterday"}"#).starts_with("failed: field t is not an RFC 3339 time"));
+        assert!(fields(r#"{"timestamp":"t"}"#, "t=yesterday a=1").starts_with("failed: field t is not an RFC 3339 time"));
     }
 
     #[test]
@@ -1324,7 +1875,7 @@ mod tests {
     fn an_escaped_character_that_is_not_ascii_is_kept_whole() {
         // Regression: a backslash before a character of more than one byte in a quoted logfmt
         // value panicked (the value was cut inside the character), trapping the module.
-        assert_eq!(fields("{}", r#"a="\é" b=1"#), r#"{"a":"é","b":1} @1700000000000"#);
+        assert_eq!(fields("{}", r#"a="\é" b=1"#), r#"{"attributes":{"a":"é","b":1}} @1700000000000"#);
         assert_eq!(fields(r#"{"logfmt":{"target":"kv"}}"#, r#"a="x\ü\"y" b=1"#), r#"{"kv":{"a":"xü\"y","b":1}} @1700000000000"#);
     }
 
@@ -1500,19 +2051,5 @@ mod tests {
             event.fields.unwrap(),
             r#"{"aws":{"lambda":{"request_id":"0a1b2c3d-0000-1111-2222-333344445555"},"other":1},"log":{"level":"WARN"},"team":"a"}"#
         );
-    }
-
-    #[test]
-    fn targets_patterns_and_timestamps() {
-        assert_eq!(fields(r#"{"json":{"target":"app"}}"#, r#"{"a":1}"#), r#"{"app":{"a":1}} @1700000000000"#);
-        assert_eq!(fields(r#"{"json":false,"logfmt":false}"#, r#"{"a":1}"#), "kept");
-        assert_eq!(fields(r#"{"patterns":[{"regex":"took (?P<took>\\d+)ms"}]}"#, "job took 15ms"), r#"{"took":"15"} @1700000000000"#);
-        assert_eq!(
-            fields(r#"{"timestamp":"time"}"#, r#"{"time":"2025-11-28T10:00:00.123+01:00"}"#),
-            r#"{"time":"2025-11-28T10:00:00.123+01:00"} @1764320400123"#
-        );
-        assert_eq!(fields(r#"{"timestamp":"t"}"#, r#"{"t":1764320400}"#), r#"{"t":1764320400} @1764320400000"#);
-        assert!(fields(r#"{"timestamp":"t"}"#, r#"{"t":"yesterday"}"#).starts_with("failed: field t is not an RFC 3339 time"));
-        assert!(Harness::<Extract>::new(r#"{"patterns":[{"regex":"no names"}]}"#).is_err());
     }
 }
