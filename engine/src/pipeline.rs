@@ -256,7 +256,7 @@ impl Pipeline {
         if let Some(raw) = writers.raw.as_mut() {
             for event in &events {
                 write_raw_event(raw.line_buffer(), event, &contexts[event.context_idx as usize]);
-                raw.end_line();
+                raw.end_line(event.record_idx);
             }
         }
         let decoded = Instant::now();
@@ -328,7 +328,7 @@ impl Pipeline {
                 write_document_with(out, event, context, fragment)?;
                 if let Some(archive) = documents.as_mut() {
                     archive.line_buffer().extend_from_slice(&out[document_start..]);
-                    archive.end_line();
+                    archive.end_line(event.record_idx);
                 }
                 Ok::<(), String>(())
             });

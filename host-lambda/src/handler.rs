@@ -127,11 +127,12 @@ impl<B: BulkSink, A: ArchiveSink> Handler<B, A> {
         let dead_letter_key = outcome.batch.key(&self.dead_letter_prefix, "");
         let dead_letter_body = (!outcome.dead_letters.is_empty()).then(|| gzip(&dead_letter::ndjson(&outcome.dead_letters)));
         let archive_bytes: usize = outcome.archive.iter().map(|object| object.body.len()).sum();
-        // The bodies move into the puts (no copy of a large object); only the keys stay.
+        // The objects are put at once, on the likely chance that every record is delivered; they
+        // are kept to be cut down should some records go back to Kinesis (below).
         let archive_objects = std::mem::take(&mut outcome.archive);
         let archive_keys: Vec<String> = archive_objects.iter().map(|object| object.key.clone()).collect();
         let archive_puts = futures_util::future::join_all(
-            archive_objects.into_iter().zip(&archive_keys).map(|(object, key)| self.archive.put(key, object.body, deadline)),
+            archive_objects.iter().zip(&archive_keys).map(|(object, key)| self.archive.put(key, object.body.clone(), deadline)),
         );
         let dead_letter_put = async {
             match dead_letter_body {
@@ -183,7 +184,13 @@ impl<B: BulkSink, A: ArchiveSink> Handler<B, A> {
             tracing::warn!(n_items = 1 + undelivered.count(), first_reason = %first_reason, "bulk items undelivered");
         }
 
-        let rejected = rejected_dead_letters(&outcome, &report);
+        // Kinesis retries from the first reported record on, every record after it included, and
+        // the retry archives them under its own first record: this invocation's objects keep only
+        // the records before it, so each record ends in exactly one archive object (and its dead
+        // letters in one dead-letter object) once the retries settle.
+        let first_failed = failed.iter().position(|failed| *failed).map_or(u32::MAX, |record_idx| record_idx as u32);
+        let mut rejected = rejected_dead_letters(&outcome, &report);
+        rejected.retain(|dead_letter| dead_letter.record_idx < first_failed);
         log_refusals(&report);
         if !rejected.is_empty() {
             let key = outcome.batch.key(&self.dead_letter_prefix, "-bulk");
@@ -192,6 +199,22 @@ impl<B: BulkSink, A: ArchiveSink> Handler<B, A> {
                 mark(&mut failed, &rejected);
                 n_puts_failed += 1;
             }
+        }
+
+        let first_failed = failed.iter().position(|failed| *failed).map_or(u32::MAX, |record_idx| record_idx as u32);
+        if first_failed != u32::MAX {
+            n_puts_failed += self
+                .keep_before(
+                    first_failed,
+                    &archive_objects,
+                    &archive_results,
+                    &outcome,
+                    &dead_letter_key,
+                    &dead_letter_result,
+                    &mut failed,
+                    deadline,
+                )
+                .await;
         }
 
         // A record without a sequence number cannot be reported (Lambda would fail the whole
@@ -231,6 +254,63 @@ impl<B: BulkSink, A: ArchiveSink> Handler<B, A> {
         Handled { batch_item_failures, metrics }
     }
 }
+
+impl<B: BulkSink, A: ArchiveSink> Handler<B, A> {
+    /// Puts again the stored archive and dead-letter objects that hold records from
+    /// `first_failed` on, with only the records before it; returns how many puts failed. An
+    /// object that cannot be cut down sends all its records back (their retry rewrites it whole
+    /// under the same key, since it starts from the same first record).
+    #[allow(clippy::too_many_arguments)]
+    async fn keep_before(
+        &self,
+        first_failed: u32,
+        archive_objects: &[sluicegate_engine::archive::ArchiveObject],
+        archive_results: &[Result<(), crate::sink::PutError>],
+        outcome: &Outcome,
+        dead_letter_key: &str,
+        dead_letter_result: &Option<Result<(), crate::sink::PutError>>,
+        failed: &mut [bool],
+        deadline: Instant,
+    ) -> u64 {
+        let mut n_puts_failed = 0;
+        for (object, result) in archive_objects.iter().zip(archive_results) {
+            let n_lines = object.lines_before(first_failed);
+            if result.is_err() || n_lines == object.n_lines {
+                continue;
+            }
+            let cut = object.truncated(n_lines, MAX_ARCHIVE_READ_BACK_BYTES);
+            let stored = match cut {
+                Some(body) => self.archive.put(&object.key, body, deadline).await.map_err(|error| error.to_string()),
+                None => Err("the object could not be read back".to_owned()),
+            };
+            if let Err(error) = stored {
+                n_puts_failed += 1;
+                tracing::error!(key = %object.key, error = %error, "archive object not cut down to the records before the first reported one; its records go back to Kinesis");
+                for (record_idx, _) in &object.record_lines {
+                    if let Some(failed) = failed.get_mut(*record_idx as usize) {
+                        *failed = true;
+                    }
+                }
+            }
+        }
+        if matches!(dead_letter_result, Some(Ok(())))
+            && outcome.dead_letters.iter().any(|dead_letter| dead_letter.record_idx >= first_failed)
+        {
+            let kept: Vec<DeadLetter> =
+                outcome.dead_letters.iter().filter(|dead_letter| dead_letter.record_idx < first_failed).cloned().collect();
+            if let Err(error) = self.archive.put(dead_letter_key, gzip(&dead_letter::ndjson(&kept)), deadline).await {
+                n_puts_failed += 1;
+                tracing::error!(key = %dead_letter_key, error = %error, "dead letters not cut down; their records go back to Kinesis");
+                mark(failed, &outcome.dead_letters);
+            }
+        }
+        n_puts_failed
+    }
+}
+
+/// How much of an archive object the handler inflates to cut it down: a batch is capped at its
+/// inflated size, and its documents are of the same order.
+const MAX_ARCHIVE_READ_BACK_BYTES: usize = 1 << 30;
 
 /// One line for the documents the index refused (and those it took degraded), with counts by
 /// error type and a few examples, not a line per item: a bad mapping refuses thousands at once.

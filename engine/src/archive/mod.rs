@@ -43,11 +43,29 @@ pub struct ArchiveObject {
     pub body: Vec<u8>,
     /// Number of lines in the object.
     pub n_lines: usize,
+    /// How many lines each record has, in line order (`(record index, lines)`, one run per
+    /// record): lines are written in record order, so the lines of the records before a given
+    /// one are the object's first lines ([`ArchiveObject::lines_before`]).
+    pub record_lines: Vec<(u32, u32)>,
 }
 
-/// Gzips NDJSON lines into an object.
-pub fn gzip_object(key: String, ndjson: &[u8], n_lines: usize) -> ArchiveObject {
-    ArchiveObject { key, body: gzip(ndjson), n_lines }
+impl ArchiveObject {
+    /// The number of lines of the records before `record_idx`.
+    pub fn lines_before(&self, record_idx: u32) -> usize {
+        self.record_lines.iter().filter(|(record, _)| *record < record_idx).map(|(_, n_lines)| *n_lines as usize).sum()
+    }
+
+    /// The object's first `n_lines` lines, gzipped: what it holds once the records from some
+    /// record on go back to Kinesis, to be archived by the invocation that retries them.
+    /// `None` when the object cannot be read back within `max_bytes` inflated.
+    pub fn truncated(&self, n_lines: usize, max_bytes: usize) -> Option<Vec<u8>> {
+        let text = crate::decode::Decoder::new(max_bytes).inflate_members(&self.body).ok()?;
+        let mut end = 0;
+        for _ in 0..n_lines {
+            end += text[end..].iter().position(|&byte| byte == b'\n')? + 1;
+        }
+        Some(gzip(&text[..end]))
+    }
 }
 
 /// Builds a gzip NDJSON object line by line without holding the uncompressed text: every
@@ -59,6 +77,7 @@ pub struct ArchiveWriter {
     chunk: Vec<u8>,
     gzip: Vec<u8>,
     n_lines: usize,
+    record_lines: Vec<(u32, u32)>,
 }
 
 /// Uncompressed bytes per gzip member of an [`ArchiveWriter`].
@@ -70,10 +89,14 @@ impl ArchiveWriter {
         &mut self.chunk
     }
 
-    /// Ends the line just written.
-    pub fn end_line(&mut self) {
+    /// Ends the line just written, a line of the record `record_idx` (records come in order).
+    pub fn end_line(&mut self, record_idx: u32) {
         self.chunk.push(b'\n');
         self.n_lines += 1;
+        match self.record_lines.last_mut() {
+            Some((record, n_lines)) if *record == record_idx => *n_lines += 1,
+            _ => self.record_lines.push((record_idx, 1)),
+        }
         if self.chunk.len() >= CHUNK_BYTES {
             self.flush();
         }
@@ -94,7 +117,7 @@ impl ArchiveWriter {
     /// The object, or `None` when no line was written.
     pub fn finish(mut self, key: String) -> Option<ArchiveObject> {
         self.flush();
-        (self.n_lines > 0).then_some(ArchiveObject { key, body: self.gzip, n_lines: self.n_lines })
+        (self.n_lines > 0).then_some(ArchiveObject { key, body: self.gzip, n_lines: self.n_lines, record_lines: self.record_lines })
     }
 }
 
@@ -194,12 +217,35 @@ mod tests {
     }
 
     #[test]
+    fn an_object_keeps_the_lines_of_the_records_before_one() {
+        let mut writer = ArchiveWriter::default();
+        // Records 0, 2 and 5 (1 and 3 had nothing to archive), 800 lines each: several members.
+        for record_idx in [0, 2, 5] {
+            for line_idx in 0..800 {
+                writer.line_buffer().extend_from_slice(
+                    format!("{{\"record\":{record_idx},\"line\":{line_idx},\"pad\":\"{}\"}}", "x".repeat(900)).as_bytes(),
+                );
+                writer.end_line(record_idx);
+            }
+        }
+        let object = writer.finish("key".to_owned()).unwrap();
+        assert_eq!(object.record_lines, [(0, 800), (2, 800), (5, 800)]);
+        assert_eq!((object.lines_before(0), object.lines_before(2), object.lines_before(3), object.lines_before(9)), (0, 800, 1600, 2400));
+        let kept = gunzip(&object.truncated(object.lines_before(3), 64 << 20).unwrap());
+        let lines: Vec<&[u8]> = kept.split(|&byte| byte == b'\n').filter(|line| !line.is_empty()).collect();
+        assert_eq!(lines.len(), 1600);
+        assert!(lines.last().unwrap().starts_with(b"{\"record\":2,\"line\":799"));
+        assert_eq!(gunzip(&object.truncated(0, 64 << 20).unwrap()), b"");
+        assert_eq!(object.truncated(1, 1024), None, "past the cap it cannot be read back");
+    }
+
+    #[test]
     fn writer_members_read_back_as_one_stream() {
         let mut writer = ArchiveWriter::default();
         let line = vec![b'x'; 1000];
         for _ in 0..3000 {
             writer.line_buffer().extend_from_slice(&line);
-            writer.end_line();
+            writer.end_line(0);
         }
         let object = writer.finish("key".to_owned()).unwrap();
         assert_eq!(object.n_lines, 3000);

@@ -413,7 +413,10 @@ fn a_module_that_loops_on_everything_costs_a_bounded_time_and_runs_nothing_by_po
 /// share one cap, and the event that would cross it fails in the transform that asked.
 #[test]
 fn the_chain_shares_one_memory_cap() {
-    let host = WasmHost::new(Limits { memory_bytes: 64 << 20, chain_memory_bytes: 100 << 20, ..limits() }).unwrap();
+    // Filling 40 MiB takes a while on a loaded machine: a deadline must not be what fails.
+    let host =
+        WasmHost::new(Limits { memory_bytes: 64 << 20, chain_memory_bytes: 100 << 20, call_timeout: Duration::from_secs(20), ..limits() })
+            .unwrap();
     let specs =
         (0..3).map(|stage_idx| stage(&host, &format!("holder{stage_idx}"), &guests::module("test_guest"), "{}", OnError::Pass)).collect();
     let mut chain = Chain::new(&host, specs).unwrap();
