@@ -349,6 +349,25 @@ pub fn write_raw_event(out: &mut Vec<u8>, event: &Event<'_>, context: &Context<'
     out.push(b'}');
 }
 
+/// [`write_raw_event`] without the message's text: where the event came from, its id and time,
+/// and the message's length in bytes (`messageBytes`), for dead letters that must not hold log
+/// text a redactor did not get to.
+pub fn write_event_metadata(out: &mut Vec<u8>, event: &Event<'_>, context: &Context<'_>) {
+    out.extend_from_slice(b"{\"owner\":");
+    write_json_str(out, &context.owner);
+    out.extend_from_slice(b",\"logGroup\":");
+    write_json_str(out, &context.log_group);
+    out.extend_from_slice(b",\"logStream\":");
+    write_json_str(out, &context.log_stream);
+    out.extend_from_slice(b",\"id\":");
+    write_json_str(out, &event.id);
+    out.extend_from_slice(b",\"timestamp\":");
+    out.extend_from_slice(event.timestamp.to_string().as_bytes());
+    out.extend_from_slice(b",\"messageBytes\":");
+    out.extend_from_slice(event.message.len().to_string().as_bytes());
+    out.push(b'}');
+}
+
 #[cfg(test)]
 mod tests {
     use std::borrow::Cow;

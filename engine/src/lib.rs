@@ -25,4 +25,4 @@ pub mod wasm;
 
 pub use event::{Context, Event};
 pub use outcome::{Outcome, RecordOutcome};
-pub use pipeline::{Pipeline, PipelineConfig};
+pub use pipeline::{DeadLetterContent, Pipeline, PipelineConfig};

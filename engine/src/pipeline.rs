@@ -11,7 +11,7 @@ use crate::archive::{ArchiveStage, ArchiveWriter};
 use crate::bulk::{BulkAction, BulkBody, BulkWriter, DEFAULT_BULK_MAX_BYTES};
 use crate::dead_letter::{DeadLetter, Original, Stage};
 use crate::decode::{DEFAULT_MAX_INFLATED_BYTES, DecodeError, Decoder, explain_json_error};
-use crate::document::{context_fragment, write_document_with, write_raw_event};
+use crate::document::{context_fragment, write_document_with, write_event_metadata, write_raw_event};
 use crate::event::{Context, Event};
 use crate::index::IndexTemplate;
 use crate::kinesis::KinesisEvent;
@@ -37,6 +37,8 @@ pub struct PipelineConfig {
     /// (Kinesis sends them again, first in the next batch), so a few records that inflate to the
     /// per-record cap each cannot hold gigabytes at once.
     pub max_batch_inflated_bytes: usize,
+    /// What a dead letter of a transform failure holds of its event.
+    pub transform_dead_letters: DeadLetterContent,
     /// Whether action lines carry the event id as `_id` (so a replay overwrites instead of
     /// adding); off only for indices that refuse ids (OpenSearch Serverless time series).
     pub document_ids: bool,
@@ -52,6 +54,7 @@ impl Default for PipelineConfig {
             archive_prefix: "archive".to_owned(),
             max_inflated_bytes: DEFAULT_MAX_INFLATED_BYTES,
             max_batch_inflated_bytes: DEFAULT_MAX_BATCH_INFLATED_BYTES,
+            transform_dead_letters: DeadLetterContent::Metadata,
             document_ids: true,
         }
     }
@@ -274,7 +277,11 @@ impl Pipeline {
         }
         for failure in chain.failed {
             let mut original = Vec::new();
-            write_raw_event(&mut original, &failure.event, &contexts[failure.event.context_idx as usize]);
+            let context = &contexts[failure.event.context_idx as usize];
+            match self.config.transform_dead_letters {
+                DeadLetterContent::Event => write_raw_event(&mut original, &failure.event, context),
+                DeadLetterContent::Metadata => write_event_metadata(&mut original, &failure.event, context),
+            }
             dead_letter(
                 outcome,
                 failure.event.record_idx,
@@ -343,6 +350,31 @@ impl Pipeline {
         }
         outcome.timings.encode += transformed.elapsed();
         record_idx
+    }
+}
+
+/// What a dead letter of a transform failure holds. The event it failed on is the event as the
+/// transform received it, so a failing redactor would put personal data that it was there to
+/// remove into the dead-letter bucket: by default only where the event came from, its id and
+/// time and the message's length are kept, and the event itself is found by its id in the raw
+/// archive (`archive_stage` raw or both) when one is kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DeadLetterContent {
+    /// Log group, stream, owner, id, timestamp, the message's length in bytes; not its text.
+    #[default]
+    Metadata,
+    /// The whole event as the failing transform received it.
+    Event,
+}
+
+impl std::str::FromStr for DeadLetterContent {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "metadata" => Ok(DeadLetterContent::Metadata),
+            "event" => Ok(DeadLetterContent::Event),
+            other => Err(format!("transform_dead_letters is metadata or event, not {other:?}")),
+        }
     }
 }
 

@@ -10,7 +10,8 @@
 //!   "index_template": "cwl-{yyyy}.{MM}.{dd}",
 //!   "archive_stage": "documents",
 //!   "limits": {"call_timeout_ms": 200, "memory_mb": 64, "stack_kb": 512, "max_frame_kb": 1024, "chain_memory_mb": 128},
-//!   "allowed_indices": "cwl-*"
+//!   "allowed_indices": "cwl-*",
+//!   "transform_dead_letters": "metadata"
 //! }
 //! ```
 //!
@@ -42,6 +43,8 @@ pub struct PipelineFile {
     pub limits: Limits,
     /// The pattern (`*` for any text) an index set by a transform must match, when given.
     pub allowed_indices: Option<String>,
+    /// What a transform failure's dead letter holds, when the file says.
+    pub transform_dead_letters: Option<crate::DeadLetterContent>,
 }
 
 /// One transform of the chain.
@@ -118,6 +121,8 @@ struct RawFile {
     limits: Option<RawLimits>,
     #[serde(default)]
     allowed_indices: Option<String>,
+    #[serde(default)]
+    transform_dead_letters: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -223,7 +228,22 @@ impl PipelineFile {
         {
             return Err(format!("allowed_indices is {pattern:?}: a lowercase index pattern, `*` for any text"));
         }
-        Ok(PipelineFile { transforms, index_template, archive_stage, limits, allowed_indices })
+        let transform_dead_letters = raw.transform_dead_letters.map(|text| text.parse()).transpose()?;
+        Ok(PipelineFile { transforms, index_template, archive_stage, limits, allowed_indices, transform_dead_letters })
+    }
+
+    /// Puts the options this file sets into `config`, in place of the host's own (its
+    /// environment or command line).
+    pub fn apply_to(&self, config: &mut crate::PipelineConfig) {
+        if let Some(index_template) = &self.index_template {
+            config.index_template = index_template.clone();
+        }
+        if let Some(archive_stage) = self.archive_stage {
+            config.archive_stage = archive_stage;
+        }
+        if let Some(transform_dead_letters) = self.transform_dead_letters {
+            config.transform_dead_letters = transform_dead_letters;
+        }
     }
 
     /// Loads every module from its file (precompiled when possible, after checking a pinned

@@ -91,6 +91,10 @@ impl Config {
             archive_prefix: get("SLUICEGATE_ARCHIVE_PREFIX").unwrap_or(defaults.archive_prefix),
             max_inflated_bytes: positive("SLUICEGATE_MAX_INFLATED_BYTES", &get)?.unwrap_or(defaults.max_inflated_bytes),
             max_batch_inflated_bytes: positive("SLUICEGATE_MAX_BATCH_INFLATED_BYTES", &get)?.unwrap_or(defaults.max_batch_inflated_bytes),
+            transform_dead_letters: parse_with("SLUICEGATE_TRANSFORM_DEAD_LETTERS", &get, |text| {
+                text.parse::<sluicegate_engine::DeadLetterContent>()
+            })?
+            .unwrap_or(defaults.transform_dead_letters),
             // Decided by the Elasticsearch configuration (`EsConfig::sends_ids`).
             document_ids: defaults.document_ids,
         };

@@ -456,3 +456,31 @@ fn a_looping_start_function_reports_the_deadline() {
     let error = Chain::new(&host, vec![spec]).unwrap_err().to_string();
     assert_eq!(error, "transform spinner: cannot instantiate: deadline exceeded: the call ran past 100 ms");
 }
+
+// Regression: a transform failure's dead letter held the event as the failing transform got
+// it, so a redactor that failed put the personal data it was there to remove into the bucket.
+#[test]
+fn transform_dead_letters_hold_metadata_unless_the_pipeline_asks_for_the_event() {
+    let gzip = sluicegate_engine::corpus::gzip_json(
+        br#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","logEvents":[{"id":"7","timestamp":5,"message":"an error for ana@example.com"}]}"#,
+    );
+    let batch = sluicegate_engine::corpus::kinesis_event_from_payloads(&[gzip]);
+    let run = |content: sluicegate_engine::DeadLetterContent| {
+        let host = WasmHost::new(limits()).unwrap();
+        let chain = Chain::new(&host, vec![stage(&host, "redact", &guests::module("test_guest"), "{}", OnError::DeadLetter)]).unwrap();
+        let config = sluicegate_engine::PipelineConfig { transform_dead_letters: content, ..sluicegate_engine::PipelineConfig::default() };
+        let outcome = sluicegate_engine::Pipeline::with_transforms(config, Box::new(chain)).run(&batch, None);
+        String::from_utf8(sluicegate_engine::dead_letter::ndjson(&outcome.dead_letters)).unwrap()
+    };
+    let metadata = run(sluicegate_engine::DeadLetterContent::default());
+    // The reason is the transform's own error text (this one quotes the message; a redactor's
+    // should not), the original is the event's metadata alone.
+    let original = &metadata[metadata.find(r#""original""#).unwrap()..];
+    assert!(!original.contains("ana@example.com"), "{metadata}");
+    assert!(
+        metadata.contains(r#""original":{"owner":"1","logGroup":"g","logStream":"s","id":"7","timestamp":5,"messageBytes":28}"#),
+        "{metadata}"
+    );
+    let event = run(sluicegate_engine::DeadLetterContent::Event);
+    assert!(event.contains(r#""message":"an error for ana@example.com""#), "{event}");
+}

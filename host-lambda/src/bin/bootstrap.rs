@@ -65,12 +65,7 @@ async fn run() -> anyhow::Result<()> {
             }
             log_load(&loaded.report);
             let mut pipeline_config = config.pipeline.clone();
-            if let Some(index_template) = &loaded.file.index_template {
-                pipeline_config.index_template = index_template.clone();
-            }
-            if let Some(archive_stage) = loaded.file.archive_stage {
-                pipeline_config.archive_stage = archive_stage;
-            }
+            loaded.file.apply_to(&mut pipeline_config);
             transforms = loaded.chain.names().map(str::to_owned).collect();
             Pipeline::with_transforms(pipeline_config, Box::new(loaded.chain))
         }

@@ -63,12 +63,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         let chain = match &args.pipeline {
             Some(pipeline) => {
                 let loaded = super::load_pipeline(pipeline, args.s3_endpoint.as_deref(), None).await?;
-                if let Some(index_template) = &loaded.file.index_template {
-                    config.index_template = index_template.clone();
-                }
-                if let Some(archive_stage) = loaded.file.archive_stage {
-                    config.archive_stage = archive_stage;
-                }
+                loaded.file.apply_to(&mut config);
                 Some(loaded.chain)
             }
             None => {

@@ -114,12 +114,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut pipeline = match &args.pipeline {
         Some(pipeline) => {
             let loaded = runtime.block_on(super::load_pipeline(pipeline, args.s3_endpoint.as_deref(), args.module_cache.as_deref()))?;
-            if let Some(index_template) = &loaded.file.index_template {
-                config.index_template = index_template.clone();
-            }
-            if let Some(archive_stage) = loaded.file.archive_stage {
-                config.archive_stage = archive_stage;
-            }
+            loaded.file.apply_to(&mut config);
             Pipeline::with_transforms(config, Box::new(loaded.chain))
         }
         None => Pipeline::new(config),
