@@ -106,7 +106,7 @@ pub struct Config {
     patterns: Vec<PatternConfig>,
     level: Vec<String>,
     timestamp: Option<String>,
-    promote: Map<String, Value>,
+    promote: Value,
     overwrite: bool,
 }
 
@@ -120,7 +120,7 @@ impl Default for Config {
             patterns: Vec::new(),
             level: ["level", "severity", "lvl", "loglevel", "log_level"].map(str::to_owned).to_vec(),
             timestamp: None,
-            promote: Map::new(),
+            promote: Value::Object(Map::new()),
             overwrite: false,
         }
     }
@@ -697,7 +697,6 @@ impl<'t> KeySet<'t> {
 fn logfmt_json<'m>(message: &'m str, wanted: &Wanted<'_>, json: &mut String) -> Option<Probe<'m>> {
     let bytes = message.as_bytes();
     let scan = LogfmtScan::new(bytes);
-    json.reserve(message.len() + message.len() / 2 + 48);
     json.push('{');
     // Per level key, its last value, on the stack for the usual few level keys.
     let mut on_stack: [Level<'m>; 8] = Default::default();
@@ -1232,7 +1231,8 @@ impl Extract {
             if let Some((request_id, level)) = lambda_runtime(trimmed) {
                 let mut fields = FieldsText::for_line(64);
                 fields.str(Path::AwsLambdaRequestId, request_id);
-                fields.str(Path::LogLevel, &level.to_ascii_uppercase());
+                // Upper case already: `lambda_runtime` takes no other level.
+                fields.str(Path::LogLevel, level);
                 return Line::Typed(fields, &ROOT);
             }
         }
@@ -1253,7 +1253,10 @@ impl Extract {
         if let Parser::On(target) = &self.logfmt
             && memchr::memchr(b'=', trimmed.as_bytes()).is_some()
         {
-            let mut text = target.open().to_owned();
+            // Room for the target's opening, the pairs as JSON (quotes and commas added) and
+            // `log.level`, so that writing them does not grow it.
+            let mut text = String::with_capacity(target.open().len() + trimmed.len() + trimmed.len() / 2 + 64);
+            text.push_str(target.open());
             if let Some(probe) = logfmt_json(trimmed, &wanted, &mut text) {
                 return Line::Own(Own { object_start: target.open().len(), text: Cow::Owned(text), probe }, target);
             }
@@ -1294,14 +1297,14 @@ impl Extract {
             Line::Nothing => {}
             Line::Typed(mut fields, target) => {
                 // Text this writer made is a JSON object.
-                if let Ok(typed) = serde_json::from_str(&fields.json()) {
+                if let Some(typed) = object(&fields.json()) {
                     put(&mut new, target, typed);
                 }
             }
             Line::Own(own, target) => {
                 // The parser checked the text; what a map cannot hold (a number beyond a double's
                 // range) leaves the line as text.
-                if let Ok(own_fields) = serde_json::from_str(&own.text[own.object_start..]) {
+                if let Some(own_fields) = object(&own.text[own.object_start..]) {
                     parsed.push((own_fields, target));
                 }
             }
@@ -1331,6 +1334,14 @@ impl Extract {
             put(&mut new, &ROOT, Map::from_iter([("log".to_owned(), Value::Object(log))]));
         }
         new
+    }
+}
+
+/// The object JSON `text` is (through the one deserializer of values the module has).
+fn object(text: &str) -> Option<Map<String, Value>> {
+    match serde_json::from_str(text) {
+        Ok(Value::Object(object)) => Some(object),
+        _ => None,
     }
 }
 

@@ -1,7 +1,7 @@
 //! `promote`: chosen fields moved out of a line's parsed fields to typed root fields of the same
 //! path, their values converted to the type `sluicegate setup` maps them with.
 
-use sluicegate_sdk::{Error, Map, Value};
+use sluicegate_sdk::{Error, Value};
 
 use crate::fields::Target;
 
@@ -93,7 +93,10 @@ fn is_index_date(text: &str) -> bool {
 /// The promotions a configuration's `promote` object asks for, checked: type names known, paths
 /// well formed, none onto a field the engine writes, none inside another, and none onto or
 /// around the object a parser's fields go to (`targets`, with the parser's name).
-pub(crate) fn promotions(config: Map<String, Value>, targets: &[(&str, &Target)]) -> Result<Vec<Promotion>, Error> {
+pub(crate) fn promotions(config: Value, targets: &[(&str, &Target)]) -> Result<Vec<Promotion>, Error> {
+    let Value::Object(config) = config else {
+        return Err(Error::msg(format!("promote: an object of field paths and type names, not {config}")));
+    };
     let mut promotions: Vec<(String, Promotion)> = Vec::new();
     for (path, type_name) in config {
         let field_type = match &type_name {
