@@ -86,6 +86,12 @@ fn write_merged_document(out: &mut Vec<u8>, event: &Event<'_>, context: &Context
     if fast {
         return Ok(());
     }
+    write_merged_trees(out, event, context, fields)
+}
+
+/// The slow path, and the plain reference the fast one is tested against: the fields parsed
+/// into a tree and merged into the base document's tree.
+fn write_merged_trees(out: &mut Vec<u8>, event: &Event<'_>, context: &Context<'_>, fields: &str) -> Result<(), String> {
     let fields: serde_json::Value = serde_json::from_str(fields).map_err(|error| format!("transform fields are not json: {error}"))?;
     let serde_json::Value::Object(fields) = fields else {
         return Err("transform fields are not a json object".to_owned());
@@ -468,6 +474,70 @@ mod merge_tests {
         let mut out = Vec::new();
         write_document(&mut out, &event, &context)?;
         Ok(String::from_utf8(out).unwrap())
+    }
+
+    /// Random fields over keys chosen to collide with the document's (`aws`, `event`, `cloud`,
+    /// `message`, the keys below them, escaped spellings) and each other.
+    fn random_fields(rng: &mut crate::corpus::Rng, depth: u32) -> String {
+        const KEYS: [&str; 12] =
+            ["aws", "event", "cloud", "message", "cloudwatch", "lambda", "id", "log_group", "\\u0061ws", "a", "b", "line\\nbreak"];
+        let n_members = rng.below(5);
+        let mut out = String::from("{");
+        for member_idx in 0..n_members {
+            if member_idx > 0 {
+                out.push(if rng.below(8) == 0 { '\n' } else { ',' });
+                if out.ends_with('\n') {
+                    out.pop();
+                    out.push_str(",\n");
+                }
+            }
+            out.push_str(&format!("\"{}\":", KEYS[rng.below(KEYS.len() as u64) as usize]));
+            match rng.below(if depth < 3 { 5 } else { 4 }) {
+                0 => out.push_str(&rng.below(1000).to_string()),
+                1 => out.push_str("\"t\\\"x\""),
+                2 => out.push_str("[1,{\"k\":null}]"),
+                3 => out.push_str("true"),
+                _ => out.push_str(&random_fields(rng, depth + 1)),
+            }
+        }
+        out.push('}');
+        out
+    }
+
+    /// The fast path (copying members as text, splicing `aws`) and the plain tree merge give the
+    /// same document for any fields, on one line.
+    #[test]
+    fn the_copy_path_and_the_merge_path_agree() {
+        let mut rng = crate::corpus::Rng::new(17);
+        let context = Context { owner: Cow::Borrowed("o"), log_group: Cow::Borrowed("g"), log_stream: Cow::Borrowed("s") };
+        let mut n_fast = 0;
+        for _ in 0..20_000 {
+            let fields = random_fields(&mut rng, 0);
+            let event = Event {
+                record_idx: 0,
+                context_idx: 0,
+                id: Cow::Borrowed("1"),
+                timestamp: 0,
+                message: Cow::Borrowed("m"),
+                fields: Some(fields.clone()),
+                index: None,
+            };
+            let mut fast = Vec::new();
+            let fast_result = write_document(&mut fast, &event, &context);
+            let mut reference = Vec::new();
+            let reference_result = write_merged_trees(&mut reference, &event, &context, &fields);
+            assert_eq!(fast_result.is_ok(), reference_result.is_ok(), "{fields}");
+            if fast_result.is_err() {
+                continue;
+            }
+            assert!(!fast.contains(&b'\n'), "one line: {fields}");
+            let fast_value: serde_json::Value = serde_json::from_slice(&fast).unwrap();
+            let reference_value: serde_json::Value = serde_json::from_slice(&reference).unwrap();
+            assert_eq!(fast_value, reference_value, "{fields}");
+            n_fast += usize::from(fast != reference);
+        }
+        // Most inputs take the fast path (their text differs from the merge's sorted keys).
+        assert!(n_fast > 1_000, "{n_fast}");
     }
 
     #[test]

@@ -397,8 +397,10 @@ impl Scanner<'_> {
         }
     }
 
-    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, and finite as a double, as
+    /// serde_json requires (`5e426` is "number out of range" there).
     fn number(&mut self) -> Result<(), Invalid> {
+        let start = self.at;
         if self.peek() == Some(b'-') {
             self.at += 1;
         }
@@ -411,14 +413,24 @@ impl Scanner<'_> {
             self.at += 1;
             self.one_or_more_digits()?;
         }
+        let mut exponent = false;
         if let Some(b'e' | b'E') = self.peek() {
+            exponent = true;
             self.at += 1;
             if let Some(b'+' | b'-') = self.peek() {
                 self.at += 1;
             }
             self.one_or_more_digits()?;
         }
+        // Only a number with an exponent or over 300 digits can reach past a double's range.
+        if (exponent || self.at - start > 300) && !self.number_is_finite(start) {
+            return Err(self.error_before("number out of range"));
+        }
         Ok(())
+    }
+
+    fn number_is_finite(&self, start: usize) -> bool {
+        std::str::from_utf8(&self.bytes[start..self.at]).ok().and_then(|text| text.parse::<f64>().ok()).is_some_and(f64::is_finite)
     }
 
     fn digits(&mut self) {
@@ -652,6 +664,10 @@ mod tests {
             "{\"a\":-01}",
             "{\"a\":1.5e3.2}",
             "{\"a\":[1 2]}",
+            "{\"a\":5e426}",
+            "{\"a\":1e308}",
+            "{\"a\":-1.8e308}",
+            "5e426",
         ];
         for text in cases {
             let ours = object_members(text, |_| ()).map(|_| ()).map_err(|error| error.is_not_an_object());

@@ -56,6 +56,7 @@ pub fn main(root: &Path) -> anyhow::Result<()> {
             .env("CARGO_TARGET_DIR", root.join("target/transforms-native")))
     })?;
     step("guest template, as its guide says", || template_guide(root))?;
+    step("fuzz, bounded", || fuzz(root, FUZZ_SECONDS))?;
     step("terraform", || terraform::check(root, Some(&venv.join("bin/checkov"))))?;
     eprintln!("ci passed in {:.0?}", started.elapsed());
     Ok(())
@@ -93,6 +94,59 @@ fn template_guide(root: &Path) -> anyhow::Result<()> {
         anyhow::bail!("sluicegate check on the template's module gave {verdicts:?}, not [\"dropped\", \"changed\"]:\n{output}");
     }
     eprintln!("template: sluicegate check gives {verdicts:?}");
+    Ok(())
+}
+
+/// How long each fuzz target runs in CI.
+const FUZZ_SECONDS: u32 = 30;
+
+/// Builds the SDK's fuzz targets (`guest-sdk/fuzz`: `json_scan` against serde_json, the host's
+/// `reply_parse`) with the coverage instrumentation libFuzzer needs, on the stable toolchain
+/// (the flags `cargo fuzz build --sanitizer none` passes), and runs each for `seconds`: a
+/// failure is a crash file and a failed step.
+fn fuzz(root: &Path, seconds: u32) -> anyhow::Result<()> {
+    let host = host_triple(root)?;
+    let target_dir = root.join("target/fuzz");
+    let rustflags = [
+        "-Cpasses=sancov-module",
+        "-Cllvm-args=-sanitizer-coverage-level=4",
+        "-Cllvm-args=-sanitizer-coverage-inline-8bit-counters",
+        "-Cllvm-args=-sanitizer-coverage-pc-table",
+        "-Cllvm-args=-sanitizer-coverage-trace-compares",
+        "--cfg",
+        "fuzzing",
+        "-Cdebug-assertions",
+    ]
+    .join(" ");
+    // With `--target`, the flags reach the targets and not the build scripts.
+    run(cmd(&root.join("guest-sdk/fuzz"), "cargo", &["build", "--release", "--target", &host])
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .env("RUSTFLAGS", rustflags))?;
+    let seeds: [(&str, &[&str]); 2] = [
+        ("json_scan", &[r#"{"level":"info","n":-12.5e+3,"ok":true,"list":[1,{"x":"a\"b\\c\u00e9"}],"o":{}}"#, "{}", "[1]"]),
+        ("reply_parse", &["\u{2}\0\0\0\u{1}\0\0\0\u{2}\u{3}"]),
+    ];
+    for (name, seeds) in seeds {
+        let corpus = target_dir.join("corpus").join(name);
+        std::fs::create_dir_all(&corpus)?;
+        for (seed_idx, seed) in seeds.iter().enumerate() {
+            std::fs::write(corpus.join(format!("seed-{seed_idx}")), seed)?;
+        }
+        let binary = target_dir.join(&host).join("release").join(name);
+        let artifacts = target_dir.join("artifacts").join(name);
+        std::fs::create_dir_all(&artifacts)?;
+        run(&mut cmd(
+            root,
+            &binary.to_string_lossy(),
+            &[
+                &format!("-max_total_time={seconds}"),
+                "-rss_limit_mb=2048",
+                &format!("-artifact_prefix={}/", artifacts.display()),
+                &corpus.to_string_lossy(),
+            ],
+        ))
+        .with_context(|| format!("fuzz target {name} failed: the input is in {}", artifacts.display()))?;
+    }
     Ok(())
 }
 
