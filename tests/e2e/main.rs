@@ -6,6 +6,7 @@
 mod bad_input;
 mod delivery;
 mod es_faults;
+mod mixed_services;
 mod pipeline_s3;
 mod redrive;
 mod request_faults;

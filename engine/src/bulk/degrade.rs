@@ -29,6 +29,34 @@ const KEPT: [&[&str]; 7] = [
     &["cloud", "account", "id"],
 ];
 
+/// The fields every document the engine writes has, so that an index that took any of its
+/// documents has them mapped already.
+const ALWAYS: [&[&str]; 6] = [
+    &["@timestamp"],
+    &["message"],
+    &["event", "id"],
+    &["aws", "cloudwatch", "log_group"],
+    &["aws", "cloudwatch", "log_stream"],
+    &["cloud", "account", "id"],
+];
+
+/// The last form of a document refused for its shape even degraded: the fields every document
+/// has and nothing else, so it adds no field to the index (one at its field limit refuses even
+/// `event.original`). The event stays searchable by its message, time, log group and id; what
+/// else it had is in the message it was parsed from, and in the archive.
+pub fn degrade_to_base(document: &[u8]) -> Option<Vec<u8>> {
+    let Ok(Value::Object(mut rest)) = serde_json::from_slice::<Value>(document) else {
+        return None;
+    };
+    let mut kept = Map::new();
+    for path in ALWAYS {
+        if let Some(text) = take_text(&mut rest, path) {
+            put(&mut kept, path, Value::String(text));
+        }
+    }
+    serde_json::to_vec(&Value::Object(kept)).ok()
+}
+
 /// The degraded form of `document` (one JSON object, as shipped) refused for `reason`; `None`
 /// when the document is not a JSON object (it cannot have come from the engine).
 pub fn degrade(document: &[u8], reason: &str) -> Option<Vec<u8>> {
@@ -118,6 +146,13 @@ mod tests {
         let original: serde_json::Value = serde_json::from_str(value["event"]["original"].as_str().unwrap()).unwrap();
         assert_eq!(original["user"]["id"], 5);
         assert_eq!(original["log"]["level"]["nested"], true);
+    }
+
+    #[test]
+    fn the_base_form_adds_no_field() {
+        let document = br#"{"@timestamp":"t","message":"m","event":{"id":"1","original":"{}","ingest_error":"x"},"log":{"level":"E"},"aws":{"cloudwatch":{"log_group":"g","log_stream":"s"}},"cloud":{"account":{"id":"1"}}}"#;
+        expect![[r#"{"@timestamp":"t","aws":{"cloudwatch":{"log_group":"g","log_stream":"s"}},"cloud":{"account":{"id":"1"}},"event":{"id":"1"},"message":"m"}"#]]
+            .assert_eq(std::str::from_utf8(&super::degrade_to_base(document).unwrap()).unwrap());
     }
 
     #[test]

@@ -4,6 +4,6 @@ mod degrade;
 mod encode;
 mod response;
 
-pub use degrade::degrade;
+pub use degrade::{degrade, degrade_to_base};
 pub use encode::{BulkAction, BulkBody, BulkItem, BulkWriter, DEFAULT_BULK_MAX_BYTES};
 pub use response::{ItemResult, ResponseError, classify};

@@ -13,7 +13,7 @@ use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use sluicegate_engine::bulk::{BulkBody, ItemResult, classify, degrade};
+use sluicegate_engine::bulk::{BulkBody, ItemResult, classify, degrade, degrade_to_base};
 use tracing::{debug, warn};
 
 use super::config::EsConfig;
@@ -34,7 +34,8 @@ pub struct ItemFate {
 pub enum Fate {
     /// Stored (or, with `create`, already there).
     Delivered,
-    /// Refused for its shape, then stored in its degraded form (`bulk::degrade`).
+    /// Refused for its shape, then stored in a degraded form (`bulk::degrade`, or the base
+    /// fields alone, `bulk::degrade_to_base`, when the index refused that too).
     Degraded {
         /// Why the document as shipped was refused.
         reason: String,
@@ -243,7 +244,7 @@ impl EsClient {
         // Work still to do, last first: a part of the body, which original items it holds, and
         // how many attempts its items have had.
         let mut pending =
-            vec![Part { body: Cow::Borrowed(body), item_idxs: (0..body.items.len()).collect(), attempts: 0, degraded: false }];
+            vec![Part { body: Cow::Borrowed(body), item_idxs: (0..body.items.len()).collect(), attempts: 0, form: Form::AsShipped }];
         while let Some(part) = pending.pop() {
             if part.body.items.is_empty() {
                 continue;
@@ -268,13 +269,13 @@ impl EsClient {
                             body: Cow::Owned(second),
                             item_idxs: part.item_idxs[middle..].to_vec(),
                             attempts: part.attempts,
-                            degraded: part.degraded,
+                            form: part.form,
                         });
                         pending.push(Part {
                             body: Cow::Owned(first),
                             item_idxs: part.item_idxs[..middle].to_vec(),
                             attempts: part.attempts,
-                            degraded: part.degraded,
+                            form: part.form,
                         });
                     } else {
                         // One document the cluster will never accept in a request: a dead letter.
@@ -299,16 +300,24 @@ impl EsClient {
                                 let item_idx = part.item_idxs[local_idx];
                                 match item_result {
                                     ItemResult::Delivered => result.deliver(item_idx),
-                                    // Refused for its shape, the first time: ship it once more,
-                                    // degraded. A degraded form is never degraded again.
-                                    ItemResult::Mapping { error, .. } if !part.degraded => {
+                                    // Refused for its shape: ship it once more degraded, and if
+                                    // that is refused too (an index at its field limit refuses
+                                    // even the degraded form's two fields), as its base fields.
+                                    ItemResult::Mapping { error, .. } if part.form != Form::Base => {
                                         let document = part.body.document(local_idx);
-                                        let reason = error_summary(&error);
-                                        match degrade(document, &reason) {
-                                            Some(degraded) => {
-                                                result.refusals.insert(item_idx, Refusal { reason, document: document.to_vec() });
-                                                degraded_local.push((local_idx, degraded));
+                                        let next = match part.form {
+                                            Form::AsShipped => {
+                                                let reason = error_summary(&error);
+                                                let degraded = degrade(document, &reason);
+                                                if degraded.is_some() {
+                                                    result.refusals.insert(item_idx, Refusal { reason, document: document.to_vec() });
+                                                }
+                                                degraded
                                             }
+                                            Form::Degraded | Form::Base => degrade_to_base(document),
+                                        };
+                                        match next {
+                                            Some(next) => degraded_local.push((local_idx, next)),
                                             None => result.reject(item_idx, 400, error, document),
                                         }
                                     }
@@ -325,7 +334,8 @@ impl EsClient {
                                 debug!(n_items = degraded_local.len(), "bulk items refused for their shape, shipped degraded");
                                 let item_idxs = degraded_local.iter().map(|(local_idx, _)| part.item_idxs[*local_idx]).collect();
                                 let body = part.body.with_documents(&degraded_local);
-                                pending.push(Part { body: Cow::Owned(body), item_idxs, attempts: 0, degraded: true });
+                                let form = if part.form == Form::AsShipped { Form::Degraded } else { Form::Base };
+                                pending.push(Part { body: Cow::Owned(body), item_idxs, attempts: 0, form });
                             }
                             if !retry_local.is_empty() {
                                 let (status, error) = last_retry;
@@ -346,7 +356,7 @@ impl EsClient {
                                             body: Cow::Owned(part.body.subset(&retry_local)),
                                             item_idxs,
                                             attempts,
-                                            degraded: part.degraded,
+                                            form: part.form,
                                         });
                                     }
                                     Err(give_up) => {
@@ -507,8 +517,19 @@ struct Part<'a> {
     body: Cow<'a, BulkBody>,
     item_idxs: Vec<usize>,
     attempts: u32,
-    /// Whether the documents are degraded forms (`BodyResult::refusals` has the originals).
-    degraded: bool,
+    /// Which form the documents are in (`BodyResult::refusals` has the originals of the others).
+    form: Form,
+}
+
+/// The form a refused document is shipped in next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// As the pipeline wrote it.
+    AsShipped,
+    /// `bulk::degrade`: typed fields, the rest as text in `event.original`.
+    Degraded,
+    /// `bulk::degrade_to_base`: the fields every document has, which add nothing to a mapping.
+    Base,
 }
 
 #[derive(Default)]
