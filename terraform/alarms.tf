@@ -189,3 +189,106 @@ resource "aws_cloudwatch_metric_alarm" "domain_write_blocked" {
 
   tags = var.tags
 }
+
+resource "aws_cloudwatch_metric_alarm" "domain_free_storage" {
+  count = var.create_alarms && var.create_domain ? 1 : 0
+
+  alarm_name        = "${var.name}-domain-free-storage"
+  alarm_description = "A data node of the domain has less than ${var.domain_free_storage_alarm_threshold_percent}% of its storage free; the domain blocks writes when a node runs out. Shorten index_retention_days (and run setup_command), or add storage."
+  namespace         = "AWS/ES"
+  # Per domain, the node with the least free space, in MiB.
+  metric_name         = "FreeStorageSpace"
+  dimensions          = { DomainName = var.name, ClientId = local.account_id }
+  statistic           = "Minimum"
+  period              = 60
+  evaluation_periods  = 1
+  comparison_operator = "LessThanOrEqualToThreshold"
+  threshold           = var.domain_volume_size * 1024 * var.domain_free_storage_alarm_threshold_percent / 100
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_actions
+  ok_actions          = var.ok_actions
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "domain_jvm_memory_pressure" {
+  count = var.create_alarms && var.create_domain ? 1 : 0
+
+  alarm_name          = "${var.name}-domain-jvm-memory-pressure"
+  alarm_description   = "A node of the domain uses at least ${var.domain_jvm_memory_pressure_alarm_threshold_percent}% of its JVM heap; it starts refusing requests and may run out of memory. Use a larger instance type or fewer shards."
+  namespace           = "AWS/ES"
+  metric_name         = "JVMMemoryPressure"
+  dimensions          = { DomainName = var.name, ClientId = local.account_id }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = var.domain_jvm_memory_pressure_alarm_threshold_percent
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_actions
+  ok_actions          = var.ok_actions
+
+  tags = var.tags
+}
+
+# The function's own counts, from the embedded-metric-format line it prints per invocation
+# (namespace Sluicegate, dimension FunctionName). No invocation, no data point: not a breach.
+resource "aws_cloudwatch_metric_alarm" "bulk_undelivered" {
+  count = var.create_alarms ? 1 : 0
+
+  alarm_name          = "${var.name}-bulk-undelivered"
+  alarm_description   = "The Sluicegate Lambda could not deliver _bulk items to the domain within its deadline (throttling, an unreachable or refusing domain, or a missing role mapping: see setup_command); their records are retried, and given up on to the failure destination after maximum_retry_attempts."
+  namespace           = "Sluicegate"
+  metric_name         = "BulkItemsUndelivered"
+  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.bulk_undelivered_alarm_threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_actions
+  ok_actions          = var.ok_actions
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "dead_lettered" {
+  count = var.create_alarms ? 1 : 0
+
+  alarm_name          = "${var.name}-dead-lettered"
+  alarm_description   = "The Sluicegate Lambda dead-lettered records or events (undecodable, failed by a transform, or refused by the index for good); they are in the archive bucket under ${var.dead_letter_prefix}/, not in the index."
+  namespace           = "Sluicegate"
+  metric_name         = "DeadLettered"
+  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.dead_lettered_alarm_threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_actions
+  ok_actions          = var.ok_actions
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "s3_puts_failed" {
+  count = var.create_alarms ? 1 : 0
+
+  alarm_name          = "${var.name}-s3-puts-failed"
+  alarm_description   = "The Sluicegate Lambda could not store archive or dead-letter objects in the archive bucket; their records are retried."
+  namespace           = "Sluicegate"
+  metric_name         = "S3PutsFailed"
+  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.s3_puts_failed_alarm_threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_actions
+  ok_actions          = var.ok_actions
+
+  tags = var.tags
+}

@@ -98,6 +98,45 @@ resource "aws_s3_bucket_lifecycle_configuration" "archive" {
     }
   }
 
+  # archive_stage both writes the raw events beside the documents, under <archive_prefix>-raw
+  # (a prefix nothing else may use), and they age alike.
+  rule {
+    id     = "archive-raw"
+    status = "Enabled"
+
+    filter {
+      prefix = "${var.archive_prefix}-raw/"
+    }
+
+    transition {
+      days          = var.archive_transition_days
+      storage_class = var.archive_transition_storage_class
+    }
+
+    dynamic "expiration" {
+      for_each = var.archive_expiration_days != null ? [var.archive_expiration_days] : []
+
+      content {
+        days = expiration.value
+      }
+    }
+  }
+
+  # Dead letters hold events as they came in, before redaction: they expire on their own
+  # schedule, and their noncurrent versions with everything else's.
+  rule {
+    id     = "dead-letters"
+    status = "Enabled"
+
+    filter {
+      prefix = "${var.dead_letter_prefix}/"
+    }
+
+    expiration {
+      days = var.dead_letter_expiration_days
+    }
+  }
+
   rule {
     id     = "noncurrent-versions"
     status = "Enabled"

@@ -56,13 +56,15 @@ data "aws_iam_policy_document" "lambda" {
     resources = ["${aws_cloudwatch_log_group.lambda.arn}:*"]
   }
 
+  # archive_stage both puts the raw events under <archive_prefix>-raw, beside the documents.
   statement {
     sid     = "WriteArchiveAndDeadLetters"
     actions = ["s3:PutObject"]
-    resources = [
-      "${aws_s3_bucket.archive.arn}/${var.archive_prefix}/*",
-      "${aws_s3_bucket.archive.arn}/${var.dead_letter_prefix}/*",
-    ]
+    resources = concat(
+      ["${aws_s3_bucket.archive.arn}/${var.archive_prefix}/*"],
+      var.archive_stage == "both" ? ["${aws_s3_bucket.archive.arn}/${var.archive_prefix}-raw/*"] : [],
+      ["${aws_s3_bucket.archive.arn}/${var.dead_letter_prefix}/*"],
+    )
   }
 
   # The pipeline, the modules it names, and the compiled-module cache (read at cold start).

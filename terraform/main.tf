@@ -73,7 +73,10 @@ locals {
   module_cache_uri = "${local.artifacts_uri}/compiled"
   module_cache_arn = "${aws_s3_bucket.archive.arn}/${var.artifacts_prefix}/compiled/*"
 
-  lambda_environment = {
+  # The pipeline object's URI, read from the resource, so the function waits for the upload.
+  pipeline_uri = "s3://${aws_s3_object.pipeline.bucket}/${aws_s3_object.pipeline.key}"
+
+  lambda_environment = merge({
     SLUICEGATE_ES_URL             = local.domain_url
     SLUICEGATE_ES_AUTH            = local.domain_auth
     SLUICEGATE_ES_REGION          = local.domain_region
@@ -85,9 +88,31 @@ locals {
     SLUICEGATE_ARCHIVE_STAGE      = var.archive_stage
     SLUICEGATE_ARCHIVE_KMS_KEY_ID = local.kms_key_arn
     SLUICEGATE_DEAD_LETTER_PREFIX = var.dead_letter_prefix
-    # The pipeline object's key, read from the resource, so the function waits for the upload.
-    SLUICEGATE_PIPELINE     = "s3://${aws_s3_object.pipeline.bucket}/${aws_s3_object.pipeline.key}"
-    SLUICEGATE_MODULE_CACHE = local.module_cache_uri
-    SLUICEGATE_LOG_LEVEL    = var.log_level
-  }
+    SLUICEGATE_PIPELINE           = local.pipeline_uri
+    SLUICEGATE_MODULE_CACHE       = local.module_cache_uri
+    SLUICEGATE_LOG_LEVEL          = var.log_level
+    },
+    # The Lambda requires the collection's type with sigv4-aoss and refuses it otherwise.
+    local.domain_is_serverless ? { SLUICEGATE_ES_COLLECTION_TYPE = var.serverless_collection_type } : {},
+  )
+
+  # `sluicegate setup`, the one step after apply, for this deployment. The pipeline carries the
+  # index template and the promoted fields; AWS_REGION is where the pipeline object is, and the
+  # SigV4 region the domain's. A collection admits the Lambda role through its data access
+  # policy, not through a role mapping, so it gets no --lambda-role-arn.
+  setup_environment = merge(
+    { AWS_REGION = local.region, SLUICEGATE_ES_REGION = local.domain_region },
+    local.domain_is_serverless ? { SLUICEGATE_ES_COLLECTION_TYPE = var.serverless_collection_type } : {},
+  )
+  setup_arguments = concat(
+    ["--es-url", local.domain_url, "--es-auth", local.domain_auth, "--pipeline", local.pipeline_uri, "--retention-days", tostring(var.index_retention_days)],
+    local.domain_is_serverless ? [] : ["--lambda-role-arn", aws_iam_role.lambda.arn],
+  )
+  # Arguments a POSIX shell takes as they are stay bare; any other is single-quoted (the S3
+  # prefixes may hold ' ( ) * and !). The environment holds region names and a type only.
+  setup_command = join(" ", concat(
+    [for variable, value in local.setup_environment : "${variable}=${value}"],
+    ["sluicegate", "setup"],
+    [for word in local.setup_arguments : can(regex("^[A-Za-z0-9_./:@,+=%-]+$", word)) ? word : "'${replace(word, "'", "'\\''")}'"],
+  ))
 }

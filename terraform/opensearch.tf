@@ -49,6 +49,17 @@ resource "aws_cloudwatch_log_resource_policy" "domain" {
 # Domain
 ################################################################################
 
+# OpenSearch Service manages a VPC domain's network interfaces through this role, and refuses
+# to create one in an account that lacks it. It exists once per account, hence the variable.
+resource "aws_iam_service_linked_role" "opensearch" {
+  count = var.create_domain && local.in_vpc && var.create_opensearch_service_linked_role ? 1 : 0
+
+  aws_service_name = "opensearchservice.amazonaws.com"
+  description      = "Lets OpenSearch Service manage the network interfaces of VPC domains"
+
+  tags = var.tags
+}
+
 resource "aws_opensearch_domain" "this" {
   count = var.create_domain ? 1 : 0
 
@@ -138,7 +149,7 @@ resource "aws_opensearch_domain" "this" {
 
   tags = var.tags
 
-  depends_on = [aws_cloudwatch_log_resource_policy.domain]
+  depends_on = [aws_cloudwatch_log_resource_policy.domain, aws_iam_service_linked_role.opensearch]
 }
 
 # Only the Lambda role gets in through the resource policy; people reach the domain through

@@ -39,7 +39,7 @@ output "lambda_function_arn" {
 }
 
 output "lambda_role_arn" {
-  description = "ARN of the Lambda's execution role. With fine-grained access control, map it to an OpenSearch role that may write the indices (for example as a backend role of all_access or a narrower role)."
+  description = "ARN of the Lambda's execution role. On a domain with fine-grained access control, setup_command maps it to the least-privilege role sluicegate_writer."
   value       = aws_iam_role.lambda.arn
 }
 
@@ -65,7 +65,12 @@ output "pipeline_json" {
 
 output "pipeline_uri" {
   description = "S3 URI of the uploaded pipeline document (SLUICEGATE_PIPELINE); `sluicegate run --pipeline` takes it to run the deployed chain locally."
-  value       = "s3://${aws_s3_object.pipeline.bucket}/${aws_s3_object.pipeline.key}"
+  value       = local.pipeline_uri
+}
+
+output "setup_command" {
+  description = "The one step after apply: `sluicegate setup` for this deployment (the domain URL and auth, the pipeline, index_retention_days, the Lambda role). Run it with the credentials of the domain's master user. It installs the index template, the retention policy and, on OpenSearch with fine-grained access control, the Lambda role's mapping; it is idempotent."
+  value       = local.setup_command
 }
 
 output "module_cache_uri" {
@@ -130,6 +135,11 @@ output "alarm_arns" {
       failure_destination_delivery_failures = aws_cloudwatch_metric_alarm.failure_destination_delivery_failures
       domain_red                            = aws_cloudwatch_metric_alarm.domain_red
       domain_write_blocked                  = aws_cloudwatch_metric_alarm.domain_write_blocked
+      domain_free_storage                   = aws_cloudwatch_metric_alarm.domain_free_storage
+      domain_jvm_memory_pressure            = aws_cloudwatch_metric_alarm.domain_jvm_memory_pressure
+      bulk_undelivered                      = aws_cloudwatch_metric_alarm.bulk_undelivered
+      dead_lettered                         = aws_cloudwatch_metric_alarm.dead_lettered
+      s3_puts_failed                        = aws_cloudwatch_metric_alarm.s3_puts_failed
     } : name => alarm[0].arn if length(alarm) > 0 },
     { for log_group_name, alarm in aws_cloudwatch_metric_alarm.subscription_delivery_errors : "subscription_delivery_errors:${log_group_name}" => alarm.arn },
   )

@@ -94,8 +94,10 @@ resource "aws_cloudwatch_log_account_policy" "subscription" {
     FilterPattern  = var.account_subscription.filter_pattern
     Distribution   = "Random"
   })
-  # The module's own log groups are always excluded: they would loop.
-  selection_criteria = "LogGroupName NOT IN ${jsonencode(distinct(concat(local.own_log_group_names, var.account_subscription.excluded_log_groups)))}"
+  # The module's own log groups are always excluded: they would loop. So are the log groups
+  # subscribed explicitly: the policy applies besides a log group's own filter, so their events
+  # would arrive twice, and those their own filter pattern leaves out would arrive anyway.
+  selection_criteria = "LogGroupName NOT IN ${jsonencode(distinct(concat(local.own_log_group_names, keys(var.log_groups), var.account_subscription.excluded_log_groups)))}"
 
   depends_on = [aws_iam_role_policy.logs]
 }

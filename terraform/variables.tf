@@ -125,7 +125,7 @@ variable "log_groups" {
 }
 
 variable "account_subscription" {
-  description = "When set, creates an account-level subscription filter policy that sends every log group of the account and region to the stream, except excluded_log_groups. The module's own log groups are always excluded (they would loop). Null disables it."
+  description = "When set, creates an account-level subscription filter policy that sends every log group of the account and region to the stream, except excluded_log_groups. The module's own log groups (they would loop) and the log groups of log_groups (their events would arrive twice) are always excluded. Null disables it."
   type = object({
     filter_pattern      = optional(string, "")
     excluded_log_groups = optional(list(string), [])
@@ -138,9 +138,15 @@ variable "account_subscription" {
   }
 
   validation {
-    # The selection criteria accept at most 50 names; the module adds up to 5 of its own.
-    condition     = var.account_subscription == null || try(length(var.account_subscription.excluded_log_groups) <= 45 && alltrue([for log_group_name in var.account_subscription.excluded_log_groups : can(regex("^[.\\-_/#A-Za-z0-9]{1,512}$", log_group_name))]), false)
-    error_message = "account_subscription.excluded_log_groups must hold at most 45 valid log group names."
+    condition     = var.account_subscription == null || try(alltrue([for log_group_name in var.account_subscription.excluded_log_groups : can(regex("^[.\\-_/#A-Za-z0-9]{1,512}$", log_group_name))]), false)
+    error_message = "account_subscription.excluded_log_groups must hold valid log group names."
+  }
+
+  validation {
+    # The selection criteria accept at most 50 names; the module adds up to 5 of its own, and
+    # excludes every explicitly subscribed log group as well.
+    condition     = var.account_subscription == null || try(length(distinct(concat(var.account_subscription.excluded_log_groups, keys(var.log_groups)))) <= 45, false)
+    error_message = "account_subscription.excluded_log_groups and the log groups of log_groups (which the account policy excludes too) must together name at most 45 log groups."
   }
 }
 
@@ -408,9 +414,24 @@ variable "dead_letter_prefix" {
 
   validation {
     # Nested prefixes would put dead letters under the archive's lifecycle rule (or archive
-    # objects among the dead letters).
-    condition     = !startswith("${var.dead_letter_prefix}/", "${var.archive_prefix}/") && !startswith("${var.archive_prefix}/", "${var.dead_letter_prefix}/")
-    error_message = "dead_letter_prefix must differ from archive_prefix, and neither may lie under the other."
+    # objects among the dead letters); archive_stage both writes raw events under the -raw twin.
+    condition = alltrue([
+      for archive_prefix in [var.archive_prefix, "${var.archive_prefix}-raw"] :
+      !startswith("${var.dead_letter_prefix}/", "${archive_prefix}/") && !startswith("${archive_prefix}/", "${var.dead_letter_prefix}/")
+    ])
+    error_message = "dead_letter_prefix must differ from archive_prefix and its -raw twin (the raw events of archive_stage both), and neither may lie under the other."
+  }
+}
+
+variable "dead_letter_expiration_days" {
+  description = "Days after which dead letters (under dead_letter_prefix) expire. They hold events as they came in, before any redaction, so they are kept only long enough to be looked at and replayed."
+  type        = number
+  default     = 30
+  nullable    = false
+
+  validation {
+    condition     = var.dead_letter_expiration_days >= 1 && floor(var.dead_letter_expiration_days) == var.dead_letter_expiration_days
+    error_message = "dead_letter_expiration_days must be a whole number of at least 1."
   }
 }
 
@@ -489,14 +510,21 @@ variable "maximum_retry_attempts" {
 }
 
 variable "maximum_record_age_in_seconds" {
-  description = "Records older than this go to the failure destination instead of being retried (-1 for no limit, or 60 to 604800 seconds)."
+  description = "Records older than this go to the failure destination instead of being retried (-1 for no limit, or 60 to 604800 seconds). Must be below the stream retention (stream_retention_hours): a record the stream drops before it is this old is lost without reaching the failure destination. The default leaves an hour of the default retention, which an sqs or sns failure destination needs: it receives only a batch's shard and sequence numbers, and the records must still be in the stream to be read back. With -1, the records of a batch that fails until the stream drops them are lost the same way."
   type        = number
-  default     = 86400
+  default     = 82800
   nullable    = false
 
   validation {
     condition     = floor(var.maximum_record_age_in_seconds) == var.maximum_record_age_in_seconds && (var.maximum_record_age_in_seconds == -1 || (var.maximum_record_age_in_seconds >= 60 && var.maximum_record_age_in_seconds <= 604800))
     error_message = "maximum_record_age_in_seconds must be -1 or a whole number from 60 to 604800."
+  }
+
+  validation {
+    # Kinesis drops a record at the retention; one that would reach this age only later never
+    # goes to the failure destination.
+    condition     = var.maximum_record_age_in_seconds < var.stream_retention_hours * 3600
+    error_message = "maximum_record_age_in_seconds (${var.maximum_record_age_in_seconds}) must be below the stream retention, stream_retention_hours (${var.stream_retention_hours}) x 3600 = ${var.stream_retention_hours * 3600} seconds: a record the stream drops first is lost without reaching the failure destination."
   }
 }
 
@@ -582,6 +610,30 @@ variable "existing_domain_arn" {
   validation {
     condition     = var.existing_domain_arn == null || can(regex("^arn:aws[a-z-]*:(es:[a-z0-9-]+:[0-9]{12}:domain|aoss:[a-z0-9-]+:[0-9]{12}:collection)/[a-z0-9-]+$", var.existing_domain_arn))
     error_message = "existing_domain_arn must be an OpenSearch domain ARN (arn:aws:es:REGION:ACCOUNT:domain/NAME) or a collection ARN (arn:aws:aoss:REGION:ACCOUNT:collection/ID)."
+  }
+}
+
+variable "serverless_collection_type" {
+  description = "Type of the OpenSearch Serverless collection when existing_domain_arn names one (SLUICEGATE_ES_COLLECTION_TYPE): timeseries, search or vector. Time-series and vector collections refuse document ids, so the Lambda sends none there, and a batch that is retried can index an event twice; a search collection takes the ids, and a retry rewrites the same documents. Ignored for a managed domain."
+  type        = string
+  default     = "timeseries"
+  nullable    = false
+
+  validation {
+    condition     = contains(["timeseries", "search", "vector"], var.serverless_collection_type)
+    error_message = "serverless_collection_type must be timeseries, search or vector."
+  }
+}
+
+variable "index_retention_days" {
+  description = "Days after their creation that the lifecycle policy `sluicegate setup` installs (ISM on OpenSearch, ILM on Elasticsearch) deletes the indices; 0 installs none and keeps them. It reaches the cluster through the setup_command output, not through Terraform."
+  type        = number
+  default     = 30
+  nullable    = false
+
+  validation {
+    condition     = var.index_retention_days >= 0 && var.index_retention_days <= 36500 && floor(var.index_retention_days) == var.index_retention_days
+    error_message = "index_retention_days must be a whole number from 0 (no lifecycle policy) to 36500."
   }
 }
 
@@ -682,7 +734,7 @@ variable "domain_tls_security_policy" {
 }
 
 variable "domain_master_user_arn" {
-  description = "IAM ARN of the fine-grained access control master user of the created domain (a role your administrators assume). Required when create_domain is true. Map the Lambda role (output lambda_role_arn) to a role that may write the indices."
+  description = "IAM ARN of the fine-grained access control master user of the created domain (a role your administrators assume). Required when create_domain is true. Run the setup_command output with its credentials after the first apply: it maps the Lambda role to a role that may write the indices."
   type        = string
   default     = null
 
@@ -695,6 +747,13 @@ variable "domain_master_user_arn" {
     condition     = var.domain_master_user_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$", var.domain_master_user_arn))
     error_message = "domain_master_user_arn must be an IAM role or user ARN."
   }
+}
+
+variable "create_opensearch_service_linked_role" {
+  description = "Create the OpenSearch service-linked role (AWSServiceRoleForAmazonOpenSearchService) when the module creates a domain in a VPC; the domain cannot be created in a VPC without it. An account has at most one, so set false when it already exists (for example for another domain in a VPC), or the apply fails. Destroying the module deletes it, which fails while another domain uses it."
+  type        = bool
+  default     = true
+  nullable    = false
 }
 
 ################################################################################
@@ -864,7 +923,7 @@ variable "archive_access_log_prefix" {
 ################################################################################
 
 variable "create_alarms" {
-  description = "Create the CloudWatch alarms (iterator age, Lambda errors and throttles, subscription delivery errors, failure destination, domain health)."
+  description = "Create the CloudWatch alarms (iterator age, Lambda errors and throttles, the Lambda's own undelivered, dead-lettered and S3 failure counts, subscription delivery errors, failure destination, domain health, and the created domain's free storage and JVM memory pressure)."
   type        = bool
   default     = true
   nullable    = false
@@ -903,5 +962,65 @@ variable "iterator_age_alarm_threshold_ms" {
   validation {
     condition     = var.iterator_age_alarm_threshold_ms >= 1000
     error_message = "iterator_age_alarm_threshold_ms must be at least 1000."
+  }
+}
+
+variable "bulk_undelivered_alarm_threshold" {
+  description = "Alarm when more than this many _bulk items were not delivered within an invocation's deadline over five minutes (the Lambda's BulkItemsUndelivered metric; their records are reported and retried)."
+  type        = number
+  default     = 0
+  nullable    = false
+
+  validation {
+    condition     = var.bulk_undelivered_alarm_threshold >= 0 && floor(var.bulk_undelivered_alarm_threshold) == var.bulk_undelivered_alarm_threshold
+    error_message = "bulk_undelivered_alarm_threshold must be a whole number of at least 0."
+  }
+}
+
+variable "dead_lettered_alarm_threshold" {
+  description = "Alarm when more than this many records and events were dead-lettered over five minutes (the Lambda's DeadLettered metric; they are in the archive bucket under dead_letter_prefix, not in the index)."
+  type        = number
+  default     = 0
+  nullable    = false
+
+  validation {
+    condition     = var.dead_lettered_alarm_threshold >= 0 && floor(var.dead_lettered_alarm_threshold) == var.dead_lettered_alarm_threshold
+    error_message = "dead_lettered_alarm_threshold must be a whole number of at least 0."
+  }
+}
+
+variable "s3_puts_failed_alarm_threshold" {
+  description = "Alarm when more than this many archive or dead-letter objects could not be stored over five minutes (the Lambda's S3PutsFailed metric; their records are reported and retried)."
+  type        = number
+  default     = 0
+  nullable    = false
+
+  validation {
+    condition     = var.s3_puts_failed_alarm_threshold >= 0 && floor(var.s3_puts_failed_alarm_threshold) == var.s3_puts_failed_alarm_threshold
+    error_message = "s3_puts_failed_alarm_threshold must be a whole number of at least 0."
+  }
+}
+
+variable "domain_free_storage_alarm_threshold_percent" {
+  description = "Alarm when the created domain's node with the least free storage has less than this share of domain_volume_size free, in percent."
+  type        = number
+  default     = 25
+  nullable    = false
+
+  validation {
+    condition     = var.domain_free_storage_alarm_threshold_percent >= 1 && var.domain_free_storage_alarm_threshold_percent <= 99
+    error_message = "domain_free_storage_alarm_threshold_percent must be from 1 to 99."
+  }
+}
+
+variable "domain_jvm_memory_pressure_alarm_threshold_percent" {
+  description = "Alarm when the JVM memory pressure of a node of the created domain stays at or above this percentage for three minutes."
+  type        = number
+  default     = 95
+  nullable    = false
+
+  validation {
+    condition     = var.domain_jvm_memory_pressure_alarm_threshold_percent >= 1 && var.domain_jvm_memory_pressure_alarm_threshold_percent <= 100
+    error_message = "domain_jvm_memory_pressure_alarm_threshold_percent must be from 1 to 100."
   }
 }

@@ -229,6 +229,18 @@ run "account_too_many_exclusions" {
   expect_failures = [var.account_subscription]
 }
 
+# The policy excludes the explicitly subscribed log groups too; together they must fit.
+run "account_exclusions_and_subscriptions_too_many" {
+  command = plan
+
+  variables {
+    log_groups           = { for i in range(10) : "/subscribed/${i}" => {} }
+    account_subscription = { excluded_log_groups = [for i in range(40) : "/group/${i}"] }
+  }
+
+  expect_failures = [var.account_subscription]
+}
+
 run "account_bad_exclusion" {
   command = plan
 
@@ -644,6 +656,36 @@ run "dead_letter_prefix_under_archive" {
   expect_failures = [var.dead_letter_prefix]
 }
 
+run "dead_letter_prefix_is_raw_archive" {
+  command = plan
+
+  variables {
+    dead_letter_prefix = "archive-raw"
+  }
+
+  expect_failures = [var.dead_letter_prefix]
+}
+
+run "dead_letter_expiration_zero" {
+  command = plan
+
+  variables {
+    dead_letter_expiration_days = 0
+  }
+
+  expect_failures = [var.dead_letter_expiration_days]
+}
+
+run "dead_letter_expiration_fractional" {
+  command = plan
+
+  variables {
+    dead_letter_expiration_days = 7.5
+  }
+
+  expect_failures = [var.dead_letter_expiration_days]
+}
+
 run "batch_size_zero" {
   command = plan
 
@@ -699,6 +741,29 @@ run "record_age_too_short" {
 
   variables {
     maximum_record_age_in_seconds = 30
+  }
+
+  expect_failures = [var.maximum_record_age_in_seconds]
+}
+
+# The record age must stay below the stream retention: at the default retention of 24 hours, a
+# day is already too old.
+run "record_age_equal_to_retention" {
+  command = plan
+
+  variables {
+    maximum_record_age_in_seconds = 86400
+  }
+
+  expect_failures = [var.maximum_record_age_in_seconds]
+}
+
+run "record_age_beyond_retention" {
+  command = plan
+
+  variables {
+    stream_retention_hours        = 48
+    maximum_record_age_in_seconds = 259200
   }
 
   expect_failures = [var.maximum_record_age_in_seconds]
@@ -769,6 +834,36 @@ run "existing_domain_arn_wrong_service" {
   }
 
   expect_failures = [var.existing_domain_arn]
+}
+
+run "serverless_collection_type_unknown" {
+  command = plan
+
+  variables {
+    serverless_collection_type = "logs"
+  }
+
+  expect_failures = [var.serverless_collection_type]
+}
+
+run "index_retention_negative" {
+  command = plan
+
+  variables {
+    index_retention_days = -1
+  }
+
+  expect_failures = [var.index_retention_days]
+}
+
+run "index_retention_fractional" {
+  command = plan
+
+  variables {
+    index_retention_days = 1.5
+  }
+
+  expect_failures = [var.index_retention_days]
 }
 
 run "domain_engine_version_bare" {
@@ -1043,4 +1138,64 @@ run "iterator_age_threshold_too_small" {
   }
 
   expect_failures = [var.iterator_age_alarm_threshold_ms]
+}
+
+run "bulk_undelivered_threshold_negative" {
+  command = plan
+
+  variables {
+    bulk_undelivered_alarm_threshold = -1
+  }
+
+  expect_failures = [var.bulk_undelivered_alarm_threshold]
+}
+
+run "dead_lettered_threshold_fractional" {
+  command = plan
+
+  variables {
+    dead_lettered_alarm_threshold = 0.5
+  }
+
+  expect_failures = [var.dead_lettered_alarm_threshold]
+}
+
+run "s3_puts_failed_threshold_negative" {
+  command = plan
+
+  variables {
+    s3_puts_failed_alarm_threshold = -1
+  }
+
+  expect_failures = [var.s3_puts_failed_alarm_threshold]
+}
+
+run "domain_free_storage_percent_zero" {
+  command = plan
+
+  variables {
+    domain_free_storage_alarm_threshold_percent = 0
+  }
+
+  expect_failures = [var.domain_free_storage_alarm_threshold_percent]
+}
+
+run "domain_free_storage_percent_whole_volume" {
+  command = plan
+
+  variables {
+    domain_free_storage_alarm_threshold_percent = 100
+  }
+
+  expect_failures = [var.domain_free_storage_alarm_threshold_percent]
+}
+
+run "domain_jvm_memory_pressure_above_100" {
+  command = plan
+
+  variables {
+    domain_jvm_memory_pressure_alarm_threshold_percent = 101
+  }
+
+  expect_failures = [var.domain_jvm_memory_pressure_alarm_threshold_percent]
 }

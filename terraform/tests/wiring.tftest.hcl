@@ -291,7 +291,7 @@ run "defaults" {
       aws_lambda_event_source_mapping.this.function_response_types == toset(["ReportBatchItemFailures"]),
       aws_lambda_event_source_mapping.this.bisect_batch_on_function_error,
       aws_lambda_event_source_mapping.this.maximum_retry_attempts == 10,
-      aws_lambda_event_source_mapping.this.maximum_record_age_in_seconds == 86400,
+      aws_lambda_event_source_mapping.this.maximum_record_age_in_seconds == 82800,
       aws_lambda_event_source_mapping.this.batch_size == 100,
       aws_lambda_event_source_mapping.this.maximum_batching_window_in_seconds == 1,
       aws_lambda_event_source_mapping.this.parallelization_factor == 1,
@@ -336,7 +336,7 @@ run "defaults" {
       one(aws_s3_bucket_ownership_controls.archive.rule).object_ownership == "BucketOwnerEnforced",
       one(aws_s3_bucket_server_side_encryption_configuration.archive.rule).bucket_key_enabled,
       one(aws_s3_bucket_versioning.archive.versioning_configuration).status == "Enabled",
-      length(aws_s3_bucket_lifecycle_configuration.archive.rule) == 3,
+      length(aws_s3_bucket_lifecycle_configuration.archive.rule) == 5,
       length(aws_s3_bucket_object_lock_configuration.archive) == 0,
       !aws_s3_bucket.archive.object_lock_enabled,
     ])
@@ -346,6 +346,28 @@ run "defaults" {
   assert {
     condition     = aws_s3_bucket.archive.bucket == "logs-archive-123456789012-eu-west-1"
     error_message = "the archive bucket name must be derived from name, account and region"
+  }
+
+  # Dead letters hold events before redaction: they expire; the archive rule keeps its own terms.
+  assert {
+    condition = [
+      for rule in aws_s3_bucket_lifecycle_configuration.archive.rule : [one(rule.filter).prefix, [for expiration in rule.expiration : expiration.days]] if rule.id == "dead-letters"
+    ] == [["dead-letter/", [30]]]
+    error_message = "dead letters must expire after dead_letter_expiration_days under their own prefix"
+  }
+
+  assert {
+    condition = [
+      for rule in aws_s3_bucket_lifecycle_configuration.archive.rule : [one(rule.filter).prefix, length(rule.expiration), [for transition in rule.transition : [transition.days, transition.storage_class]]] if rule.id == "archive"
+    ] == [["archive/", 0, [[30, "STANDARD_IA"]]]]
+    error_message = "the archive's own rule must transition archive objects and keep them by default"
+  }
+
+  assert {
+    condition = [
+      for rule in aws_s3_bucket_lifecycle_configuration.archive.rule : [length(rule.filter), [for upload in rule.abort_incomplete_multipart_upload : upload.days_after_initiation]] if rule.id == "abort-incomplete-uploads"
+    ] == [[1, [7]]]
+    error_message = "incomplete uploads must be aborted under every key"
   }
 
   # Least privilege: no action wildcards in grants.
@@ -363,6 +385,18 @@ run "defaults" {
     error_message = "VPC permissions must only be granted in a VPC"
   }
 
+  assert {
+    condition     = length(aws_iam_service_linked_role.opensearch) == 0
+    error_message = "the OpenSearch service-linked role is only for a domain in a VPC"
+  }
+
+  # The one step after apply, for this deployment: the domain, its auth and region, the
+  # uploaded pipeline, the retention and the role to map.
+  assert {
+    condition     = output.setup_command == "AWS_REGION=eu-west-1 SLUICEGATE_ES_REGION=eu-west-1 sluicegate setup --es-url https://search-logs-abc123.eu-west-1.es.amazonaws.com --es-auth sigv4-es --pipeline ${output.pipeline_uri} --retention-days 30 --lambda-role-arn ${aws_iam_role.lambda.arn}"
+    error_message = "setup_command must name the domain URL, sigv4-es, the pipeline URI, the retention and the Lambda role"
+  }
+
   # Alarms.
   assert {
     condition = alltrue([
@@ -374,13 +408,53 @@ run "defaults" {
       length(aws_cloudwatch_metric_alarm.failure_destination_depth) == 0,
       length(aws_cloudwatch_metric_alarm.domain_red) == 1,
       length(aws_cloudwatch_metric_alarm.domain_write_blocked) == 1,
+      length(aws_cloudwatch_metric_alarm.domain_free_storage) == 1,
+      length(aws_cloudwatch_metric_alarm.domain_jvm_memory_pressure) == 1,
+      length(aws_cloudwatch_metric_alarm.bulk_undelivered) == 1,
+      length(aws_cloudwatch_metric_alarm.dead_lettered) == 1,
+      length(aws_cloudwatch_metric_alarm.s3_puts_failed) == 1,
       aws_cloudwatch_metric_alarm.domain_red[0].dimensions == tomap({ DomainName = "logs", ClientId = "123456789012" }),
     ])
     error_message = "the default alarms must all exist"
   }
 
+  # The created domain's storage (25% of 100 GiB, in MiB) and heap.
   assert {
-    condition     = length(output.alarm_arns) == 9
+    condition = alltrue([
+      for alarm in [aws_cloudwatch_metric_alarm.domain_free_storage[0], aws_cloudwatch_metric_alarm.domain_jvm_memory_pressure[0]] :
+      alarm.namespace == "AWS/ES" && alarm.dimensions == tomap({ DomainName = "logs", ClientId = "123456789012" })
+    ])
+    error_message = "the domain's storage and memory alarms must watch the created domain"
+  }
+
+  assert {
+    condition = alltrue([
+      aws_cloudwatch_metric_alarm.domain_free_storage[0].metric_name == "FreeStorageSpace",
+      aws_cloudwatch_metric_alarm.domain_free_storage[0].statistic == "Minimum",
+      aws_cloudwatch_metric_alarm.domain_free_storage[0].comparison_operator == "LessThanOrEqualToThreshold",
+      aws_cloudwatch_metric_alarm.domain_free_storage[0].threshold == 25600,
+      aws_cloudwatch_metric_alarm.domain_jvm_memory_pressure[0].metric_name == "JVMMemoryPressure",
+      aws_cloudwatch_metric_alarm.domain_jvm_memory_pressure[0].statistic == "Maximum",
+      aws_cloudwatch_metric_alarm.domain_jvm_memory_pressure[0].threshold == 95,
+    ])
+    error_message = "free storage must alarm below a quarter of the volume, JVM memory pressure at 95%"
+  }
+
+  # The function's own counts, from its embedded-metric-format lines.
+  assert {
+    condition = {
+      for alarm in [aws_cloudwatch_metric_alarm.bulk_undelivered[0], aws_cloudwatch_metric_alarm.dead_lettered[0], aws_cloudwatch_metric_alarm.s3_puts_failed[0]] :
+      alarm.metric_name => [alarm.namespace, alarm.dimensions, alarm.statistic, alarm.comparison_operator, alarm.threshold]
+      } == {
+      BulkItemsUndelivered = ["Sluicegate", tomap({ FunctionName = "logs" }), "Sum", "GreaterThanThreshold", 0]
+      DeadLettered         = ["Sluicegate", tomap({ FunctionName = "logs" }), "Sum", "GreaterThanThreshold", 0]
+      S3PutsFailed         = ["Sluicegate", tomap({ FunctionName = "logs" }), "Sum", "GreaterThanThreshold", 0]
+    }
+    error_message = "the function's undelivered, dead-lettered and failed-put counts must be alarmed by function name"
+  }
+
+  assert {
+    condition     = length(output.alarm_arns) == 14
     error_message = "every alarm must appear in the alarm_arns output"
   }
 }
@@ -591,9 +665,10 @@ run "account_subscription_excludes_own_log_groups" {
   command = apply
 
   variables {
+    log_groups = { "/ecs/api" = { filter_pattern = "ERROR" } }
     account_subscription = {
       filter_pattern      = "-DEBUG"
-      excluded_log_groups = ["/aws/lambda/noisy"]
+      excluded_log_groups = ["/aws/lambda/noisy", "/ecs/api"]
     }
   }
 
@@ -605,6 +680,13 @@ run "account_subscription_excludes_own_log_groups" {
   assert {
     condition     = strcontains(aws_cloudwatch_log_account_policy.subscription[0].selection_criteria, "\"/aws/lambda/logs\"") && strcontains(aws_cloudwatch_log_account_policy.subscription[0].selection_criteria, "\"/aws/lambda/noisy\"") && startswith(aws_cloudwatch_log_account_policy.subscription[0].selection_criteria, "LogGroupName NOT IN [")
     error_message = "the account policy must exclude the Lambda's own log group and the user's exclusions"
+  }
+
+  # Regression guard: a log group both subscribed and in the policy's scope gets every event
+  # twice, and those its own filter pattern leaves out once. Named once, even when also listed.
+  assert {
+    condition     = jsondecode(trimprefix(aws_cloudwatch_log_account_policy.subscription[0].selection_criteria, "LogGroupName NOT IN ")) == ["/aws/lambda/logs", "/aws/opensearch/logs/index_slow_logs", "/aws/opensearch/logs/search_slow_logs", "/aws/opensearch/logs/es_application_logs", "/aws/opensearch/logs/audit_logs", "/ecs/api", "/aws/lambda/noisy"]
+    error_message = "the account policy must exclude the explicitly subscribed log groups, each name once"
   }
 
   assert {
@@ -648,6 +730,17 @@ run "existing_domain" {
     condition     = aws_cloudwatch_metric_alarm.domain_red[0].dimensions == tomap({ DomainName = "shared", ClientId = "210987654321" })
     error_message = "domain alarms must watch the given domain"
   }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.domain_free_storage) == 0 && length(aws_cloudwatch_metric_alarm.domain_jvm_memory_pressure) == 0
+    error_message = "storage and memory alarms need the created domain's volume size"
+  }
+
+  # The pipeline is in the module's region, the domain signs for its own.
+  assert {
+    condition     = output.setup_command == "AWS_REGION=eu-west-1 SLUICEGATE_ES_REGION=us-east-2 sluicegate setup --es-url https://search-shared-xyz.us-east-2.es.amazonaws.com --es-auth sigv4-es --pipeline ${output.pipeline_uri} --retention-days 30 --lambda-role-arn ${aws_iam_role.lambda.arn}"
+    error_message = "setup_command must read the pipeline in the module's region and sign for the given domain's"
+  }
 }
 
 run "existing_serverless_collection" {
@@ -668,6 +761,49 @@ run "existing_serverless_collection" {
   assert {
     condition     = length(aws_cloudwatch_metric_alarm.domain_red) == 0 && length(aws_cloudwatch_metric_alarm.domain_write_blocked) == 0
     error_message = "a collection has no cluster health alarms"
+  }
+
+  # The Lambda refuses sigv4-aoss without the collection's type.
+  assert {
+    condition     = one(aws_lambda_function.this.environment).variables["SLUICEGATE_ES_COLLECTION_TYPE"] == "timeseries"
+    error_message = "a collection must be typed, time series by default"
+  }
+
+  # No role mapping on a collection: its data access policy admits the Lambda role.
+  assert {
+    condition     = output.setup_command == "AWS_REGION=eu-west-1 SLUICEGATE_ES_COLLECTION_TYPE=timeseries SLUICEGATE_ES_REGION=eu-west-1 sluicegate setup --es-url https://abc123.eu-west-1.aoss.amazonaws.com --es-auth sigv4-aoss --pipeline ${output.pipeline_uri} --retention-days 30"
+    error_message = "setup_command for a collection must sign for aoss, carry the collection type and map no role"
+  }
+}
+
+run "existing_serverless_search_collection" {
+  command = apply
+
+  variables {
+    create_domain              = false
+    domain_master_user_arn     = null
+    existing_domain_endpoint   = "abc123.eu-west-1.aoss.amazonaws.com"
+    existing_domain_arn        = "arn:aws:aoss:eu-west-1:123456789012:collection/abc123"
+    serverless_collection_type = "search"
+  }
+
+  assert {
+    condition     = one(aws_lambda_function.this.environment).variables["SLUICEGATE_ES_COLLECTION_TYPE"] == "search" && strcontains(output.setup_command, "SLUICEGATE_ES_COLLECTION_TYPE=search ")
+    error_message = "serverless_collection_type must reach the Lambda and the setup command"
+  }
+}
+
+# The type is for collections only: the Lambda refuses it with sigv4-es.
+run "managed_domain_ignores_collection_type" {
+  command = apply
+
+  variables {
+    serverless_collection_type = "vector"
+  }
+
+  assert {
+    condition     = !contains(keys(one(aws_lambda_function.this.environment).variables), "SLUICEGATE_ES_COLLECTION_TYPE") && !strcontains(output.setup_command, "COLLECTION_TYPE")
+    error_message = "a managed domain must get no SLUICEGATE_ES_COLLECTION_TYPE"
   }
 }
 
@@ -748,6 +884,46 @@ run "vpc_placement" {
     condition     = contains(flatten([for statement in data.aws_iam_policy_document.lambda.statement : statement.sid]), "ManageVpcInterfaces")
     error_message = "a Lambda in a VPC needs to manage its network interfaces"
   }
+
+  # A fresh account refuses a VPC domain without the service-linked role.
+  assert {
+    condition     = length(aws_iam_service_linked_role.opensearch) == 1 && aws_iam_service_linked_role.opensearch[0].aws_service_name == "opensearchservice.amazonaws.com"
+    error_message = "a domain in a VPC needs the OpenSearch service-linked role"
+  }
+}
+
+# The role exists once per account: creating it again fails.
+run "vpc_placement_with_existing_service_linked_role" {
+  command = plan
+
+  variables {
+    vpc_subnet_ids                        = ["subnet-0a", "subnet-0b", "subnet-0c"]
+    vpc_security_group_ids                = ["sg-01"]
+    create_opensearch_service_linked_role = false
+  }
+
+  assert {
+    condition     = length(aws_iam_service_linked_role.opensearch) == 0 && length(aws_opensearch_domain.this[0].vpc_options) == 1
+    error_message = "create_opensearch_service_linked_role = false must leave the account's role alone"
+  }
+}
+
+run "existing_domain_in_vpc_needs_no_service_linked_role" {
+  command = plan
+
+  variables {
+    create_domain            = false
+    domain_master_user_arn   = null
+    existing_domain_endpoint = "vpc-shared-xyz.eu-west-1.es.amazonaws.com"
+    existing_domain_arn      = "arn:aws:es:eu-west-1:123456789012:domain/shared"
+    vpc_subnet_ids           = ["subnet-0a"]
+    vpc_security_group_ids   = ["sg-01"]
+  }
+
+  assert {
+    condition     = length(aws_iam_service_linked_role.opensearch) == 0
+    error_message = "the service-linked role is only for a domain the module creates"
+  }
 }
 
 run "object_lock_and_no_alarms" {
@@ -766,5 +942,120 @@ run "object_lock_and_no_alarms" {
   assert {
     condition     = length(output.alarm_arns) == 0
     error_message = "create_alarms = false must create no alarm"
+  }
+}
+
+# archive_stage both writes raw events under <archive_prefix>-raw: the function must be allowed
+# to, and they age like the archive.
+run "archive_stage_both" {
+  command = apply
+
+  variables {
+    archive_stage           = "both"
+    archive_expiration_days = 400
+  }
+
+  assert {
+    condition = toset(flatten([for statement in data.aws_iam_policy_document.lambda.statement : statement.resources if statement.sid == "WriteArchiveAndDeadLetters"])) == toset([
+      "arn:aws:s3:::logs-archive-123456789012-eu-west-1/archive/*",
+      "arn:aws:s3:::logs-archive-123456789012-eu-west-1/archive-raw/*",
+      "arn:aws:s3:::logs-archive-123456789012-eu-west-1/dead-letter/*",
+    ])
+    error_message = "the Lambda role must write the raw archive when archive_stage is both"
+  }
+
+  assert {
+    condition = {
+      for rule in aws_s3_bucket_lifecycle_configuration.archive.rule : rule.id => [one(rule.filter).prefix, [for expiration in rule.expiration : expiration.days], [for transition in rule.transition : transition.storage_class]] if contains(["archive", "archive-raw"], rule.id)
+      } == {
+      archive     = ["archive/", [400], ["STANDARD_IA"]]
+      archive-raw = ["archive-raw/", [400], ["STANDARD_IA"]]
+    }
+    error_message = "the raw archive must transition and expire like the archive"
+  }
+}
+
+run "dead_letter_expiration_and_prefix" {
+  command = apply
+
+  variables {
+    dead_letter_prefix          = "failed/events"
+    dead_letter_expiration_days = 7
+  }
+
+  assert {
+    condition = [
+      for rule in aws_s3_bucket_lifecycle_configuration.archive.rule : [one(rule.filter).prefix, [for expiration in rule.expiration : expiration.days]] if rule.id == "dead-letters"
+    ] == [["failed/events/", [7]]]
+    error_message = "the dead-letter rule must follow dead_letter_prefix and dead_letter_expiration_days"
+  }
+}
+
+run "alarm_thresholds_and_actions" {
+  command = apply
+
+  variables {
+    alarm_actions                                      = ["arn:aws:sns:eu-west-1:123456789012:ops"]
+    ok_actions                                         = ["arn:aws:sns:eu-west-1:123456789012:ops-ok"]
+    bulk_undelivered_alarm_threshold                   = 100
+    dead_lettered_alarm_threshold                      = 5
+    s3_puts_failed_alarm_threshold                     = 2
+    domain_volume_size                                 = 200
+    domain_free_storage_alarm_threshold_percent        = 10
+    domain_jvm_memory_pressure_alarm_threshold_percent = 85
+  }
+
+  assert {
+    condition = alltrue([
+      aws_cloudwatch_metric_alarm.bulk_undelivered[0].threshold == 100,
+      aws_cloudwatch_metric_alarm.dead_lettered[0].threshold == 5,
+      aws_cloudwatch_metric_alarm.s3_puts_failed[0].threshold == 2,
+      aws_cloudwatch_metric_alarm.domain_free_storage[0].threshold == 20480,
+      aws_cloudwatch_metric_alarm.domain_jvm_memory_pressure[0].threshold == 85,
+    ])
+    error_message = "the alarm thresholds must follow their variables (free storage: the share of the volume in MiB)"
+  }
+
+  assert {
+    condition = alltrue([
+      for alarm in [
+        aws_cloudwatch_metric_alarm.bulk_undelivered[0],
+        aws_cloudwatch_metric_alarm.dead_lettered[0],
+        aws_cloudwatch_metric_alarm.s3_puts_failed[0],
+        aws_cloudwatch_metric_alarm.domain_free_storage[0],
+        aws_cloudwatch_metric_alarm.domain_jvm_memory_pressure[0],
+      ] : alarm.alarm_actions == toset(["arn:aws:sns:eu-west-1:123456789012:ops"]) && alarm.ok_actions == toset(["arn:aws:sns:eu-west-1:123456789012:ops-ok"])
+    ])
+    error_message = "the new alarms must notify alarm_actions and ok_actions"
+  }
+}
+
+# A longer retention admits an older record age.
+run "record_age_below_longer_retention" {
+  command = plan
+
+  variables {
+    stream_retention_hours        = 48
+    maximum_record_age_in_seconds = 172000
+  }
+
+  assert {
+    condition     = aws_lambda_event_source_mapping.this.maximum_record_age_in_seconds == 172000 && aws_kinesis_stream.this.retention_period == 48
+    error_message = "a record age below a longer retention must be accepted"
+  }
+}
+
+# Prefixes may hold characters a shell would read; 0 installs no lifecycle policy.
+run "setup_command_quotes_and_retention" {
+  command = apply
+
+  variables {
+    artifacts_prefix     = "it's(prod)"
+    index_retention_days = 0
+  }
+
+  assert {
+    condition     = strcontains(output.setup_command, " --pipeline 's3://logs-archive-123456789012-eu-west-1/it'\\''s(prod)/pipelines/${sha256(output.pipeline_json)}.json' --retention-days 0 --lambda-role-arn ")
+    error_message = "setup_command must single-quote an argument the shell would read, and pass index_retention_days"
   }
 }

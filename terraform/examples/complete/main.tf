@@ -100,12 +100,12 @@ module "logs" {
     "/ecs/payments" = { filter_pattern = "{ $.level = \"error\" || $.level = \"warn\" }" }
   }
 
-  # Every other log group of the account and region. The two above are excluded: an account
-  # policy applies in addition to a log group's own filter, so their events would arrive twice
-  # and the payments pattern would be undone.
+  # Every other log group of the account and region but the flow logs. The module excludes the
+  # two above from the policy itself: it applies in addition to a log group's own filter, so
+  # their events would arrive twice and the payments pattern would be undone.
   account_subscription = {
     filter_pattern      = ""
-    excluded_log_groups = ["/aws/vpc/flow-logs", "/ecs/checkout", "/ecs/payments"]
+    excluded_log_groups = ["/aws/vpc/flow-logs"]
   }
 
   stream_mode        = "PROVISIONED"
@@ -123,11 +123,21 @@ module "logs" {
 
   vpc_subnet_ids         = var.vpc_subnet_ids
   vpc_security_group_ids = var.vpc_security_group_ids
+  # A domain in a VPC needs the account's OpenSearch service-linked role; there is one per account.
+  create_opensearch_service_linked_role = var.create_opensearch_service_linked_role
 
   archive_object_lock              = { mode = "GOVERNANCE", days = 90 }
   archive_transition_days          = 30
   archive_transition_storage_class = "GLACIER_IR"
   archive_expiration_days          = 400
+  # Dead letters hold events before redaction: long enough to look at them and replay, no more.
+  dead_letter_expiration_days = 14
+
+  # Indices older than 90 days are deleted by the policy `sluicegate setup` installs.
+  index_retention_days = 90
+
+  # Some dead letters are expected from malformed lines: alarm on more than ten in five minutes.
+  dead_lettered_alarm_threshold = 10
 
   alarm_actions = [aws_sns_topic.alarms.arn]
   ok_actions    = [aws_sns_topic.alarms.arn]

@@ -8,8 +8,13 @@ output "cloudwatch_logs_role_arn" {
   value       = module.logs.cloudwatch_logs_role_arn
 }
 
+output "setup_command" {
+  description = "Run once after apply, with the credentials of search_admin_role_arn: index template, retention policy and the Lambda role's mapping."
+  value       = module.logs.setup_command
+}
+
 output "lambda_role_arn" {
-  description = "Map this role to a writing role in OpenSearch Dashboards (Security, Roles, Mapped users, Backend roles)."
+  description = "The Lambda's role, which setup_command maps to the sluicegate_writer role."
   value       = module.logs.lambda_role_arn
 }
 

@@ -30,3 +30,9 @@ variable "vpc_security_group_ids" {
   description = "Security groups for the Lambda and the domain; they must admit HTTPS between each other."
   type        = list(string)
 }
+
+variable "create_opensearch_service_linked_role" {
+  description = "Create the OpenSearch service-linked role; false when the account already has AWSServiceRoleForAmazonOpenSearchService."
+  type        = bool
+  default     = true
+}

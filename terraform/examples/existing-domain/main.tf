@@ -3,9 +3,9 @@ provider "aws" {
 }
 
 # Ships two log groups to a domain managed elsewhere. The domain's owner must admit the
-# Lambda role (output lambda_role_arn) in the domain's access policy and, with fine-grained
-# access control, map it to a role that may write the shared-logs-* data streams (bulk_action
-# create: the domain needs an index template with data_stream enabled for shared-logs-*).
+# Lambda role (output lambda_role_arn) in the domain's access policy, then run the setup_command
+# output with the domain's admin credentials: with fine-grained access control it maps the role
+# to one that may write the shared-logs-* indices (bulk_action create).
 module "logs" {
   source = "../../"
 

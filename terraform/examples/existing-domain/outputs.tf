@@ -1,5 +1,10 @@
+output "setup_command" {
+  description = "Run once after apply, with the domain's admin credentials: index template, retention policy and, with fine-grained access control, the Lambda role's mapping."
+  value       = module.logs.setup_command
+}
+
 output "lambda_role_arn" {
-  description = "Give this role write access on the existing domain."
+  description = "Admit this role in the existing domain's access policy."
   value       = module.logs.lambda_role_arn
 }
 
