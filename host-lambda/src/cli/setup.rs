@@ -148,6 +148,22 @@ async fn setup(
     template_text: &str,
     promoted: Vec<(String, FieldType)>,
 ) -> anyhow::Result<Vec<Change>> {
+    let pattern = index_pattern(template_text);
+    let name = resource_name(&pattern);
+    let mut changes = Vec::new();
+    if args.es_auth.as_deref() == Some("sigv4-aoss") {
+        // A serverless collection answers neither `GET /` nor `_cat/plugins`; its retention is
+        // its data lifecycle policy and its access its data access policy, both outside the
+        // collection's API.
+        println!("setup: opensearch serverless at {}", args.es_url);
+        println!("setup: warning: retention of a serverless collection is its data lifecycle policy: not set here");
+        println!("setup: warning: access to a serverless collection is its data access policy: no role mapping");
+        let spec = TemplateSpec { pattern: pattern.clone(), flavor: Flavor::OpenSearch { major: 2, minor: 7 }, promoted, ilm_policy: None };
+        let change = put_index_template(cluster, &name, &index_template(&spec)).await?;
+        println!("setup: index template {name} for {pattern}: {}", change.word());
+        changes.push(change);
+        return Ok(changes);
+    }
     let (status, root) = cluster.call(Method::GET, "/", None).await?;
     if !status.is_success() {
         bail!("GET / answered {status}: {root}");
@@ -160,9 +176,6 @@ async fn setup(
     };
     println!("setup: {engine} {version} at {}", args.es_url);
     let plugins = plugins(cluster, flavor).await?;
-    let pattern = index_pattern(template_text);
-    let name = resource_name(&pattern);
-    let mut changes = Vec::new();
 
     // The lifecycle policy first: the Elasticsearch template names it.
     let ilm_policy = match (flavor, args.retention_days) {
@@ -292,7 +305,16 @@ async fn put_index_template(cluster: &Cluster, name: &str, body: &Value) -> anyh
     }
     let mut body = body.clone();
     body["_meta"] = json!({ "sluicegate": { "hash": hash, "managed_by": "sluicegate setup" } });
-    cluster.write(Method::PUT, &path, &body).await?;
+    let (put_status, answer) = cluster.call(Method::PUT, &path, Some(&body)).await?;
+    if put_status == StatusCode::BAD_REQUEST && answer.to_string().contains("flat") {
+        // A cluster whose version says it has the flattened type but that refuses it (a
+        // serverless collection, a fork): `attributes` kept, not indexed, rather than no template.
+        println!("setup: warning: the cluster refused the flattened type for `attributes`: it is stored but not searchable");
+        body["template"]["mappings"]["properties"]["attributes"] = json!({ "type": "object", "enabled": false });
+        cluster.write(Method::PUT, &path, &body).await?;
+    } else if !put_status.is_success() {
+        bail!("PUT {path} answered {put_status}: {answer}");
+    }
     Ok(if status.is_success() { Change::Updated } else { Change::Created })
 }
 

@@ -231,3 +231,45 @@ async fn a_cluster_without_plugins_gets_the_template_and_one_warning_a_step() {
     let template = body(&requests(&server), "PUT /_index_template/").clone();
     assert_eq!(template["template"]["mappings"]["properties"]["attributes"], json!({"type": "object", "enabled": false}));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_serverless_collection_gets_the_template_alone_and_a_refused_flattened_type_falls_back() {
+    let server = FaultyBulkServer::start(Script::accept()).await;
+    let refusal = json!({"error": {"type": "mapper_parsing_exception", "reason": "No handler for type [flat_object] declared on field [attributes]"}, "status": 400});
+    server.set_routes(vec![
+        Route::new("GET", "/_index_template/sluicegate-cwl", 404, not_found()),
+        Route::new("PUT", "/_index_template/sluicegate-cwl", 400, refusal),
+    ]);
+    // sigv4-aoss signs with AWS credentials: fixed ones, the fake does not check them.
+    let args = ["--es-auth", "sigv4-aoss"];
+    let output = tokio::task::spawn_blocking({
+        let url = server.url();
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_sluicegate"))
+                .args(["setup", "--es-url", &url])
+                .args(args)
+                .env("AWS_ACCESS_KEY_ID", "testing")
+                .env("AWS_SECRET_ACCESS_KEY", "testing")
+                .env("AWS_REGION", "us-east-1")
+                .env("AWS_EC2_METADATA_DISABLED", "true")
+                .env("SLUICEGATE_ES_COLLECTION_TYPE", "timeseries")
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).replace(&server.url(), "URL");
+    // The fake keeps answering 400, so the second PUT fails too; what matters is what was asked.
+    assert!(stdout.starts_with("setup: opensearch serverless at URL\n"), "{stdout}");
+    assert!(stdout.contains("the cluster refused the flattened type"), "{stdout}");
+    let requests = requests(&server);
+    check_requests(
+        &requests,
+        expect![[r#"
+            GET /_index_template/sluicegate-cwl
+            PUT /_index_template/sluicegate-cwl
+            PUT /_index_template/sluicegate-cwl"#]],
+    );
+    assert_eq!(requests[2].1["template"]["mappings"]["properties"]["attributes"], json!({"type": "object", "enabled": false}));
+}
