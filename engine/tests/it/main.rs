@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod bulk;
+mod c_guest;
 mod decode;
 mod fixture;
 mod scaling;
