@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 mod bench;
+mod c_guest;
 mod ci;
 mod demo;
 mod dist;
