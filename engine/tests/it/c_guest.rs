@@ -282,6 +282,50 @@ fn c_filter_answers_a_full_frame() {
     }
 }
 
+#[test]
+fn c_filter_merges_fields_of_every_shape() {
+    // Fields as earlier transforms may leave them: the tag goes first and the rest is copied as
+    // it is; fields with `tags` are kept; what is not a JSON object fails the event, and so does
+    // nesting deeper than serde_json reads.
+    let host = WasmHost::new(Limits::default()).unwrap();
+    let mut chain = Chain::new(&host, vec![c_filter(&host, "c_filter", r#"{"tag": "team-x"}"#)]).unwrap();
+    let nested = |depth: usize| format!("{}1{}", r#"{"a":["#.repeat(depth / 2), "]}".repeat(depth / 2));
+    let (deep, too_deep) = (nested(128), nested(130));
+    let fields = [
+        "{}",
+        r#" { "x" : null }"#,
+        r#"{"a":[1,-2.5e3,{"b":"c\"d}"}],"t":true,"tags2":false}"#,
+        r#"{"tags":["mine"]}"#,
+        "not json",
+        "[1]",
+        r#"{"a":1"#,
+        &deep,
+        &too_deep,
+    ];
+    let (contexts, events) = events_with_fields(fields.iter().map(|fields| ("m".to_owned(), Some((*fields).to_owned()))).collect());
+    let outcome = chain.apply(&contexts, events, None);
+    let mut lines: Vec<(usize, String)> = outcome
+        .kept
+        .iter()
+        .map(|event| (event.id.parse().unwrap(), format!("kept {}", event.fields.as_deref().unwrap_or("-"))))
+        .chain(outcome.failed.iter().map(|failure| (failure.event.id.parse().unwrap(), format!("failed: {}", failure.reason))))
+        .collect();
+    lines.sort();
+    let rendered: String = lines.iter().map(|(id, line)| format!("{id}: {}\n", line.replace(&deep[1..], "(128 levels)}"))).collect();
+    expect![[r#"
+        0: kept {"tags":["team-x"]}
+        1: kept {"tags":["team-x"], "x" : null }
+        2: kept {"tags":["team-x"],"a":[1,-2.5e3,{"b":"c\"d}"}],"t":true,"tags2":false}
+        3: kept {"tags":["mine"]}
+        4: failed: the fields an earlier transform set are not a JSON object (or nest deeper than 128 levels)
+        5: failed: the fields an earlier transform set are not a JSON object (or nest deeper than 128 levels)
+        6: failed: the fields an earlier transform set are not a JSON object (or nest deeper than 128 levels)
+        7: kept {"tags":["team-x"],(128 levels)}
+        8: failed: the fields an earlier transform set are not a JSON object (or nest deeper than 128 levels)
+    "#]]
+    .assert_eq(&rendered);
+}
+
 // Regression guard for the SDK's allocator: each call's memory (the frame, the reply and what the
 // transform allocates) must be free again at the next call, or a long-lived instance reaches its
 // memory cap. A call of one event that traps fails that event (a call of several would be

@@ -6,7 +6,8 @@
  *   - a message that contains any of the configured texts is dropped;
  *   - any other event is kept, and with a tag configured it gets the field
  *     {"tags": ["TAG"]} (ECS's `tags`), next to the fields earlier transforms set. An event whose
- *     fields already have `tags` keeps them as they are.
+ *     fields already have `tags` keeps them as they are; fields that are not a JSON object fail
+ *     the event.
  *
  * The configuration, a JSON object; both keys are optional, nothing else is accepted:
  *
@@ -30,8 +31,8 @@ typedef struct reader {
     const char *end;
 } reader;
 
-/* Nesting deeper than this is refused rather than recursed into (the stack is small). */
-#define MAX_DEPTH 64
+/* Nesting deeper than this is refused rather than recursed into, as serde_json refuses it. */
+#define MAX_DEPTH 128
 
 static reader reader_of(sg_str text) { return (reader){text.ptr, text.ptr, text.ptr + text.len}; }
 
@@ -96,6 +97,13 @@ static void push_utf8(sg_buf *out, uint32_t code_point) {
     sg_buf_push(out, bytes, n);
 }
 
+/* Takes `\u` if it comes next (no space skipped: inside a string). */
+static bool take_escape_u(reader *r) {
+    if (r->end - r->at < 2 || r->at[0] != '\\' || r->at[1] != 'u') return false;
+    r->at += 2;
+    return true;
+}
+
 /* Reads a string (after optional space), decoding its escapes into `out` (NULL: only check it).
  * A lone surrogate escape becomes U+FFFD, as serde_json's lossy readers do. */
 static bool read_string(reader *r, sg_buf *out) {
@@ -122,11 +130,11 @@ static bool read_string(reader *r, sg_buf *out) {
             if (!read_hex4(r, &code_point)) return false;
             if (code_point >= 0xd800 && code_point < 0xdc00) {
                 /* A high surrogate: a low one must follow to make one code point. */
-                uint32_t low;
-                reader after = *r;
-                if (r->end - r->at >= 6 && r->at[0] == '\\' && r->at[1] == 'u' && (after.at += 2, read_hex4(&after, &low)) &&
-                    low >= 0xdc00 && low < 0xe000) {
-                    *r = after;
+                reader low_at = *r;
+                uint32_t low = 0;
+                bool paired = take_escape_u(&low_at) && read_hex4(&low_at, &low) && low >= 0xdc00 && low < 0xe000;
+                if (paired) {
+                    *r = low_at;
                     code_point = 0x10000 + ((code_point - 0xd800) << 10) + (low - 0xdc00);
                 } else {
                     code_point = 0xfffd;
@@ -180,7 +188,7 @@ static bool skip_value(reader *r, uint32_t depth) {
         } while (take(r, ','));
         return take(r, ']');
     default: {
-        /* A number or a literal: checked loosely, since only its end matters here. */
+        /* A literal, or a number: its characters are checked, not their order. */
         static const char *const literals[] = {"true", "false", "null"};
         for (int i = 0; i < 3; i++) {
             sg_str literal = sg_cstr(literals[i]);
@@ -190,7 +198,8 @@ static bool skip_value(reader *r, uint32_t depth) {
             }
         }
         const char *from = r->at;
-        while (r->at < r->end && (hex_digit(*r->at) >= 0 || *r->at == '-' || *r->at == '+' || *r->at == '.')) {
+        while (r->at < r->end && ((*r->at >= '0' && *r->at <= '9') || *r->at == '-' || *r->at == '+' || *r->at == '.' ||
+                                  *r->at == 'e' || *r->at == 'E')) {
             r->at++;
         }
         return r->at > from && (from[0] == '-' || (from[0] >= '0' && from[0] <= '9'));
@@ -225,66 +234,52 @@ static sg_str tags_fields;
 
 #define EXAMPLE "{\"drop_if_contains\": [\"GET /healthz\"], \"tag\": \"team-x\"}"
 
-static const char *invalid_json(reader *r) {
-    sg_buf error = {0};
-    sg_buf_push_cstr(&error, "the configuration is not valid JSON (at byte ");
-    sg_buf_push_u64(&error, (uint64_t)(r->at - r->start));
-    sg_buf_push_cstr(&error, ")");
-    return sg_buf_cstr(&error);
+/* An error message: `first`, the key as a JSON string when one is given, then `last`. */
+static const char *message(const char *first, sg_str json_key, const char *last) {
+    sg_buf text = {0};
+    sg_buf_push_cstr(&text, first);
+    if (sg_str_present(json_key)) sg_buf_push_json_string(&text, json_key);
+    sg_buf_push_cstr(&text, last);
+    return sg_buf_cstr(&text);
 }
 
+/* An error message about the text at `text_idx` of drop_if_contains. */
+static const char *not_a_string_at(uint32_t text_idx, const char *problem) {
+    sg_buf text = {0};
+    sg_buf_push_cstr(&text, "drop_if_contains[");
+    sg_buf_push_u64(&text, text_idx);
+    sg_buf_push_cstr(&text, "]");
+    sg_buf_push_cstr(&text, problem);
+    return sg_buf_cstr(&text);
+}
+
+/* The value at the reader, known to be valid JSON. */
 static const char *read_drop_texts(reader *r) {
-    skip_space(r);
-    if (r->at == r->end || *r->at != '[') {
-        sg_buf error = {0};
-        sg_buf_push_cstr(&error, "drop_if_contains must be an array of strings, not ");
-        sg_buf_push_cstr(&error, kind_of(r));
-        return sg_buf_cstr(&error);
-    }
+    if (!take(r, '[')) return message("drop_if_contains must be an array of strings, not ", SG_NONE, kind_of(r));
     /* The views, one after the other in a byte buffer (sg_alloc memory is 8-byte aligned). */
     sg_buf texts = {0};
-    take(r, '[');
-    if (!take(r, ']')) {
-        do {
-            skip_space(r);
-            uint64_t text_idx = texts.len / sizeof(sg_str);
-            if (r->at == r->end || *r->at != '"') {
-                sg_buf error = {0};
-                sg_buf_push_cstr(&error, "drop_if_contains[");
-                sg_buf_push_u64(&error, text_idx);
-                sg_buf_push_cstr(&error, "] must be a string, not ");
-                sg_buf_push_cstr(&error, kind_of(r));
-                return sg_buf_cstr(&error);
-            }
-            sg_buf text = {0};
-            if (!read_string(r, &text)) return invalid_json(r);
-            if (text.len == 0) {
-                sg_buf error = {0};
-                sg_buf_push_cstr(&error, "drop_if_contains[");
-                sg_buf_push_u64(&error, text_idx);
-                sg_buf_push_cstr(&error, "] is empty: every message contains it, so every event would be dropped");
-                return sg_buf_cstr(&error);
-            }
-            sg_str view = sg_buf_str(&text);
-            sg_buf_push(&texts, &view, sizeof view);
-        } while (take(r, ','));
-        if (!take(r, ']')) return invalid_json(r);
+    uint32_t text_idx = 0;
+    for (bool first = true; !take(r, ']'); first = false, text_idx++) {
+        if (!first) take(r, ',');
+        skip_space(r);
+        if (*r->at != '"') return not_a_string_at(text_idx, message(" must be a string, not ", SG_NONE, kind_of(r)));
+        sg_buf text = {0};
+        read_string(r, &text);
+        if (text.len == 0) return not_a_string_at(text_idx, " is empty: every message contains it, so every event would be dropped");
+        sg_str view = sg_buf_str(&text);
+        sg_buf_push(&texts, &view, sizeof view);
     }
     drop_texts = (const sg_str *)texts.ptr;
-    n_drop_texts = texts.len / (uint32_t)sizeof(sg_str);
+    n_drop_texts = text_idx;
     return NULL;
 }
 
+/* The value at the reader, known to be valid JSON. */
 static const char *read_tag(reader *r) {
     skip_space(r);
+    if (*r->at != '"') return message("tag must be a non-empty string, not ", SG_NONE, kind_of(r));
     sg_buf tag = {0};
-    if (r->at == r->end || *r->at != '"') {
-        sg_buf error = {0};
-        sg_buf_push_cstr(&error, "tag must be a non-empty string, not ");
-        sg_buf_push_cstr(&error, kind_of(r));
-        return sg_buf_cstr(&error);
-    }
-    if (!read_string(r, &tag)) return invalid_json(r);
+    read_string(r, &tag);
     if (tag.len == 0) return "tag must be a non-empty string, not \"\"";
     sg_buf member = {0};
     sg_buf_push_cstr(&member, "\"tags\":[");
@@ -300,46 +295,36 @@ static const char *read_tag(reader *r) {
 }
 
 const char *sg_transform_init(sg_str config) {
+    /* Valid JSON first, so the readers below only check the shape. */
     reader r = reader_of(config);
+    if (!skip_value(&r, 0) || (skip_space(&r), r.at != r.end)) {
+        sg_buf text = {0};
+        sg_buf_push_cstr(&text, "the configuration is not valid JSON (at byte ");
+        sg_buf_push_u64(&text, (uint64_t)(r.at - r.start));
+        sg_buf_push_cstr(&text, ")");
+        return sg_buf_cstr(&text);
+    }
+    r = reader_of(config);
     skip_space(&r);
-    if (r.at == r.end || *r.at != '{') {
-        sg_buf error = {0};
-        sg_buf_push_cstr(&error, "the configuration must be a JSON object such as " EXAMPLE ", not ");
-        sg_buf_push_cstr(&error, kind_of(&r));
-        return sg_buf_cstr(&error);
+    if (*r.at != '{') {
+        return message("the configuration must be a JSON object such as " EXAMPLE ", not ", SG_NONE, kind_of(&r));
     }
     bool seen_drop = false, seen_tag = false;
     sg_buf key = {0};
-    int found;
-    for (bool first = true; (found = next_member(&r, first, &key)) == 1; first = false) {
+    for (bool first = true; next_member(&r, first, &key) == 1; first = false) {
         bool *seen;
-        const char *error;
         if (sg_str_eq(sg_buf_str(&key), SG_STR("drop_if_contains"))) {
             seen = &seen_drop;
-            error = *seen ? NULL : read_drop_texts(&r);
         } else if (sg_str_eq(sg_buf_str(&key), SG_STR("tag"))) {
             seen = &seen_tag;
-            error = *seen ? NULL : read_tag(&r);
         } else {
-            sg_buf message = {0};
-            sg_buf_push_cstr(&message, "unknown key ");
-            sg_buf_push_json_string(&message, sg_buf_str(&key));
-            sg_buf_push_cstr(&message, " in the configuration (accepted: drop_if_contains, tag)");
-            return sg_buf_cstr(&message);
+            return message("unknown key ", sg_buf_str(&key), " in the configuration (accepted: drop_if_contains, tag)");
         }
-        if (*seen) {
-            sg_buf message = {0};
-            sg_buf_push_cstr(&message, "key ");
-            sg_buf_push_json_string(&message, sg_buf_str(&key));
-            sg_buf_push_cstr(&message, " appears twice in the configuration");
-            return sg_buf_cstr(&message);
-        }
-        if (error != NULL) return error;
+        if (*seen) return message("key ", sg_buf_str(&key), " appears twice in the configuration");
         *seen = true;
+        const char *error = seen == &seen_drop ? read_drop_texts(&r) : read_tag(&r);
+        if (error != NULL) return error;
     }
-    if (found < 0) return invalid_json(&r);
-    skip_space(&r);
-    if (r.at != r.end) return invalid_json(&r);
     return NULL;
 }
 
@@ -366,7 +351,7 @@ static sg_verdict tag_fields(sg_str fields) {
     }
     skip_space(&r);
     if (found < 0 || r.at != r.end) {
-        return sg_fail_cstr("the fields an earlier transform set are not a JSON object");
+        return sg_fail_cstr("the fields an earlier transform set are not a JSON object (or nest deeper than 128 levels)");
     }
     sg_verdict verdict = sg_keep();
     if (n_members == 0) {
