@@ -41,16 +41,20 @@ fn filter_module() -> &'static Path {
         let workspace = sluicegate_tests::workspace_dir();
         let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("c-guest");
         std::fs::create_dir_all(&out_dir).unwrap();
+        // Built under a name of this process's own and renamed into place, so that test
+        // processes running at once never read a module another is still writing.
+        let building = out_dir.join(format!("filter.{}.wasm", std::process::id()));
         let module = out_dir.join("filter.wasm");
         let output = Command::new(venv_python())
             .args(["-m", "ziglang", "cc", "--target=wasm32-freestanding", "-O2", "-s", "-Wl,--no-entry", "-Wall", "-Wextra", "-Werror"])
             .args(["-I", "guest-sdk/c", "-o"])
-            .arg(&module)
+            .arg(&building)
             .args(["guest-sdk/c/examples/filter.c", "guest-sdk/c/sluicegate.c"])
             .current_dir(&workspace)
             .output()
             .expect("python runs");
         assert!(output.status.success(), "building the C example failed:\n{}", String::from_utf8_lossy(&output.stderr));
+        std::fs::rename(&building, &module).unwrap();
         module
     })
 }
