@@ -2,10 +2,11 @@
  * sluicegate.h: a minimal C SDK for Sluicegate transforms (Wasm ABI version 1).
  *
  * A transform written with this header is a WebAssembly module that the Sluicegate pipeline runs
- * over every log event it ships. Build it with zig's C compiler, which comes from PyPI:
+ * over every log event it ships. Build it with zig's C compiler, which comes from PyPI (the
+ * guide, README.md in this folder, has the command and how to try the module):
  *
- *     python3 -m ziglang cc --target=wasm32-freestanding -O2 -s -Wl,--no-entry \
- *         -I guest-sdk/c -o filter.wasm guest-sdk/c/examples/filter.c guest-sdk/c/sluicegate.c
+ *     python3 -m ziglang cc --target=wasm32-freestanding -O2 -s -Wl,--no-entry -Wall -Wextra \
+ *         -I guest-sdk/c -o my_transform.wasm my_transform.c guest-sdk/c/sluicegate.c
  *
  * WHAT IT COVERS
  *
