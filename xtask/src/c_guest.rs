@@ -28,7 +28,6 @@ const BUILD_ARGS: &[&str] = &[
 /// Builds the C example as the guide says (zig from the venv's ziglang package, which
 /// cargo-lambda depends on), compiles the guide's own C snippet, and runs the freshly built
 /// `target/debug/sluicegate check` on the guide's sample events.
-#[expect(dead_code, reason = "ci.rs does not call the step yet; delete this line when it does")]
 pub fn guide(root: &Path, venv: &Path) -> anyhow::Result<()> {
     let readme_path = root.join("guest-sdk/c/README.md");
     let readme = std::fs::read_to_string(&readme_path).with_context(|| format!("cannot read {}", readme_path.display()))?;

@@ -56,6 +56,7 @@ pub fn main(root: &Path) -> anyhow::Result<()> {
             .env("CARGO_TARGET_DIR", root.join("target/transforms-native")))
     })?;
     step("guest template, as its guide says", || template_guide(root))?;
+    step("C guest, as its guide says", || crate::c_guest::guide(root, &venv))?;
     step("fuzz, bounded", || fuzz(root, FUZZ_SECONDS))?;
     step("terraform", || terraform::check(root, Some(&venv.join("bin/checkov"))))?;
     eprintln!("ci passed in {:.0?}", started.elapsed());

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use crate::run::{cmd, run};
 
 /// The PyPI pins. Changing one reinstalls the environment.
-pub const PINS: &[&str] = &["moto[server]==5.2.5", "osmem-server==0.1.6", "cargo-lambda==1.9.2", "checkov==3.3.30"];
+pub const PINS: &[&str] = &["moto[server]==5.2.5", "osmem-server==0.1.6", "cargo-lambda==1.9.2", "checkov==3.3.30", "ziglang==0.17.1"];
 
 /// Makes sure the environment exists with exactly [`PINS`]; returns its folder.
 pub fn ensure(root: &Path) -> anyhow::Result<PathBuf> {
