@@ -160,8 +160,8 @@ fn extract() {
         ],
         expect![[r#"
             0: kept REPORT RequestId: 3f1c	Duration: 102.25 ms	Billed Duration: 103 ms	Memory Size: 512 MB	Max Memory Used: 74 MB	 fields={"aws":{"lambda":{"billed_duration_ms":103,"duration_ms":102.25,"max_memory_used_mb":74,"memory_size_mb":512,"request_id":"3f1c","type":"report"}}}
-            1: kept {"level":"warn","time":"2025-11-28T10:00:01.500Z","msg":"slow"} fields={"level":"warn","time":"2025-11-28T10:00:01.500Z","msg":"slow","log":{"level":"WARN"}} timestamp=1764324001500
-            2: kept time=2025-11-28T10:00:02Z level=info msg=ok qty=3 fields={"time":"2025-11-28T10:00:02Z","level":"info","msg":"ok","qty":3,"log":{"level":"INFO"}} timestamp=1764324002000
+            1: kept {"level":"warn","time":"2025-11-28T10:00:01.500Z","msg":"slow"} fields={"attributes":{"level":"warn","time":"2025-11-28T10:00:01.500Z","msg":"slow"},"log":{"level":"WARN"}} timestamp=1764324001500
+            2: kept time=2025-11-28T10:00:02Z level=info msg=ok qty=3 fields={"attributes":{"time":"2025-11-28T10:00:02Z","level":"info","msg":"ok","qty":3},"log":{"level":"INFO"}} timestamp=1764324002000
             3: kept 10.0.0.7 - - [28/Nov/2025:10:01:02 +0000] "GET / HTTP/1.1" 200 5 fields={"http":{"request":{"method":"GET"},"response":{"body":{"bytes":5},"status_code":200},"version":"1.1"},"source":{"address":"10.0.0.7"},"url":{"original":"/"}}
             4: kept {broken
         "#]],
@@ -180,8 +180,9 @@ fn extract_reads_logfmt_at_every_position_of_a_block() {
         let before: String = pairs.iter().map(|(key, value)| format!("{key}={value} ")).collect();
         messages.push(format!(r#"{before}level=warn msg="a \"b\" c=d" tab=x\ty n=42"#));
         let fields: String = pairs.iter().map(|(key, value)| format!(r#""{key}":"{value}","#)).collect();
+        // The line's own fields under `attributes`, the level typed at the root.
         expected.push(format!(
-            r#"{}: kept {} fields={{{fields}"level":"warn","msg":"a \"b\" c=d","tab":"x\\ty","n":42,"log":{{"level":"WARN"}}}}"#,
+            r#"{}: kept {} fields={{"attributes":{{{fields}"level":"warn","msg":"a \"b\" c=d","tab":"x\\ty","n":42}},"log":{{"level":"WARN"}}}}"#,
             expected.len(),
             messages.last().unwrap()
         ));
