@@ -18,6 +18,8 @@ enum Command {
     Run(cli::run::RunArgs),
     /// Run one transform over sample events and show what it did to each.
     Check(cli::check::CheckArgs),
+    /// Make a new transform project (Rust or C) and print the next commands.
+    New(cli::new::NewArgs),
     /// Precompile transform modules to `.cwasm` for a target architecture.
     Compile(cli::compile::CompileArgs),
     /// Read archive objects from S3 back into Elasticsearch/OpenSearch (backfills).
@@ -33,6 +35,7 @@ fn main() -> std::process::ExitCode {
         Command::Run(run_args) => cli::run::run(run_args),
         Command::Check(check_args) => cli::check::run(check_args),
         Command::Compile(compile_args) => cli::compile::run(compile_args),
+        Command::New(new_args) => cli::new::run(new_args),
         Command::Replay(replay_args) => cli::replay::run(replay_args),
         Command::Setup(setup_args) => cli::setup::run(setup_args),
     };

@@ -63,14 +63,22 @@ pub fn main(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Walks `guest-sdk/README.md`'s guide on the template crate: its native tests, the release
-/// Wasm build, and `sluicegate check` on sample events, whose verdicts must be the template's.
+/// Walks `guest-sdk/README.md`'s guide from scratch: `sluicegate new` makes the project (with its
+/// copy of the SDK), its native tests run with plain `cargo test`, `cargo wasm` builds the module,
+/// and `sluicegate check` on sample events gives the template's verdicts.
 fn template_guide(root: &Path) -> anyhow::Result<()> {
-    let template = root.join("guest-sdk/template");
+    let sluicegate = root.join("target/debug/sluicegate");
+    let walk = root.join("target/template-walk");
+    if walk.exists() {
+        std::fs::remove_dir_all(&walk).with_context(|| format!("cannot remove {}", walk.display()))?;
+    }
+    std::fs::create_dir_all(&walk)?;
+    run(&mut cmd(root, &sluicegate.to_string_lossy(), &["new", "my-transform", "--dir", &walk.to_string_lossy()]))?;
+    let template = walk.join("my-transform");
+    // A target folder kept across runs, so the SDK and serde build once.
     let target_dir = root.join("target/template");
-    let host = host_triple(root)?;
-    run(cmd(&template, "cargo", &["test", "--locked", "--target", &host]).env("CARGO_TARGET_DIR", &target_dir))?;
-    run(cmd(&template, "cargo", &["build", "--locked", "--release"]).env("CARGO_TARGET_DIR", &target_dir))?;
+    run(cmd(&template, "cargo", &["test", "--locked"]).env("CARGO_TARGET_DIR", &target_dir))?;
+    run(cmd(&template, "cargo", &["wasm", "--locked"]).env("CARGO_TARGET_DIR", &target_dir))?;
     let module = target_dir.join("wasm32-unknown-unknown/release/my_transform.wasm");
     let samples = target_dir.join("samples");
     std::fs::create_dir_all(&samples)?;
@@ -81,7 +89,6 @@ fn template_guide(root: &Path) -> anyhow::Result<()> {
         &events,
         "{\"id\":\"1\",\"timestamp\":1764324000000,\"message\":\"GET /healthz 200\"}\n{\"id\":\"2\",\"timestamp\":1764324000000,\"message\":\"paid\"}\n",
     )?;
-    let sluicegate = root.join("target/debug/sluicegate");
     let output = crate::run::output(&mut cmd(
         root,
         &sluicegate.to_string_lossy(),

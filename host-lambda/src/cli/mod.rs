@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod compile;
+pub mod new;
 pub mod redrive;
 pub mod replay;
 pub mod run;
