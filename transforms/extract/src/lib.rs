@@ -62,6 +62,7 @@ mod fields;
 mod promote;
 
 use std::borrow::Cow;
+use std::mem::MaybeUninit;
 
 use pattern::Pattern;
 use serde::Deserialize;
@@ -82,8 +83,10 @@ pub struct Extract {
     access_log: Parser,
     patterns: Vec<(Pattern, Target)>,
     level_keys: Vec<String>,
-    /// A bit per length of a level key (see [`Wanted::level_lengths`]).
-    level_lengths: u64,
+    /// A bit per level key's [`key_bit`] (see [`Wanted::level_bits`]).
+    level_bits: u64,
+    /// The [`key_bit`] of the `timestamp` path's first key (none without one).
+    time_bit: u64,
     timestamp: Option<TimestampPath>,
     promote: Vec<Promotion>,
     overwrite: bool,
@@ -622,22 +625,36 @@ fn level_in<'v>(level_keys: &[String], fields: &'v Map<String, Value>) -> Level<
 /// The keys the parsers of a line's own fields look for while they read it.
 struct Wanted<'c> {
     level_keys: &'c [String],
-    /// A bit per length (below 64) of a level key: most keys are of no such length, and are
-    /// passed over without a comparison.
-    level_lengths: u64,
+    /// A bit per level key's [`key_bit`]: most keys have none of these bits, and are passed
+    /// over without a comparison.
+    level_bits: u64,
     /// The `timestamp` path's keys.
     time: Option<&'c [String]>,
+    /// [`Wanted::level_bits`] and the [`key_bit`] of the `timestamp` path's first key: a key
+    /// without any of them is none of the keys looked for, found with one test.
+    any_bits: u64,
 }
 
 impl Wanted<'_> {
     /// Which level key `key` is.
     #[inline]
-    fn level_idx(&self, key: &str) -> Option<usize> {
-        if key.len() < 64 && self.level_lengths & (1 << key.len()) == 0 {
+    fn level_idx(&self, key: &str, bit: u64) -> Option<usize> {
+        if self.level_bits & bit == 0 {
             return None;
         }
         self.level_keys.iter().position(|level_key| level_key == key)
     }
+}
+
+/// One of 64 bits for a key, from its length and its first and last bytes: two keys with
+/// different bits differ. Computed once per key of a line, for [`Wanted::level_idx`] and
+/// [`KeySet::insert`].
+#[inline]
+fn key_bit(key: &str) -> u64 {
+    let bytes = key.as_bytes();
+    let first = usize::from(bytes.first().copied().unwrap_or(0));
+    let last = usize::from(bytes.last().copied().unwrap_or(0));
+    1 << ((bytes.len().wrapping_mul(31) ^ first ^ (last << 2)) & 63)
 }
 
 /// What a parser of a line's own fields (JSON, logfmt) learnt while reading them.
@@ -654,49 +671,57 @@ struct Probe<'t> {
     repeated_keys: bool,
 }
 
-/// Whether a key repeats among an object's top-level keys, found as they come: a bit per key's
-/// hash, and a comparison with the keys seen only when its bit is already set. Past the keys it
-/// keeps, a set bit counts as a repeat (a false alarm costs only the merging path).
+/// Whether a key repeats among an object's top-level keys, found as they come: a bit per key
+/// ([`key_bit`]), and a comparison with the keys seen only when its bit is already set. Past the
+/// keys it keeps, a set bit counts as a repeat (a false alarm costs only the merging path).
 ///
 /// A key given twice would reach the document twice inside the target object, and the index
 /// refuses a document with a repeated key; such lines take the merging path, where the last value
 /// wins as it does in a map.
 struct KeySet<'t> {
-    bits: u128,
-    keys: [&'t str; 32],
+    bits: u64,
+    /// The first keys, as they came; those past `n_keys` are not written (setting them all on
+    /// every line costs more, in Wasm, than the rest of the set's work).
+    keys: [MaybeUninit<&'t str>; 32],
     n_keys: usize,
     repeated: bool,
 }
 
 impl<'t> KeySet<'t> {
     fn new() -> KeySet<'t> {
-        KeySet { bits: 0, keys: [""; 32], n_keys: 0, repeated: false }
+        KeySet { bits: 0, keys: [const { MaybeUninit::uninit() }; 32], n_keys: 0, repeated: false }
     }
 
     #[inline]
-    fn insert(&mut self, key: &'t str) {
-        let bytes = key.as_bytes();
-        let first = usize::from(bytes.first().copied().unwrap_or(0));
-        let last = usize::from(bytes.last().copied().unwrap_or(0));
-        let bit = 1u128 << ((bytes.len().wrapping_mul(31) ^ first ^ (last << 2)) % 128);
-        if self.bits & bit != 0 {
+    fn insert(&mut self, key: &'t str, bit: u64) {
+        if self.bits & bit != 0 && !self.repeated {
             let kept = &self.keys[..self.n_keys.min(self.keys.len())];
-            self.repeated |= self.n_keys > self.keys.len() || kept.contains(&key);
+            // SAFETY: the keys below `n_keys` (and the array's length) were written by earlier
+            // inserts.
+            self.repeated = self.n_keys > self.keys.len() || kept.iter().any(|kept| unsafe { kept.assume_init() } == key);
         }
         self.bits |= bit;
         if let Some(slot) = self.keys.get_mut(self.n_keys) {
-            *slot = key;
+            *slot = MaybeUninit::new(key);
         }
         self.n_keys += 1;
     }
 }
 
-/// `key=value key="quoted value"` written straight to JSON object text (no map), appended to
-/// `json`; `None` unless the whole line is pairs, at least two. Bare values that are plain
+/// `key=value key="quoted value"` written straight to JSON object text (no map), after
+/// `prefix`; `None` unless the whole line is pairs, at least two. Bare values that are plain
 /// numbers (see [`typed`]) become numbers, everything else text.
-fn logfmt_json<'m>(message: &'m str, wanted: &Wanted<'_>, json: &mut String) -> Option<Probe<'m>> {
+// Out of line, as `probe_json`: inlined into `Extract::parse`, they made the other parsers'
+// lines slower in Wasm.
+#[inline(never)]
+fn logfmt_json<'m>(message: &'m str, wanted: &Wanted<'_>, prefix: &str) -> Option<(String, Probe<'m>)> {
     let bytes = message.as_bytes();
     let scan = LogfmtScan::new(bytes);
+    // Owned here, not borrowed from the caller, so that its length and capacity stay in locals
+    // through the many short pushes (through a reference they are read and written in memory
+    // on every one). Room for the pairs as JSON (quotes and commas added) and `log.level`.
+    let mut json = String::with_capacity(prefix.len() + message.len() + message.len() / 2 + 64);
+    json.push_str(prefix);
     json.push('{');
     // Per level key, its last value, on the stack for the usual few level keys.
     let mut on_stack: [Level<'m>; 8] = Default::default();
@@ -739,10 +764,13 @@ fn logfmt_json<'m>(message: &'m str, wanted: &Wanted<'_>, json: &mut String) -> 
         if n_pairs > 0 {
             json.push(',');
         }
-        push_json_text(json, key, plain);
+        push_json_text(&mut json, key, plain);
         json.push(':');
-        let level_idx = wanted.level_idx(key);
-        let is_time_key = time_key == Some(key);
+        let bit = key_bit(key);
+        let (level_idx, is_time_key) = match wanted.any_bits & bit {
+            0 => (None, false),
+            _ => (wanted.level_idx(key, bit), time_key == Some(key)),
+        };
         if bytes.get(at) == Some(&b'"') {
             at += 1;
             value.clear();
@@ -775,7 +803,7 @@ fn logfmt_json<'m>(message: &'m str, wanted: &Wanted<'_>, json: &mut String) -> 
             if !closed {
                 return None;
             }
-            push_json_str(json, &value);
+            push_json_str(&mut json, &value);
             if let Some(level_idx) = level_idx {
                 found[level_idx] = Some(Some(Cow::Owned(value.clone())));
             }
@@ -787,9 +815,9 @@ fn logfmt_json<'m>(message: &'m str, wanted: &Wanted<'_>, json: &mut String) -> 
             let (end, plain) = scan.token(at, VALUE_END);
             at = end;
             let text = &message[value_start..at];
-            let is_number = push_number(json, text);
+            let is_number = push_number(&mut json, text);
             if !is_number {
-                push_json_text(json, text, plain);
+                push_json_text(&mut json, text, plain);
             }
             if let Some(level_idx) = level_idx {
                 found[level_idx] = Some((!is_number).then_some(Cow::Borrowed(text)));
@@ -798,7 +826,7 @@ fn logfmt_json<'m>(message: &'m str, wanted: &Wanted<'_>, json: &mut String) -> 
                 time = Some(typed(text));
             }
         }
-        keys.insert(key);
+        keys.insert(key, bit);
         has_log_key |= key == "log";
         n_pairs += 1;
     }
@@ -807,7 +835,7 @@ fn logfmt_json<'m>(message: &'m str, wanted: &Wanted<'_>, json: &mut String) -> 
     }
     json.push('}');
     let level = decide_level(found.iter_mut().map(Option::take));
-    Some(Probe { level, time, has_log_key, is_empty: false, repeated_keys: keys.repeated })
+    Some((json, Probe { level, time, has_log_key, is_empty: false, repeated_keys: keys.repeated }))
 }
 
 /// Whether a byte cannot go into a JSON string literal as it is (the escaper would change it).
@@ -1052,6 +1080,7 @@ pub(crate) fn parse_rfc3339(text: &str) -> Option<i64> {
 
 /// Checks that `text` is one JSON object and finds what [`Probe`] says of it, without building
 /// it: one pass of the SDK's checker, which reports the top-level members where they are.
+#[inline(never)]
 fn probe_json<'t>(text: &'t str, wanted: &Wanted<'_>) -> Result<Probe<'t>, json_scan::Invalid> {
     // Per level key, its last member (a key given twice keeps its last value, as a map would),
     // on the stack for the usual few level keys: this runs on every JSON line.
@@ -1071,19 +1100,21 @@ fn probe_json<'t>(text: &'t str, wanted: &Wanted<'_>) -> Result<Probe<'t>, json_
     let mut is_empty = true;
     json_scan::object_members(text, |member| {
         is_empty = false;
-        if member.key_is_escaped() {
-            // Its text is not its key: whether it repeats one is left to the merging path.
-            keys.repeated = true;
-        } else {
-            keys.insert(member.key(text));
-        }
         let key = member.decoded_key(text);
-        has_log_key |= key == "log";
-        if let Some(level_idx) = wanted.level_idx(&key) {
-            found[level_idx] = Some(member);
+        let bit = key_bit(&key);
+        match key {
+            Cow::Borrowed(key) => keys.insert(key, bit),
+            // Not the line's text: whether it repeats a key is left to the merging path.
+            Cow::Owned(_) => keys.repeated = true,
         }
-        if time_key == Some(&*key) {
-            time_member = Some(member);
+        has_log_key |= key == "log";
+        if wanted.any_bits & bit != 0 {
+            if let Some(level_idx) = wanted.level_idx(&key, bit) {
+                found[level_idx] = Some(member);
+            }
+            if time_key == Some(&*key) {
+                time_member = Some(member);
+            }
         }
     })?;
     let level = decide_level(found.iter().map(|member| member.map(|member| member.string_value(text))));
@@ -1217,7 +1248,8 @@ impl Extract {
     fn wanted(&self) -> Wanted<'_> {
         Wanted {
             level_keys: &self.level_keys,
-            level_lengths: self.level_lengths,
+            level_bits: self.level_bits,
+            any_bits: self.level_bits | self.time_bit,
             time: self.timestamp.as_ref().map(|timestamp| timestamp.parts.as_slice()),
         }
     }
@@ -1236,12 +1268,11 @@ impl Extract {
                 return Line::Typed(fields, &ROOT);
             }
         }
-        let wanted = self.wanted();
         // A line that only starts like JSON (`{main} started`, or JSON that CloudWatch cut at its
         // size limit) is not a failure: the other parsers get it, and it ships as text.
         if let Parser::On(target) = &self.json
             && trimmed.starts_with('{')
-            && let Ok(probe) = probe_json(trimmed, &wanted)
+            && let Ok(probe) = probe_json(trimmed, &self.wanted())
         {
             return Line::Own(Own { text: Cow::Borrowed(trimmed), object_start: 0, probe }, target);
         }
@@ -1252,14 +1283,9 @@ impl Extract {
         }
         if let Parser::On(target) = &self.logfmt
             && memchr::memchr(b'=', trimmed.as_bytes()).is_some()
+            && let Some((text, probe)) = logfmt_json(trimmed, &self.wanted(), target.open())
         {
-            // Room for the target's opening, the pairs as JSON (quotes and commas added) and
-            // `log.level`, so that writing them does not grow it.
-            let mut text = String::with_capacity(target.open().len() + trimmed.len() + trimmed.len() / 2 + 64);
-            text.push_str(target.open());
-            if let Some(probe) = logfmt_json(trimmed, &wanted, &mut text) {
-                return Line::Own(Own { object_start: target.open().len(), text: Cow::Owned(text), probe }, target);
-            }
+            return Line::Own(Own { object_start: target.open().len(), text: Cow::Owned(text), probe }, target);
         }
         Line::Nothing
     }
@@ -1284,6 +1310,8 @@ impl Extract {
     /// The fields an event gets, as a map to merge into its own: the typed fields, the promoted
     /// ones, the line's, each pattern's captures, then `log.level`, the first written staying.
     /// An event without fields gets the same as text when it can ([`Line::into_text`]).
+    // Out of line: the event without fields, the usual case, does not carry its frame.
+    #[inline(never)]
     fn new_fields(
         &self,
         line: Line<'_>,
@@ -1345,6 +1373,23 @@ fn object(text: &str) -> Option<Map<String, Value>> {
     }
 }
 
+impl Extract {
+    /// Sets the event time from the `timestamp` field: its value in the parsed fields (`time`)
+    /// or, when they have none, in the event's fields.
+    fn set_time(&self, event: &mut Event<'_>, time: Option<Value>) -> Result<(), Error> {
+        if let Some(timestamp) = &self.timestamp {
+            let value = match time {
+                Some(value) => Some(value),
+                None => event.field(&timestamp.text).cloned(),
+            };
+            if let Some(value) = value {
+                event.set_timestamp(event_time(&timestamp.text, &value)?);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Merges `fields` into `new` at `target`, what is there staying.
 fn put(new: &mut Map<String, Value>, target: &Target, fields: Map<String, Value>) {
     if target.is_root() {
@@ -1377,7 +1422,8 @@ impl Transform for Extract {
         targets.extend(logfmt.target().map(|target| ("logfmt", target)));
         targets.extend(patterns.iter().map(|(_, target)| ("pattern", target)));
         let promote = promote::promotions(config.promote, &targets)?;
-        let level_lengths = config.level.iter().filter(|key| key.len() < 64).fold(0, |lengths, key| lengths | 1 << key.len());
+        let level_bits = config.level.iter().fold(0, |bits, key| bits | key_bit(key));
+        let time_bit = config.timestamp.as_deref().map_or(0, |path| key_bit(path.split('.').next().unwrap_or_default()));
         Ok(Extract {
             json,
             logfmt,
@@ -1385,7 +1431,8 @@ impl Transform for Extract {
             access_log,
             patterns,
             level_keys: config.level,
-            level_lengths,
+            level_bits,
+            time_bit,
             timestamp: config.timestamp.map(|text| TimestampPath { parts: text.split('.').map(str::to_owned).collect(), text }),
             promote,
             overwrite: config.overwrite,
@@ -1393,6 +1440,34 @@ impl Transform for Extract {
     }
 
     fn process(&mut self, event: &mut Event<'_>) -> Result<Verdict, Error> {
+        // The usual event, without fields and with neither patterns nor promotions configured:
+        // the parser's text is the event's fields, unless it has to merge (then the line is
+        // read again below).
+        if self.patterns.is_empty() && self.promote.is_empty() && event.has_no_fields() {
+            let text = {
+                let mut line = self.parse(event.message().trim());
+                if let Line::Typed(fields, target) = &mut line
+                    && target.is_root()
+                {
+                    // Lambda lines and access logs, most lines: their text as it is (handled
+                    // here rather than in `into_text`, which measured slower for them in Wasm).
+                    Some((Some(fields.json()), None))
+                } else {
+                    let (level, time) = match &mut line {
+                        Line::Own(own, _) => (own.probe.level.take().flatten(), own.probe.time.take()),
+                        _ => (None, None),
+                    };
+                    line.can_be_written_as_text(level.is_some()).then(|| (line.into_text(level.as_deref()), time))
+                }
+            };
+            if let Some((text, time)) = text {
+                if let Some(text) = text {
+                    event.set_fields_json(text);
+                }
+                self.set_time(event, time)?;
+                return Ok(Verdict::Keep);
+            }
+        }
         // The parsers read the message in place and what they hand back owns what it keeps, so
         // the message is not copied first.
         let (write, time) = {
@@ -1437,15 +1512,7 @@ impl Transform for Extract {
                 }
             }
         }
-        if let Some(timestamp) = &self.timestamp {
-            let value = match time {
-                Some(value) => Some(value),
-                None => event.field(&timestamp.text).cloned(),
-            };
-            if let Some(value) = value {
-                event.set_timestamp(event_time(&timestamp.text, &value)?);
-            }
-        }
+        self.set_time(event, time)?;
         Ok(Verdict::Keep)
     }
 }
