@@ -40,6 +40,11 @@ pub struct CheckArgs {
     /// One JSON object per event (`verdict`, `event` as shipped, `error`, `micros`) instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Run again whenever the module, the configuration, the input or the pipeline file changes;
+    /// a module built from a crate (`<crate>/target/wasm32-unknown-unknown/…`) is rebuilt first
+    /// when the crate's sources change.
+    #[arg(long)]
+    pub watch: bool,
     /// Exit 0 even when a transform failed on an event (by default any failure, a failure a
     /// policy passed or dropped, an event not run, or a record that does not decode exits 1).
     #[arg(long)]
@@ -163,8 +168,77 @@ enum Fate {
     NotRun,
 }
 
-/// Runs the command.
+/// Runs the command: once, or with `--watch` again whenever a file it read changes.
 pub fn run(args: CheckArgs) -> anyhow::Result<()> {
+    if !args.watch {
+        return run_once(&args);
+    }
+    let crate_dir = args.module.as_deref().and_then(crate_of_module);
+    let mut watched: Vec<PathBuf> = [args.module.clone(), args.config.clone(), Some(args.input.clone())].into_iter().flatten().collect();
+    if let Some(pipeline) = args.pipeline.as_deref().filter(|pipeline| !pipeline.contains("://")) {
+        watched.push(PathBuf::from(pipeline));
+    }
+    if let Some(crate_dir) = &crate_dir {
+        watched.push(crate_dir.join("src"));
+        watched.push(crate_dir.join("Cargo.toml"));
+    }
+    loop {
+        if let Err(error) = run_once(&args) {
+            eprintln!("sluicegate: {error:#}");
+        }
+        let seen = newest_change(&watched);
+        eprintln!(
+            "check: watching {} for changes (Ctrl-C to stop)",
+            watched.iter().map(|path| path.display().to_string()).collect::<Vec<_>>().join(", ")
+        );
+        while newest_change(&watched) == seen {
+            // This command runs no tokio runtime between checks: sleeping blocks nothing else.
+            #[allow(clippy::disallowed_methods)]
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        if let Some(crate_dir) = &crate_dir {
+            // The module comes from this crate: build it again first, as `cargo wasm` would.
+            let status = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+                .args(["build", "--release", "--target", "wasm32-unknown-unknown"])
+                .current_dir(crate_dir)
+                .status();
+            if !status.is_ok_and(|status| status.success()) {
+                eprintln!("check: the build failed; waiting for the next change");
+                continue;
+            }
+        }
+        println!(
+            "--- {}",
+            sluicegate_engine::time::Civil::from_millis(
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |now| now.as_millis() as i64)
+            )
+            .rfc3339()
+        );
+    }
+}
+
+/// The crate a module was built from, when it lies in `<crate>/target/wasm32-unknown-unknown/*/`.
+fn crate_of_module(module: &std::path::Path) -> Option<PathBuf> {
+    let target = module.ancestors().find(|ancestor| ancestor.file_name().is_some_and(|name| name == "target"))?;
+    let crate_dir = target.parent()?;
+    crate_dir.join("Cargo.toml").is_file().then(|| crate_dir.to_owned())
+}
+
+/// The latest modification time among `paths` and, for folders, the files in them.
+fn newest_change(paths: &[PathBuf]) -> Option<std::time::SystemTime> {
+    fn newest(path: &std::path::Path) -> Option<std::time::SystemTime> {
+        let metadata = std::fs::metadata(path).ok()?;
+        let own = metadata.modified().ok();
+        if !metadata.is_dir() {
+            return own;
+        }
+        let entries = std::fs::read_dir(path).ok()?;
+        entries.filter_map(|entry| entry.ok()).filter_map(|entry| newest(&entry.path())).chain(own).max()
+    }
+    paths.iter().filter_map(|path| newest(path)).max()
+}
+
+fn run_once(args: &CheckArgs) -> anyhow::Result<()> {
     let config = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -287,6 +361,19 @@ fn json_line(original: &Event<'_>, context: &Context<'_>, fate: &Fate, elapsed: 
     Ok(line.to_string())
 }
 
+/// The leaves of a JSON value as (dotted path, JSON text), in document order; arrays are leaves.
+fn flatten(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    match value {
+        serde_json::Value::Object(map) if !map.is_empty() => {
+            for (key, value) in map {
+                let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                flatten(&path, value, out);
+            }
+        }
+        other => out.push((prefix.to_owned(), other.to_string())),
+    }
+}
+
 fn text_block(original: &Event<'_>, fate: &Fate, elapsed: Duration) -> String {
     let time = format!("{:.3} ms", elapsed.as_secs_f64() * 1000.0);
     let mut out = String::new();
@@ -303,13 +390,25 @@ fn text_block(original: &Event<'_>, fate: &Fate, elapsed: Duration) -> String {
             if changed.timestamp != original.timestamp {
                 out.push_str(&format!("  - timestamp: {}\n  + timestamp: {}\n", original.timestamp, changed.timestamp));
             }
-            if let Some(fields) = &changed.fields {
-                let pretty = serde_json::from_str::<serde_json::Value>(fields)
-                    .ok()
-                    .and_then(|value| serde_json::to_string_pretty(&value).ok())
-                    .unwrap_or_else(|| fields.clone());
-                for line in pretty.lines() {
-                    out.push_str(&format!("  + fields: {line}\n"));
+            // Fields as a compact diff: one line per leaf, by dotted path.
+            let leaves = |fields: &Option<String>| {
+                let mut leaves = Vec::new();
+                if let Some(value) = fields.as_deref().and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok()) {
+                    flatten("", &value, &mut leaves);
+                }
+                leaves
+            };
+            let (before, after) = (leaves(&original.fields), leaves(&changed.fields));
+            for (path, value) in &before {
+                match after.iter().find(|(other, _)| other == path) {
+                    None => out.push_str(&format!("  - {path}: {value}\n")),
+                    Some((_, new)) if new != value => out.push_str(&format!("  ~ {path}: {value} -> {new}\n")),
+                    Some(_) => {}
+                }
+            }
+            for (path, value) in &after {
+                if !before.iter().any(|(other, _)| other == path) {
+                    out.push_str(&format!("  + {path}: {value}\n"));
                 }
             }
             if changed.index != original.index {
