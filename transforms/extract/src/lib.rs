@@ -672,39 +672,55 @@ struct Probe<'t> {
 }
 
 /// Whether a key repeats among an object's top-level keys, found as they come: a bit per key
-/// ([`key_bit`]), and a comparison with the keys seen only when its bit is already set. Past the
-/// keys it keeps, a set bit counts as a repeat (a false alarm costs only the merging path).
+/// ([`key_bit`]) and the first key of each bit; a key whose bit is taken is compared with that
+/// key and the others whose bit was taken (few). Past the ones it keeps, a taken bit counts as a
+/// repeat (a false alarm costs only the merging path).
 ///
 /// A key given twice would reach the document twice inside the target object, and the index
 /// refuses a document with a repeated key; such lines take the merging path, where the last value
 /// wins as it does in a map.
 struct KeySet<'t> {
     bits: u64,
-    /// The first keys, as they came; those past `n_keys` are not written (setting them all on
+    /// The first key of each bit; only those whose bit is set are written (setting them all on
     /// every line costs more, in Wasm, than the rest of the set's work).
-    keys: [MaybeUninit<&'t str>; 32],
-    n_keys: usize,
+    first: [MaybeUninit<&'t str>; 64],
+    /// The keys whose bit was already taken by another.
+    others: [MaybeUninit<&'t str>; 8],
+    n_others: usize,
     repeated: bool,
 }
 
 impl<'t> KeySet<'t> {
     fn new() -> KeySet<'t> {
-        KeySet { bits: 0, keys: [const { MaybeUninit::uninit() }; 32], n_keys: 0, repeated: false }
+        KeySet {
+            bits: 0,
+            first: [const { MaybeUninit::uninit() }; 64],
+            others: [const { MaybeUninit::uninit() }; 8],
+            n_others: 0,
+            repeated: false,
+        }
     }
 
     #[inline]
     fn insert(&mut self, key: &'t str, bit: u64) {
-        if self.bits & bit != 0 && !self.repeated {
-            let kept = &self.keys[..self.n_keys.min(self.keys.len())];
-            // SAFETY: the keys below `n_keys` (and the array's length) were written by earlier
-            // inserts.
-            self.repeated = self.n_keys > self.keys.len() || kept.iter().any(|kept| unsafe { kept.assume_init() } == key);
-        }
-        self.bits |= bit;
-        if let Some(slot) = self.keys.get_mut(self.n_keys) {
+        let slot = &mut self.first[bit.trailing_zeros() as usize & 63];
+        if self.bits & bit == 0 {
+            self.bits |= bit;
             *slot = MaybeUninit::new(key);
+            return;
         }
-        self.n_keys += 1;
+        if self.repeated {
+            return;
+        }
+        // SAFETY: the slot of a set bit and the others below `n_others` were written.
+        let others = &self.others[..self.n_others.min(self.others.len())];
+        self.repeated = unsafe { slot.assume_init() } == key
+            || others.iter().any(|other| unsafe { other.assume_init() } == key)
+            || self.n_others >= self.others.len();
+        if let Some(other) = self.others.get_mut(self.n_others) {
+            *other = MaybeUninit::new(key);
+            self.n_others += 1;
+        }
     }
 }
 
