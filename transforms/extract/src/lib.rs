@@ -23,16 +23,16 @@
 //! crate).
 //!
 //! **Where fields go.** A line's own fields (a JSON line's members, logfmt pairs, a pattern's
-//! captures) go under `attributes` by default: the index template maps that object as one
-//! flattened field, so services that disagree on a key's type (`user` a string in one, an object
-//! in another) never conflict, and a service that logs a new key per metric never exhausts the
-//! field limit. `{"target": "key"}` (on `json`, `logfmt`, `access_log` or a pattern) puts them
-//! under another object (a dotted path); `{"target": ""}` puts them at the root of the document,
-//! where the first document to carry a key decides its type for the whole index: the choice that
-//! conflicts. The fields whose type extract knows are typed fields at the root, whatever the
-//! line's target: Lambda lines' `aws.lambda.*`, access logs' `http.*`, `url.original`,
-//! `source.address`, `user.name`, `user_agent.original` and `ident` (the access log's own
-//! `target` is the root unless set), and `log.level`.
+//! captures; a key given twice keeps its last value, and `{}` adds none) go under `attributes` by
+//! default: the index template maps that object as one flattened field, so services that disagree
+//! on a key's type (`user` a string in one, an object in another) never conflict, and a service
+//! that logs a new key per metric never exhausts the field limit. `{"target": "key"}` (on `json`,
+//! `logfmt`, `access_log` or a pattern) puts them under another object (a dotted path);
+//! `{"target": ""}` puts them at the root of the document, where the first document to carry a key
+//! decides its type for the whole index: the choice that conflicts. The fields whose type extract knows are
+//! typed fields at the root, whatever the line's target: Lambda lines' `aws.lambda.*`, access logs'
+//! `http.*`, `url.original`, `source.address`, `user.name`, `user_agent.original` and `ident` (the
+//! access log's own `target` is the root unless set), and `log.level`.
 //!
 //! **Level and time.** `log.level` is set, upper case, from the parsed fields (the line's, then
 //! each pattern's captures), wherever they went: the first key of `level`, in that list's order,
@@ -1465,8 +1465,7 @@ impl Transform for Extract {
                 if let Line::Typed(fields, target) = &mut line
                     && target.is_root()
                 {
-                    // Lambda lines and access logs, most lines: their text as it is (handled
-                    // here rather than in `into_text`, which measured slower for them in Wasm).
+                    // Lambda lines and access logs, most lines: their fields' text as it is.
                     Some((Some(fields.json()), None))
                 } else {
                     let (level, time) = match &mut line {
