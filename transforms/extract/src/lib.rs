@@ -29,10 +29,10 @@
 //! that logs a new key per metric never exhausts the field limit. `{"target": "key"}` (on `json`,
 //! `logfmt`, `access_log` or a pattern) puts them under another object (a dotted path);
 //! `{"target": ""}` puts them at the root of the document, where the first document to carry a key
-//! decides its type for the whole index: the choice that conflicts. The fields whose type extract knows are
-//! typed fields at the root, whatever the line's target: Lambda lines' `aws.lambda.*`, access logs'
-//! `http.*`, `url.original`, `source.address`, `user.name`, `user_agent.original` and `ident` (the
-//! access log's own `target` is the root unless set), and `log.level`.
+//! decides its type for the whole index: the choice that conflicts. The fields whose type extract
+//! knows are typed fields at the root, whatever the line's target: Lambda lines' `aws.lambda.*`,
+//! access logs' `http.*`, `url.original`, `source.address`, `user.name`, `user_agent.original` and
+//! `ident` (the access log's own `target` is the root unless set), and `log.level`.
 //!
 //! **Level and time.** `log.level` is set, upper case, from the parsed fields (the line's, then
 //! each pattern's captures), wherever they went: the first key of `level`, in that list's order,
