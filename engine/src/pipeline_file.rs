@@ -100,19 +100,21 @@ pub enum PipelineFileError {
         reason: String,
     },
     /// A transform could not be loaded or started.
-    #[error("pipeline {location}: {source}")]
+    #[error("pipeline {location}: {error}")]
     Transform {
         /// The file's path or URI.
         location: String,
-        /// The transform's error (it names the transform).
-        source: WasmError,
+        /// The transform's error (it names the transform). Not a `source`: the message holds it
+        /// already, and a chain of sources would print it twice.
+        error: WasmError,
     },
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawFile {
-    transforms: Vec<RawTransform>,
+struct RawFile<'a> {
+    #[serde(borrow)]
+    transforms: Vec<RawTransform<'a>>,
     #[serde(default)]
     index_template: Option<String>,
     #[serde(default)]
@@ -137,15 +139,30 @@ struct RawLimits {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawTransform {
+struct RawTransform<'a> {
     name: String,
     module: String,
-    #[serde(default)]
-    config: Option<serde_json::Value>,
+    #[serde(default, borrow)]
+    config: Option<&'a serde_json::value::RawValue>,
     #[serde(default)]
     on_error: Option<String>,
     #[serde(default)]
     sha256: Option<String>,
+}
+
+/// `config`, a slice of `text`, preceded by as many line breaks and spaces as stand before it in
+/// `text`: a transform parsing it reports the line and column of the pipeline file the user
+/// wrote, not of a copy.
+fn in_place(text: &str, config: &str) -> String {
+    let offset = (config.as_ptr() as usize).saturating_sub(text.as_ptr() as usize).min(text.len());
+    let before = &text.as_bytes()[..offset];
+    let n_lines = before.iter().filter(|&&byte| byte == b'\n').count();
+    let column = offset - before.iter().rposition(|&byte| byte == b'\n').map_or(0, |newline| newline + 1);
+    let mut placed = String::with_capacity(n_lines + column + config.len());
+    placed.extend(std::iter::repeat_n('\n', n_lines));
+    placed.extend(std::iter::repeat_n(' ', column));
+    placed.push_str(config);
+    placed
 }
 
 impl PipelineFile {
@@ -191,7 +208,7 @@ impl PipelineFile {
             } else {
                 ModuleRef::Path(folder.join(transform.module))
             };
-            let config = transform.config.unwrap_or(serde_json::Value::Null).to_string();
+            let config = transform.config.map_or_else(|| "null".to_owned(), |config| in_place(text, config.get()));
             transforms.push(TransformEntry { name: transform.name, module, config, on_error, sha256 });
         }
         let index_template = raw
@@ -251,7 +268,7 @@ impl PipelineFile {
     /// [`PipelineFile::limits`]. A module given as a URI is refused: hosts that fetch modules load
     /// them themselves and call [`PipelineFile::start_modules`].
     pub fn start(&self, host: &WasmHost, path: &Path) -> Result<Chain, PipelineFileError> {
-        let transform_error = |source| PipelineFileError::Transform { location: path.display().to_string(), source };
+        let transform_error = |source| PipelineFileError::Transform { location: path.display().to_string(), error: source };
         let modules = self.transforms.iter().map(|entry| entry.load_file(host)).collect::<Result<Vec<_>, _>>().map_err(transform_error)?;
         self.start_modules(host, modules, &path.display().to_string())
     }
@@ -259,7 +276,7 @@ impl PipelineFile {
     /// Starts the chain on modules the host loaded, one per transform in chain order
     /// (`location` names the pipeline in errors).
     pub fn start_modules(&self, host: &WasmHost, modules: Vec<LoadedModule>, location: &str) -> Result<Chain, PipelineFileError> {
-        let transform_error = |source| PipelineFileError::Transform { location: location.to_owned(), source };
+        let transform_error = |source| PipelineFileError::Transform { location: location.to_owned(), error: source };
         if modules.len() != self.transforms.len() {
             return Err(transform_error(WasmError::Engine {
                 reason: format!("{} modules for {} transforms", modules.len(), self.transforms.len()),
@@ -338,6 +355,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_configuration_keeps_its_place_in_the_file() {
+        let text =
+            "{\"transforms\": [\n  {\"name\": \"f\", \"module\": \"f.wasm\",\n   \"config\": {\"drop\": [\n      {\"message\": 5}]}}]}";
+        let file = PipelineFile::parse(text, Path::new("")).unwrap();
+        let config = &file.transforms[0].config;
+        assert_eq!(serde_json::from_str::<serde_json::Value>(config).unwrap(), serde_json::json!({"drop": [{"message": 5}]}));
+        // A transform's error points where the 5 stands in the file: line 4, column 19.
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Drop {
+            message: String,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Config {
+            drop: Vec<Drop>,
+        }
+        let error = serde_json::from_str::<Config>(config).unwrap_err();
+        assert_eq!((error.line(), error.column()), (4, 19), "{error}");
+    }
+
+    #[test]
     fn parses_and_refuses_with_names() {
         let file = PipelineFile::parse(
             r#"{"transforms":[{"name":"f","module":"f.wasm","config":{"a":1},"on_error":"drop"},{"name":"g","module":"/abs/g.wasm"}],"archive_stage":"both"}"#,
@@ -345,7 +384,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(file.transforms[0].module, ModuleRef::Path("/etc/pipeline/f.wasm".into()));
-        assert_eq!(file.transforms[0].config, r#"{"a":1}"#);
+        assert_eq!(file.transforms[0].config.trim_start(), r#"{"a":1}"#);
         assert_eq!(file.transforms[0].on_error, OnError::Drop);
         assert_eq!(file.transforms[1].module, ModuleRef::Path("/abs/g.wasm".into()));
         assert_eq!(file.transforms[1].config, "null");

@@ -242,8 +242,9 @@ fn run_once(args: &CheckArgs) -> anyhow::Result<()> {
     let config = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-            let value: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{} is not json", path.display()))?;
-            value.to_string()
+            serde_json::from_str::<&serde_json::value::RawValue>(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+            // The transform gets the text as written, so the line and column of its errors are the file's.
+            text
         }
         None => "null".to_owned(),
     };
@@ -258,7 +259,12 @@ fn run_once(args: &CheckArgs) -> anyhow::Result<()> {
             let host = WasmHost::new(Limits { call_timeout, ..defaults })?;
             let name = module_path.file_stem().map_or("transform".into(), |stem| stem.to_string_lossy()).into_owned();
             let module = host.load(&name, module_path)?;
-            Chain::new(&host, vec![StageSpec { name, module, config, on_error: OnError::DeadLetter }])?
+            Chain::new(&host, vec![StageSpec { name, module, config, on_error: OnError::DeadLetter }]).map_err(|error| {
+                match &args.config {
+                    Some(path) => anyhow::Error::new(error).context(format!("with the configuration {}", path.display())),
+                    None => anyhow::Error::new(error).context("without a configuration (no --config: the transform got null)"),
+                }
+            })?
         }
         (None, None) => anyhow::bail!("give a module or --pipeline"),
     };

@@ -202,7 +202,7 @@ pub async fn load(source: &PipelineSource, store: Option<&impl ObjectStore>, opt
             .map_err(|reason| module_error(entry, format!("cannot read module {uri}: {reason}")))?
             .ok_or_else(|| module_error(entry, format!("module {uri} does not exist")))?;
         check_digest(&entry.name, &uri.to_string(), &bytes, sha256)
-            .map_err(|source| PipelineFileError::Transform { location: location.clone(), source })?;
+            .map_err(|source| PipelineFileError::Transform { location: location.clone(), error: source })?;
         wasm_bytes.push(bytes);
     }
     report.read += read_started.elapsed();
@@ -227,7 +227,7 @@ pub async fn load(source: &PipelineSource, store: Option<&impl ObjectStore>, opt
     report.compile = compile_started.elapsed();
     let mut sealed = Vec::new();
     for (((transform_idx, _, sha256), bytes), module) in to_compile.iter().zip(&wasm_bytes).zip(compiled) {
-        let module = module.map_err(|source| PipelineFileError::Transform { location: location.clone(), source })?;
+        let module = module.map_err(|source| PipelineFileError::Transform { location: location.clone(), error: source })?;
         if options.write_cache && options.module_cache.is_some() {
             match host.seal(&module, sha256) {
                 Ok(artifact) => sealed.push((sha256.clone(), artifact)),
@@ -256,7 +256,7 @@ pub async fn load(source: &PipelineSource, store: Option<&impl ObjectStore>, opt
     for (entry, fetched) in file.transforms.iter().zip(fetched) {
         let fetched = match fetched {
             Some(fetched) => fetched,
-            None => load_file(&host, entry).map_err(|source| PipelineFileError::Transform { location: location.clone(), source })?,
+            None => load_file(&host, entry).map_err(|source| PipelineFileError::Transform { location: location.clone(), error: source })?,
         };
         report.modules.push(ModuleLoad { name: entry.name.clone(), origin: fetched.origin, n_bytes: fetched.n_bytes });
         modules.push(fetched.module);

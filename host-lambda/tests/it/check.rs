@@ -206,3 +206,40 @@ fn watch_runs_again_when_the_input_changes() {
     assert!(first.as_deref().is_some_and(|line| line.starts_with("4 events: 1 kept, 1 changed, 1 dropped, 1 failed")), "{first:?}");
     assert!(second.as_deref().is_some_and(|line| line.starts_with("2 events: 1 kept, 1 changed")), "{second:?}");
 }
+
+#[test]
+fn configuration_errors_point_into_the_users_own_file() {
+    let folder = folder("config-errors");
+    let input = folder.join("events.ndjson");
+    std::fs::write(&input, EVENTS).unwrap();
+    let filter = guests::module("filter");
+    let config = folder.join("filter.json");
+    std::fs::write(&config, "{\"drop\": [\n    {\"message\": 5}\n]}\n").unwrap();
+    let (ok, _, stderr) =
+        sluicegate(&["check", filter.to_str().unwrap(), "--config", config.to_str().unwrap(), "--input", input.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(stderr.contains(&format!("with the configuration {}", config.display())), "{stderr}");
+    assert!(stderr.contains("at line 2 column 17"), "{stderr}");
+
+    let pipeline = folder.join("pipeline.json");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "{{\"transforms\": [\n  {{\"name\": \"f\", \"module\": {:?},\n   \"config\": {{\"drop\": [\n     {{\"message\": 5}}]}}}}]}}\n",
+            filter.display()
+        ),
+    )
+    .unwrap();
+    let (ok, _, stderr) = sluicegate(&["check", "--pipeline", pipeline.to_str().unwrap(), "--input", input.to_str().unwrap()]);
+    assert!(!ok);
+    assert_eq!(stderr.matches("init failed").count(), 1, "{stderr}");
+    assert!(stderr.contains(&format!("pipeline {}: transform f: init failed", pipeline.display())), "{stderr}");
+    assert!(stderr.contains("at line 4 column 18"), "{stderr}");
+
+    let not_json = folder.join("broken.json");
+    std::fs::write(&not_json, "{\"drop\": [\n").unwrap();
+    let (ok, _, stderr) =
+        sluicegate(&["check", filter.to_str().unwrap(), "--config", not_json.to_str().unwrap(), "--input", input.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(stderr.contains(&format!("{} is not JSON", not_json.display())) && stderr.contains("line 2"), "{stderr}");
+}
