@@ -4,15 +4,15 @@
 //! top-level keys, and an `aws` object with new keys (Lambda lines). Fields that collide with
 //! the document otherwise take a slower path that merges the objects.
 
-use sluicegate_sdk::json_scan::{Member, object_members};
+use sluicegate_abi::json_scan::{Member, object_members};
 
 use crate::event::{Context, Event};
 use crate::time::Civil;
 
-/// Appends `text` as a JSON string literal, quotes included (the SDK's escaper, shared with
+/// Appends `text` as a JSON string literal, quotes included (the ABI crate's escaper, shared with
 /// guests: this function is most of the cost of writing a document).
 pub fn write_json_str(out: &mut Vec<u8>, text: &str) {
-    sluicegate_sdk::json_text::write_str(out, text);
+    sluicegate_abi::json_text::write_str(out, text);
 }
 
 /// Appends the event's document: ECS fields, then whatever transforms added.
@@ -116,7 +116,7 @@ fn write_merged_trees(out: &mut Vec<u8>, event: &Event<'_>, context: &Context<'_
 /// written with line breaks would otherwise split a document over two NDJSON lines, and the
 /// `_bulk` request carrying it would fail whole, on every retry. `line_breaks` is what the check
 /// of the fields saw
-/// ([`has_line_breaks`](sluicegate_sdk::json_scan::Scanned::has_line_breaks)): when false,
+/// ([`has_line_breaks`](sluicegate_abi::json_scan::Scanned::has_line_breaks)): when false,
 /// there is nothing to look for.
 fn push_one_line(out: &mut Vec<u8>, text: &str, line_breaks: bool) {
     let start = out.len();

@@ -3,8 +3,7 @@
 use std::cell::OnceCell;
 
 use serde_json::{Map, Value};
-
-use crate::abi::{FrameContext, FrameEvent};
+use sluicegate_abi::{FrameContext, FrameEvent};
 
 /// One log event, as a transform sees it.
 ///

@@ -5,7 +5,8 @@
 
 use std::cell::RefCell;
 
-use crate::abi::ABI_VERSION;
+use sluicegate_abi::ABI_VERSION;
+
 use crate::runtime::Runtime;
 use crate::{Error, Transform};
 

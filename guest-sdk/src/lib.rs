@@ -2,34 +2,19 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
-pub mod abi;
-pub mod json_scan;
-pub mod json_text;
-
-#[cfg(feature = "guest")]
 mod error;
-#[cfg(feature = "guest")]
 mod event;
-#[cfg(feature = "guest")]
 mod macros;
-#[cfg(feature = "guest")]
 mod runtime;
-#[cfg(feature = "guest")]
 pub mod testing;
-#[cfg(feature = "guest")]
 mod transform;
 
-#[cfg(feature = "guest")]
 pub use error::Error;
-#[cfg(feature = "guest")]
 pub use event::Event;
-#[cfg(feature = "guest")]
 pub use serde_json::{self as json, Map, Value};
-#[cfg(feature = "guest")]
 pub use transform::{NoConfig, Transform, Verdict};
 
 /// Sends a log line to the host (in Wasm) or to standard error (natively).
-#[cfg(feature = "guest")]
 pub fn log(message: &str) {
     #[cfg(target_arch = "wasm32")]
     guest::log(0, message);
@@ -37,12 +22,12 @@ pub fn log(message: &str) {
     eprintln!("{message}");
 }
 
-#[cfg(all(feature = "guest", target_arch = "wasm32"))]
+#[cfg(target_arch = "wasm32")]
 mod guest;
 
 /// What the export macros expand to; not part of the API.
-#[cfg(all(feature = "guest", target_arch = "wasm32"))]
 #[doc(hidden)]
 pub mod __private {
+    #[cfg(target_arch = "wasm32")]
     pub use crate::guest::{abi_version, buffer, init, process};
 }

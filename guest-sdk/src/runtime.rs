@@ -1,7 +1,8 @@
 //! Runs a transform over one frame and writes the reply: the same code in Wasm and in the native
 //! test harness.
 
-use crate::abi::{Changes, Frame, ReplyWriter};
+use sluicegate_abi::{Changes, Frame, ReplyWriter};
+
 use crate::{Error, Event, Transform, Verdict};
 
 /// A configured transform and its reply buffer.

@@ -4,8 +4,8 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use serde_json::Value;
+use sluicegate_abi::{FrameContext, FrameEvent, Patch, Reply, Verdict as AbiVerdict, frame_len, write_frame};
 
-use crate::abi::{FrameContext, FrameEvent, Patch, Reply, Verdict, frame_len, write_frame};
 use crate::runtime::Runtime;
 use crate::{Error, Transform};
 
@@ -146,7 +146,7 @@ impl<T: Transform> Harness<T> {
         let mut outcomes: Vec<TestOutcome> = reply
             .verdicts()
             .map(|verdict| match verdict {
-                Verdict::Drop => TestOutcome::Dropped,
+                AbiVerdict::Drop => TestOutcome::Dropped,
                 _ => TestOutcome::Kept,
             })
             .collect();
@@ -173,17 +173,4 @@ impl<T: Transform> Harness<T> {
         }
         Ok(outcomes)
     }
-}
-
-/// `count` pseudo-random byte strings over `alphabet`, 0 to 197 bytes long (so that some cross
-/// one or two 64-byte boundaries), the same for the same `seed`: inputs for testing a scanner
-/// against a plain, byte-at-a-time definition of what it should find.
-pub fn byte_strings(alphabet: &[u8], count: usize, seed: u64) -> impl Iterator<Item = Vec<u8>> + '_ {
-    assert!(!alphabet.is_empty(), "an alphabet to draw from");
-    let mut state = seed;
-    (0..count).map(move |_| {
-        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        let len = (state >> 57) as usize + (state as usize & 1) * 70;
-        (0..len).map(|idx| alphabet[((state >> (idx % 29 * 2)) as usize + idx) % alphabet.len()]).collect()
-    })
 }

@@ -40,7 +40,7 @@ pub fn main(root: &Path) -> anyhow::Result<()> {
         run(&mut cmd(
             root,
             "cargo",
-            &["test", "--locked", "-p", "sluicegate-sdk", "-p", "sluicegate-engine", "--lib", "--features", "sluicegate-sdk/portable"],
+            &["test", "--locked", "-p", "sluicegate-abi", "-p", "sluicegate-engine", "--lib", "--features", "sluicegate-abi/portable"],
         ))
     })?;
     step("transforms fmt, clippy and native tests", || {
@@ -108,8 +108,8 @@ fn template_guide(root: &Path) -> anyhow::Result<()> {
 /// How long each fuzz target runs in CI.
 const FUZZ_SECONDS: u32 = 30;
 
-/// Builds the SDK's fuzz targets (`guest-sdk/fuzz`: `json_scan` against serde_json, the host's
-/// `reply_parse`) with the coverage instrumentation libFuzzer needs, on the stable toolchain
+/// Builds the ABI crate's fuzz targets (`guest-sdk/fuzz`: `json_scan` against serde_json, the
+/// host's `reply_parse`) with the coverage instrumentation libFuzzer needs, on the stable toolchain
 /// (the flags `cargo fuzz build --sanitizer none` passes), and runs each for `seconds`: a
 /// failure is a crash file and a failed step.
 fn fuzz(root: &Path, seconds: u32) -> anyhow::Result<()> {

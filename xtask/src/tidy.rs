@@ -1,5 +1,6 @@
 //! Tidy checks on the source tree: every Rust file says what it is for in a `//!` first line,
-//! and the engine stays free of Lambda, network and AWS SDK crates.
+//! the engine stays free of Lambda, network and AWS SDK crates, and it takes the Wasm ABI from
+//! `sluicegate-abi`, never from the authors' SDK.
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,11 @@ const ENGINE_FORBIDDEN: &[&str] = &[
     "ureq",
 ];
 
+/// The SDK transform authors depend on: the engine must not (it takes the frame and reply layouts
+/// and the scanners from `sluicegate-abi`), so the SDK can change for authors without touching
+/// the host.
+const AUTHOR_SDK: &str = "sluicegate-sdk";
+
 /// Runs every tidy check.
 pub fn check(root: &Path) -> anyhow::Result<()> {
     let missing = files_without_module_doc(root);
@@ -40,6 +46,13 @@ pub fn check(root: &Path) -> anyhow::Result<()> {
         if ENGINE_FORBIDDEN.contains(&name) {
             bail!("sluicegate-engine depends on {name}; the engine must stay free of I/O, Lambda and AWS crates");
         }
+    }
+    // Not even for its tests or benches: those run guests built in their own workspace.
+    let tree = output(&mut cmd(root, "cargo", &["tree", "--quiet", "-p", "sluicegate-engine", "-e", "all", "--prefix", "none"]))?;
+    if tree.lines().any(|line| line.split_whitespace().next() == Some(AUTHOR_SDK)) {
+        bail!(
+            "sluicegate-engine depends on {AUTHOR_SDK}; the host takes the ABI from sluicegate-abi, and the SDK is for transform authors"
+        );
     }
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sluicegate_sdk::abi::{FrameContext, FrameEvent, frame_len};
+use sluicegate_abi::{FrameContext, FrameEvent, frame_len};
 
 use super::WasmError;
 use super::host::{LoadedModule, WasmHost};

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use sluicegate_sdk::abi;
+use sluicegate_abi as abi;
 use wasmtime::{Caller, Config, Engine, Extern, ExternType, InstancePre, Linker, Module, ValType};
 
 use super::WasmError;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use sluicegate_sdk::abi::{self, FrameContext, FrameEvent, Patch, Reply, Verdict};
+use sluicegate_abi::{self as abi, FrameContext, FrameEvent, Patch, Reply, Verdict};
 use wasmtime::{Memory, ResourceLimiter, Store, Trap, TypedFunc};
 
 use super::WasmError;

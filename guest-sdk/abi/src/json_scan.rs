@@ -11,7 +11,7 @@
 //! at [`MAX_DEPTH`]. Numbers are checked for their grammar only, not their range.
 //!
 //! ```
-//! use sluicegate_sdk::json_scan::{object_members, unescape};
+//! use sluicegate_abi::json_scan::{object_members, unescape};
 //!
 //! let text = r#"{"level":"w\u0041rn","n":[1,2]}"#;
 //! let mut keys = Vec::new();

@@ -1,8 +1,15 @@
-//! The Wasm ABI (version 1): the frame the host writes and the reply the guest answers with.
+//! The Wasm ABI (version 1) of Sluicegate transforms: the frame the host writes and the reply the
+//! guest answers with; and the JSON scanners both sides share ([`json_text`], [`json_scan`]).
 //!
-//! Both sides use this module: the host (`sluicegate-engine`, without the guest runtime) writes
-//! frames and reads replies, the guest runtime reads frames and writes replies. Everything is
-//! little-endian and every offset is relative to the start of its area.
+//! Both sides use this crate: the host (`sluicegate-engine`) writes frames and reads replies, the
+//! guest runtime (`sluicegate-sdk`) reads frames and writes replies. It has no dependencies.
+//! Transform authors depend on `sluicegate-sdk`, which hides all of this behind `Transform` and
+//! `Event`; transforms that scan JSON text themselves (the built-in ones) use the scanners here.
+//! Everything is little-endian and every offset is relative to the start of its area.
+//!
+//! The scanners step sixteen bytes at a time with SIMD where the target has it at build time
+//! (SSE2 on x86_64, Wasm SIMD with `+simd128`); the `portable` feature turns that off, so that
+//! the plain steps arm64 runs are tested on x86_64 too.
 //!
 //! # Exports of a guest module
 //!
@@ -44,9 +51,15 @@
 //!          failed:   event_idx u32, reason: length u32, bytes
 //! ```
 
+#![deny(missing_docs)]
+
+pub mod json_scan;
+pub mod json_text;
+pub mod testing;
+
 use std::fmt;
 
-/// The ABI version this module describes.
+/// The ABI version this crate describes.
 pub const ABI_VERSION: u32 = 1;
 /// The export whose presence marks a module built for this ABI version.
 pub const MARKER_EXPORT: &str = "sluicegate_abi_v1";

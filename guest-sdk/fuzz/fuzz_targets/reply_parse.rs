@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sluicegate_sdk::abi::{Patch, Reply};
+use sluicegate_abi::{Patch, Reply};
 
 fuzz_target!(|data: &[u8]| {
     // The first byte chooses how many events the frame had, the rest is the reply.

@@ -34,22 +34,20 @@ const RUST_TEMPLATE: [File; 4] = [
     ("src/lib.rs", include_str!("../../../guest-sdk/template/src/lib.rs")),
 ];
 
-/// The SDK's sources, copied beside a new Rust project (their manifest is written apart: the
-/// SDK's own inherits from this repository's workspace).
-const SDK: [File; 13] = [
+/// The SDK's sources, copied beside a new Rust project as `sluicegate-sdk/`, so that it builds
+/// offline and outside this repository; with manifests of their own (this repository's inherit
+/// from its workspace).
+const SDK: [File; 10] = [
     ("README.md", include_str!("../../../guest-sdk/README.md")),
-    ("build.rs", include_str!("../../../guest-sdk/build.rs")),
     ("src/lib.rs", include_str!("../../../guest-sdk/src/lib.rs")),
-    ("src/abi.rs", include_str!("../../../guest-sdk/src/abi.rs")),
     ("src/error.rs", include_str!("../../../guest-sdk/src/error.rs")),
     ("src/event.rs", include_str!("../../../guest-sdk/src/event.rs")),
     ("src/guest.rs", include_str!("../../../guest-sdk/src/guest.rs")),
-    ("src/json_scan.rs", include_str!("../../../guest-sdk/src/json_scan.rs")),
-    ("src/json_text.rs", include_str!("../../../guest-sdk/src/json_text.rs")),
     ("src/macros.rs", include_str!("../../../guest-sdk/src/macros.rs")),
     ("src/runtime.rs", include_str!("../../../guest-sdk/src/runtime.rs")),
     ("src/testing.rs", include_str!("../../../guest-sdk/src/testing.rs")),
     ("src/transform.rs", include_str!("../../../guest-sdk/src/transform.rs")),
+    ("Cargo.toml", SDK_MANIFEST),
 ];
 
 const SDK_MANIFEST: &str = r#"[package]
@@ -57,16 +55,34 @@ name = "sluicegate-sdk"
 version = "0.0.0"
 publish = false
 edition = "2024"
-description = "Write Sluicegate transforms: the Wasm ABI, the guest runtime, macros and a native test harness"
-
-[features]
-default = ["guest"]
-guest = ["dep:serde", "dep:serde_json"]
-portable = []
+description = "Write Sluicegate transforms: the Transform trait, the event, export macros and a native test harness"
 
 [dependencies]
-serde = { version = "1", features = ["derive"], optional = true }
-serde_json = { version = "1", optional = true }
+sluicegate-abi = { path = "abi" }
+serde = { version = "1", features = ["derive"] }
+serde_json = "1"
+"#;
+
+/// The ABI crate the SDK depends on, copied into `sluicegate-sdk/abi/` as it lies in this
+/// repository.
+const ABI: [File; 6] = [
+    ("abi/build.rs", include_str!("../../../guest-sdk/abi/build.rs")),
+    ("abi/src/lib.rs", include_str!("../../../guest-sdk/abi/src/lib.rs")),
+    ("abi/src/json_scan.rs", include_str!("../../../guest-sdk/abi/src/json_scan.rs")),
+    ("abi/src/json_text.rs", include_str!("../../../guest-sdk/abi/src/json_text.rs")),
+    ("abi/src/testing.rs", include_str!("../../../guest-sdk/abi/src/testing.rs")),
+    ("abi/Cargo.toml", ABI_MANIFEST),
+];
+
+const ABI_MANIFEST: &str = r#"[package]
+name = "sluicegate-abi"
+version = "0.0.0"
+publish = false
+edition = "2024"
+description = "The Wasm ABI of Sluicegate transforms (frame and reply layouts) and the JSON scanners host and guests share"
+
+[features]
+portable = []
 "#;
 
 const C_PROJECT: [File; 4] = [
@@ -112,14 +128,18 @@ fn rust(folder: &Path, name: &str, sdk: Option<&Path>) -> anyhow::Result<Vec<Str
     let sdk_path = match sdk {
         Some(path) => {
             let path = path.canonicalize().with_context(|| format!("--sdk {}", path.display()))?;
-            anyhow::ensure!(path.join("src/abi.rs").is_file(), "--sdk {} is not the SDK's folder (no src/abi.rs)", path.display());
+            let manifest = std::fs::read_to_string(path.join("Cargo.toml")).unwrap_or_default();
+            anyhow::ensure!(
+                manifest.contains("name = \"sluicegate-sdk\""),
+                "--sdk {} is not the SDK's folder (its Cargo.toml is not sluicegate-sdk's)",
+                path.display()
+            );
             path.display().to_string()
         }
         None => {
-            for (path, text) in SDK {
+            for (path, text) in SDK.iter().chain(&ABI) {
                 write(&folder.join("sluicegate-sdk").join(path), text)?;
             }
-            write(&folder.join("sluicegate-sdk/Cargo.toml"), SDK_MANIFEST)?;
             "sluicegate-sdk".to_owned()
         }
     };

@@ -9,6 +9,7 @@ mod es_faults;
 mod es_tls;
 mod fixture;
 mod handler;
+mod new;
 mod replay;
 mod run;
 mod s3;

@@ -256,7 +256,7 @@ fn logfmt_line(rng: &mut Rng) -> String {
 fn has_repeated_key(text: &str) -> bool {
     let mut keys = Vec::new();
     let mut values = Vec::new();
-    sluicegate_sdk::json_scan::object_members(text, |member| {
+    sluicegate_abi::json_scan::object_members(text, |member| {
         keys.push(member.decoded_key(text).into_owned());
         values.push(member.value(text).to_owned());
     })
@@ -350,7 +350,7 @@ fn the_logfmt_writer_reads_what_the_plain_parser_reads() {
         assert_eq!(probe.has_log_key, plain.contains_key("log"));
         // A repeated key is never missed (a false alarm only costs the merging path).
         let mut n_members = 0;
-        sluicegate_sdk::json_scan::object_members(&json, |_| n_members += 1).unwrap();
+        sluicegate_abi::json_scan::object_members(&json, |_| n_members += 1).unwrap();
         assert!(probe.repeated_keys || n_members == plain.len(), "{line:?}");
     }
     assert!(n_logfmt > 5000, "{n_logfmt} logfmt lines");

@@ -26,7 +26,7 @@ impl Target {
         let mut open = String::new();
         for part in &parts {
             open.push('{');
-            sluicegate_sdk::json_text::push_str(&mut open, part);
+            sluicegate_abi::json_text::push_str(&mut open, part);
             open.push(':');
         }
         Target { parts, open }

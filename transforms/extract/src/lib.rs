@@ -66,8 +66,9 @@ use std::mem::MaybeUninit;
 
 use pattern::Pattern;
 use serde::Deserialize;
-use sluicegate_sdk::json_text::{push_short, push_str as push_json_str};
-use sluicegate_sdk::{Error, Event, Map, Transform, Value, Verdict, json_scan};
+use sluicegate_abi::json_scan;
+use sluicegate_abi::json_text::{push_short, push_str as push_json_str};
+use sluicegate_sdk::{Error, Event, Map, Transform, Value, Verdict};
 
 use fields::{ROOT, Target};
 use promote::Promotion;
@@ -1095,7 +1096,7 @@ pub(crate) fn parse_rfc3339(text: &str) -> Option<i64> {
 }
 
 /// Checks that `text` is one JSON object and finds what [`Probe`] says of it, without building
-/// it: one pass of the SDK's checker, which reports the top-level members where they are.
+/// it: one pass of `json_scan`'s checker, which reports the top-level members where they are.
 #[inline(never)]
 fn probe_json<'t>(text: &'t str, wanted: &Wanted<'_>) -> Result<Probe<'t>, json_scan::Invalid> {
     // Per level key, its last member (a key given twice keeps its last value, as a map would),
@@ -1989,7 +1990,7 @@ mod tests {
     #[test]
     fn the_block_scan_ends_tokens_where_the_byte_scan_does() {
         let alphabet = b"ab= \"\\\t\xc3x=yz ";
-        for bytes in sluicegate_sdk::testing::byte_strings(alphabet, 2_000, 0x9e37_79b9_7f4a_7c15u64) {
+        for bytes in sluicegate_abi::testing::byte_strings(alphabet, 2_000, 0x9e37_79b9_7f4a_7c15u64) {
             let len = bytes.len();
             let scan = LogfmtScan::new(&bytes);
             for at in 0..=len {

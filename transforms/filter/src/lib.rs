@@ -22,7 +22,8 @@ use std::borrow::Cow;
 
 use pattern::Pattern;
 use serde::Deserialize;
-use sluicegate_sdk::{Error, Event, Transform, Value, Verdict, json_scan};
+use sluicegate_abi::json_scan;
+use sluicegate_sdk::{Error, Event, Transform, Value, Verdict};
 
 /// The filter.
 pub struct Filter {
@@ -131,7 +132,7 @@ fn lookup<'e>(event: &'e Event<'_>, path: &str) -> Option<Cow<'e, Value>> {
     find_in_json(message, &path.split('.').collect::<Vec<_>>()).map(Cow::Owned)
 }
 
-/// The value at `segments` in the JSON text, building only that value: the SDK's checker reads
+/// The value at `segments` in the JSON text, building only that value: `json_scan` reads
 /// the whole text (so text that is not JSON finds nothing) and reports where the members are,
 /// and only the value found is parsed. A key given twice reads as its last value, as a parsed map
 /// would.

@@ -1215,7 +1215,7 @@ mod scanner_tests {
             ),
         ];
         let alphabet = b"0179aZ_.-: \xc3@AeEysbScf:e0123456789";
-        for bytes in sluicegate_sdk::testing::byte_strings(alphabet, 2_000, 0x2545_f491_4f6c_dd1du64) {
+        for bytes in sluicegate_abi::testing::byte_strings(alphabet, 2_000, 0x2545_f491_4f6c_dd1du64) {
             let len = bytes.len();
             with_scan(&bytes, |scan| {
                 for (bits, plain) in fields {
