@@ -42,6 +42,9 @@ pub struct PipelineConfig {
     /// Whether action lines carry the event id as `_id` (so a replay overwrites instead of
     /// adding); off only for indices that refuse ids (OpenSearch Serverless time series).
     pub document_ids: bool,
+    /// Whether the archive's members are compressed on a worker thread when there is more than
+    /// one CPU (see [`ArchiveWriter::new`]); off, they are compressed where they are written.
+    pub archive_in_background: bool,
 }
 
 impl Default for PipelineConfig {
@@ -56,6 +59,7 @@ impl Default for PipelineConfig {
             max_batch_inflated_bytes: DEFAULT_MAX_BATCH_INFLATED_BYTES,
             transform_dead_letters: DeadLetterContent::Metadata,
             document_ids: true,
+            archive_in_background: true,
         }
     }
 }
@@ -120,15 +124,15 @@ impl Pipeline {
             .iter()
             .map(|record| RecordOutcome { sequence_number: record.kinesis.sequence_number.clone(), ..RecordOutcome::default() })
             .collect();
-        let stage = self.config.archive_stage;
+        let (stage, background) = (self.config.archive_stage, self.config.archive_in_background);
         let mut writers = Writers {
             bulk: if self.config.document_ids {
                 BulkWriter::new(self.config.bulk_action, self.config.bulk_max_bytes)
             } else {
                 BulkWriter::new(self.config.bulk_action, self.config.bulk_max_bytes).without_ids()
             },
-            documents: matches!(stage, ArchiveStage::Documents | ArchiveStage::Both).then(ArchiveWriter::default),
-            raw: matches!(stage, ArchiveStage::Raw | ArchiveStage::Both).then(ArchiveWriter::default),
+            documents: matches!(stage, ArchiveStage::Documents | ArchiveStage::Both).then(|| ArchiveWriter::new(background)),
+            raw: matches!(stage, ArchiveStage::Raw | ArchiveStage::Both).then(|| ArchiveWriter::new(background)),
         };
 
         let mut next_record_idx = 0;

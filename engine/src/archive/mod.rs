@@ -1,5 +1,6 @@
 //! The archive: one gzip NDJSON object per invocation under a hive-style key.
 
+mod background;
 mod keys;
 
 pub use keys::object_key;
@@ -72,10 +73,14 @@ impl ArchiveObject {
 /// [`CHUNK_BYTES`] of lines become one gzip member, and the members are concatenated, which RFC
 /// 1952 allows and every gzip reader (zcat, Python, Java, Athena) reads as one stream. Deflate
 /// only looks 32 KiB back, so chunking costs no measurable ratio.
+///
+/// With `background` (and more than one CPU), members are compressed on a worker thread while
+/// lines go on being written ([`background`]); the object's bytes are the same either way.
 #[derive(Debug, Default)]
 pub struct ArchiveWriter {
     chunk: Vec<u8>,
-    gzip: Vec<u8>,
+    members: background::Members,
+    background: bool,
     n_lines: usize,
     record_lines: Vec<(u32, u32)>,
 }
@@ -84,6 +89,12 @@ pub struct ArchiveWriter {
 pub const CHUNK_BYTES: usize = 1 << 20;
 
 impl ArchiveWriter {
+    /// A writer that compresses its members on the worker thread when there is more than one
+    /// CPU (`background`), or where they are written.
+    pub fn new(background: bool) -> ArchiveWriter {
+        ArchiveWriter { background, ..ArchiveWriter::default() }
+    }
+
     /// The buffer to append one line to; call [`ArchiveWriter::end_line`] after.
     pub fn line_buffer(&mut self) -> &mut Vec<u8> {
         &mut self.chunk
@@ -108,16 +119,15 @@ impl ArchiveWriter {
     }
 
     fn flush(&mut self) {
-        if !self.chunk.is_empty() {
-            gzip_append(&self.chunk, &mut self.gzip);
-            self.chunk.clear();
-        }
+        self.members.push(&mut self.chunk, self.background);
     }
 
     /// The object, or `None` when no line was written.
     pub fn finish(mut self, key: String) -> Option<ArchiveObject> {
         self.flush();
-        (self.n_lines > 0).then_some(ArchiveObject { key, body: self.gzip, n_lines: self.n_lines, record_lines: self.record_lines })
+        self.members.collect_all();
+        let body = std::mem::take(&mut self.members.gzip);
+        (self.n_lines > 0).then_some(ArchiveObject { key, body, n_lines: self.n_lines, record_lines: self.record_lines })
     }
 }
 
@@ -237,6 +247,26 @@ mod tests {
         assert!(lines.last().unwrap().starts_with(b"{\"record\":2,\"line\":799"));
         assert_eq!(gunzip(&object.truncated(0, 64 << 20).unwrap()), b"");
         assert_eq!(object.truncated(1, 1024), None, "past the cap it cannot be read back");
+    }
+
+    #[test]
+    fn members_compressed_in_the_background_are_the_same_object() {
+        let lines: Vec<Vec<u8>> = (0..20_000)
+            .map(|line_idx| format!("{{\"line\":{line_idx},\"pad\":\"{}\"}}", "y".repeat(line_idx % 300)).into_bytes())
+            .collect();
+        let write = |background: bool| {
+            let mut writer = ArchiveWriter::new(background);
+            for (line_idx, line) in lines.iter().enumerate() {
+                writer.line_buffer().extend_from_slice(line);
+                writer.end_line(line_idx as u32 / 1000);
+            }
+            writer.finish("key".to_owned()).unwrap()
+        };
+        let (inline, background) = (write(false), write(true));
+        assert!(inline.body.len() > 2 * 1024, "several members");
+        assert_eq!(background, inline);
+        let text = gunzip(&background.body);
+        assert_eq!(text.iter().filter(|&&byte| byte == b'\n').count(), 20_000);
     }
 
     #[test]
