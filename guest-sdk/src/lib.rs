@@ -6,6 +6,7 @@ mod error;
 mod event;
 mod macros;
 mod runtime;
+mod short;
 pub mod testing;
 mod transform;
 
@@ -30,4 +31,5 @@ mod guest;
 pub mod __private {
     #[cfg(target_arch = "wasm32")]
     pub use crate::guest::{abi_version, buffer, init, process};
+    pub use crate::short::{Answer, filter, filter_with, map, map_with};
 }

@@ -19,11 +19,17 @@ impl<T: Transform> Runtime<T> {
         // No configuration (empty or `null`) reads as `{}` when the type does not take `null`, so
         // configurations whose fields all have defaults need none.
         let config = if config.iter().all(u8::is_ascii_whitespace) { b"null".as_slice() } else { config };
-        let parsed = match serde_json::from_slice::<T::Config>(config) {
-            Err(_) if config.trim_ascii() == b"null" => serde_json::from_slice::<T::Config>(b"{}"),
-            parsed => parsed,
+        let config = match serde_json::from_slice::<T::Config>(config) {
+            Err(_) if config.trim_ascii() == b"null" => serde_json::from_slice::<T::Config>(b"{}").map_err(|error| {
+                // The line and column would point into the `{}` read in its place, which the
+                // author never wrote.
+                let position = format!(" at line {} column {}", error.line(), error.column());
+                let error = error.to_string();
+                let error = error.strip_suffix(&position).unwrap_or(&error);
+                Error::msg(format!("bad configuration: {error} (the transform got no configuration)"))
+            })?,
+            parsed => parsed.map_err(|error| Error::msg(format!("bad configuration: {error}")))?,
         };
-        let config = parsed.map_err(|error| Error::msg(format!("bad configuration: {error}")))?;
         let transform = T::new(config)?;
         Ok(Runtime { transform, reply: ReplyWriter::default(), fields: String::new() })
     }

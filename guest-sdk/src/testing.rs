@@ -91,6 +91,12 @@ pub struct Harness<T> {
     runtime: Runtime<T>,
 }
 
+impl<T> std::fmt::Debug for Harness<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Harness")
+    }
+}
+
 impl<T: Transform> Harness<T> {
     /// Configures the transform from JSON text, as the pipeline file's `config` would.
     pub fn new(config: &str) -> Result<Harness<T>, Error> {

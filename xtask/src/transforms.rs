@@ -5,7 +5,8 @@ use std::process::Command;
 
 use anyhow::{Context as _, bail};
 
-/// The transforms shipped with Sluicegate (the `test-guest` crate is for tests only).
+/// The transforms shipped with Sluicegate (the `test-guest` and `short-filter` crates are for
+/// tests only).
 pub const BUILT_IN: [&str; 3] = ["filter", "redact", "extract"];
 
 /// Builds the transforms workspace and returns the paths of the built-in modules.

@@ -432,6 +432,48 @@ fn the_chain_shares_one_memory_cap() {
     assert!(outcome.counts.iter().all(|counts| counts.is_clean()), "{:?}", outcome.counts);
 }
 
+/// A guest written with the SDK's short form, `export_filter!` with a typed configuration
+/// (`transforms/short-filter`), runs in Wasm as it does in the native harness: its configuration
+/// is read at init and refused there with serde's words for what is wrong, and an `Err` from the
+/// function fails only its event, which gets the policy.
+#[test]
+fn a_short_form_filter_with_a_typed_configuration() {
+    let host = WasmHost::new(limits()).unwrap();
+    let module = guests::module("short_filter");
+    let start = |config: &str, on_error| Chain::new(&host, vec![stage(&host, "short", &module, config, on_error)]);
+    let messages = ["level=info paid", "level=debug paid", "paid", "level=warn late"];
+    let config = r#"{"drop": "debug", "require": "level="}"#;
+    expect![[r#"
+        0: kept level=info paid
+        1: dropped
+        2: failed in short: no "level=" in the message
+        3: kept level=warn late
+    "#]]
+    .assert_eq(&render_chain(&mut start(config, OnError::DeadLetter).unwrap(), &messages));
+    expect![[r#"
+        0: kept level=info paid
+        1: dropped
+        2: kept paid
+        3: kept level=warn late
+    "#]]
+    .assert_eq(&render_chain(&mut start(config, OnError::Pass).unwrap(), &messages));
+
+    let errors: String = [r#"{"drop": 5}"#, r#"{"drop": "debug", "requires": "level="}"#, "null", ""]
+        .map(|config| format!("config `{config}`\n  {}\n", start(config, OnError::DeadLetter).unwrap_err()))
+        .concat();
+    expect![[r#"
+        config `{"drop": 5}`
+          transform short: init failed: bad configuration: invalid type: integer `5`, expected a string at line 1 column 10
+        config `{"drop": "debug", "requires": "level="}`
+          transform short: init failed: bad configuration: unknown field `requires`, expected `drop` or `require` at line 1 column 28
+        config `null`
+          transform short: init failed: bad configuration: missing field `drop` (the transform got no configuration)
+        config ``
+          transform short: init failed: bad configuration: missing field `drop` (the transform got no configuration)
+    "#]]
+    .assert_eq(&errors);
+}
+
 #[test]
 fn a_transform_sets_only_valid_allowed_indices() {
     let host = WasmHost::new(limits()).unwrap();

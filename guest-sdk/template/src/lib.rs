@@ -1,4 +1,9 @@
 //! A Sluicegate transform: drops noisy events and tags the rest with a team.
+//!
+//! A transform that only keeps or drops events, or only changes them, can be one function:
+//! `sluicegate_sdk::export_filter!(keep, config: Config)` with
+//! `fn keep(config: &Config, event: &Event) -> Result<bool, Error>`, or `export_map!` likewise
+//! (the SDK's README shows both).
 
 use serde::Deserialize;
 use sluicegate_sdk::{Error, Event, Transform, Verdict};

@@ -37,7 +37,7 @@ const RUST_TEMPLATE: [File; 4] = [
 /// The SDK's sources, copied beside a new Rust project as `sluicegate-sdk/`, so that it builds
 /// offline and outside this repository; with manifests of their own (this repository's inherit
 /// from its workspace).
-const SDK: [File; 10] = [
+const SDK: [File; 11] = [
     ("README.md", include_str!("../../../guest-sdk/README.md")),
     ("src/lib.rs", include_str!("../../../guest-sdk/src/lib.rs")),
     ("src/error.rs", include_str!("../../../guest-sdk/src/error.rs")),
@@ -45,6 +45,7 @@ const SDK: [File; 10] = [
     ("src/guest.rs", include_str!("../../../guest-sdk/src/guest.rs")),
     ("src/macros.rs", include_str!("../../../guest-sdk/src/macros.rs")),
     ("src/runtime.rs", include_str!("../../../guest-sdk/src/runtime.rs")),
+    ("src/short.rs", include_str!("../../../guest-sdk/src/short.rs")),
     ("src/testing.rs", include_str!("../../../guest-sdk/src/testing.rs")),
     ("src/transform.rs", include_str!("../../../guest-sdk/src/transform.rs")),
     ("Cargo.toml", SDK_MANIFEST),
