@@ -75,7 +75,7 @@ impl ArchiveObject {
 /// only looks 32 KiB back, so chunking costs no measurable ratio.
 ///
 /// With `background` (and more than one CPU), members are compressed on a worker thread while
-/// lines go on being written ([`background`]); the object's bytes are the same either way.
+/// lines go on being written; the object's bytes are the same either way.
 #[derive(Debug, Default)]
 pub struct ArchiveWriter {
     chunk: Vec<u8>,
