@@ -43,6 +43,11 @@ pub enum Step {
     Status(u16),
     /// Handle as `Accept` (storing the documents), then answer after `delay`.
     Slow(Duration),
+    /// Answer every item created after `delay`, reading only how many lines the body has and
+    /// keeping nothing (not even the request): a cluster of no cost behind a network of that
+    /// latency, for benchmarks, where parsing and storing every document would put the fake's
+    /// own work into the figure.
+    Latency(Duration),
     /// Close the connection without answering; nothing is stored.
     Hangup,
     /// Answer 200 with a response that has one item too few: a response that cannot be trusted.
@@ -244,6 +249,9 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Result<
     let body = request.into_body().collect().await.map_err(std::io::Error::other)?.to_bytes().to_vec();
     let mut received = ReceivedRequest { method, path_and_query, headers, body, n_items: 0, status: 0 };
 
+    if let Some(delay) = take_latency_step(&state, &received) {
+        return answer_blind(&received.body, gzipped, delay).await;
+    }
     let (status, answer, delay) = {
         let mut state = lock(&state);
         let script = state.script.clone().unwrap_or_else(Script::accept);
@@ -269,7 +277,7 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Result<
                             return Err(std::io::Error::other("scripted hang-up"));
                         }
                         Step::Accept => (200, state.apply(&items, None), None),
-                        Step::Slow(delay) => (200, state.apply(&items, None), Some(delay)),
+                        Step::Slow(delay) | Step::Latency(delay) => (200, state.apply(&items, None), Some(delay)),
                         Step::ItemStatus { status, error_type, every } => {
                             (200, state.apply(&items, Some((status, &error_type, every))), None)
                         }
@@ -326,6 +334,47 @@ struct Item {
     id: String,
     source: Map<String, Value>,
     source_text: String,
+}
+
+/// Uses the step of a `_bulk` request when it is a [`Step::Latency`], and says its delay.
+fn take_latency_step(state: &Mutex<State>, received: &ReceivedRequest) -> Option<Duration> {
+    let mut state = lock(state);
+    let script = state.script.clone().unwrap_or_else(Script::accept);
+    let path = received.path_and_query.split('?').next().unwrap_or("");
+    let routed = state.routes.iter().any(|route| route.method == received.method && route.path == path);
+    let oversized = script.max_body_bytes.is_some_and(|max| received.body.len() > max);
+    if routed || oversized || received.method != "POST" || !path.ends_with("/_bulk") {
+        return None;
+    }
+    let Step::Latency(delay) = script.steps.get(state.n_steps_used).cloned().unwrap_or(script.then) else {
+        return None;
+    };
+    state.n_steps_used += 1;
+    Some(delay)
+}
+
+/// [`Step::Latency`]'s answer: every item created, after `delay`.
+async fn answer_blind(body: &[u8], gzipped: bool, delay: Duration) -> Result<Response<Full<Bytes>>, std::io::Error> {
+    let inflated;
+    let body = if gzipped {
+        inflated = gunzip(body).map_err(std::io::Error::other)?;
+        &inflated[..]
+    } else {
+        body
+    };
+    let n_items = body.iter().filter(|&&byte| byte == b'\n').count() / 2;
+    let mut answer = String::with_capacity(40 + n_items * 28);
+    answer.push_str(r#"{"took":1,"errors":false,"items":["#);
+    for item_idx in 0..n_items {
+        answer.push_str(if item_idx == 0 { r#"{"index":{"status":201}}"# } else { r#",{"index":{"status":201}}"# });
+    }
+    answer.push_str("]}");
+    tokio::time::sleep(delay).await;
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(answer)))
+        .map_err(std::io::Error::other)
 }
 
 /// Parses a `_bulk` body as Elasticsearch would: action and source lines, a final newline.

@@ -86,7 +86,7 @@ fn slow_bulk_server() -> FaultyBulkServer {
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         runtime.block_on(async {
-            let script = Script { steps: Vec::new(), then: Step::Slow(LATENCY), max_body_bytes: None };
+            let script = Script { steps: Vec::new(), then: Step::Latency(LATENCY), max_body_bytes: None };
             sender.send(FaultyBulkServer::start(script).await).unwrap();
             std::future::pending::<()>().await
         });

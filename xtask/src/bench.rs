@@ -17,14 +17,25 @@ use crate::run::{cmd, run};
 /// git directory without a work tree); `SLUICEGATE_NODE_BASELINE` names another.
 const NODE_BASELINE: &str = "/work/.mirror/joshmyers+aws-logging-pipeline/repo";
 
-/// Runs the benchmarks.
-pub fn main(root: &Path) -> anyhow::Result<()> {
-    run(&mut cmd(root, "cargo", &["bench", "--locked", "-p", "sluicegate-engine", "--bench", "pipeline"]))?;
-    run(&mut cmd(root, "cargo", &["bench", "--locked", "-p", "sluicegate-engine", "--bench", "transforms"]))?;
-    run(&mut cmd(root, "cargo", &["bench", "--locked", "-p", "sluicegate-lambda", "--bench", "init"]))?;
-    run(&mut cmd(root, "cargo", &["bench", "--locked", "-p", "sluicegate-lambda", "--bench", "invocation"]))?;
-    run(&mut cmd(root, "cargo", &["run", "--locked", "--release", "-p", "sluicegate-engine", "--example", "peak_memory"]))?;
-    against_node(root)
+/// The benchmarks, by name, in the order they run.
+const BENCHES: [&str; 6] = ["pipeline", "transforms", "init", "invocation", "memory", "node"];
+
+/// Runs the benchmarks named in `only` (every one when it is empty).
+pub fn main(root: &Path, only: &[String]) -> anyhow::Result<()> {
+    if let Some(unknown) = only.iter().find(|name| !BENCHES.contains(&name.as_str())) {
+        bail!("no benchmark {unknown:?}: the benchmarks are {}", BENCHES.join(", "));
+    }
+    for name in BENCHES.into_iter().filter(|name| only.is_empty() || only.iter().any(|wanted| wanted == name)) {
+        match name {
+            "pipeline" | "transforms" => run(&mut cmd(root, "cargo", &["bench", "--locked", "-p", "sluicegate-engine", "--bench", name]))?,
+            "init" | "invocation" => run(&mut cmd(root, "cargo", &["bench", "--locked", "-p", "sluicegate-lambda", "--bench", name]))?,
+            "memory" => {
+                run(&mut cmd(root, "cargo", &["run", "--locked", "--release", "-p", "sluicegate-engine", "--example", "peak_memory"]))?
+            }
+            _ => against_node(root)?,
+        }
+    }
+    Ok(())
 }
 
 /// The whole process on the maximum batch: `sluicegate run` (the release build, with the

@@ -19,7 +19,8 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   ci      install what the tests need, then fmt, clippy, docs, tidy and every test
   demo    generate a realistic batch and run it through the pipeline locally
-  bench   benchmarks: events per second and peak memory
+  bench   benchmarks: events per second, start-up, the invocation, peak memory and Node.js
+          (or only some: pipeline, transforms, init, invocation, memory, node)
   dist    the Lambda zip and the transforms layer for the Terraform module (--help for options)";
 
 fn main() -> std::process::ExitCode {
@@ -28,7 +29,7 @@ fn main() -> std::process::ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::main(&root),
         Some("demo") => demo::main(&root),
-        Some("bench") => bench::main(&root),
+        Some("bench") => bench::main(&root, &args[1..]),
         Some("dist") => dist::main(&root, &args[1..]),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");

@@ -124,7 +124,20 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(&summary)?);
         return Ok(());
     }
-    let outcome = pipeline.run(&event, None);
+    // Each body is written as soon as it is complete and then let go, as the Lambda ships it,
+    // so memory holds one slice and not every body of the batch.
+    let bulk_dir = args.out.join("bulk");
+    std::fs::create_dir_all(&bulk_dir).with_context(|| format!("cannot create {}", bulk_dir.display()))?;
+    let (mut n_bodies, mut write_error) = (0, None);
+    let outcome = pipeline.run_streaming(&event, None, |body| {
+        n_bodies += 1;
+        if write_error.is_none() {
+            write_error = write_file(&bulk_dir.join(format!("{n_bodies:06}.ndjson")), &body.body).err();
+        }
+    });
+    if let Some(error) = write_error {
+        return Err(error);
+    }
     write_outcome(&args.out, &outcome, &args.dead_letter_prefix)?;
     // Every object was written locally, so no record is left undelivered.
     let summary = RunSummary { counts: outcome.summary(), degraded: 0, batch_item_failures: Vec::new() };

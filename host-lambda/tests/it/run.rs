@@ -56,3 +56,37 @@ fn run_ships_to_opensearch_and_s3_when_given_their_urls() {
     // Nothing went to the folder: both kinds of output had a server.
     assert!(!dir.join("out").exists());
 }
+
+#[test]
+fn run_writes_every_body_to_the_folder_in_order() {
+    let dir = scratch_dir("run-local");
+    let events: Vec<(String, String)> =
+        (0..400).map(|event_idx| (format!("e{event_idx:03}"), format!("line {event_idx:03} {}", "x".repeat(200)))).collect();
+    let events: Vec<(&str, &str)> = events.iter().map(|(id, message)| (id.as_str(), message.as_str())).collect();
+    let event = kinesis_event(&[Data::Json(&log_message(&events[..200])), Data::Json(&log_message(&events[200..]))]);
+    std::fs::write(dir.join("event.json"), serde_json::to_vec(&event).unwrap()).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_sluicegate"))
+        .args(["run", "--bulk-max-bytes", "20000", "--event"])
+        .arg(dir.join("event.json"))
+        .arg("--out")
+        .arg(dir.join("out"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let summary: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let n_bodies = summary["bulk_requests"].as_u64().unwrap() as usize;
+    assert!(n_bodies > 3, "{summary}");
+    // Every body is a file, numbered in order, and together they hold every event once, in order.
+    let mut ids = Vec::new();
+    for body_idx in 1..=n_bodies {
+        let body = std::fs::read_to_string(dir.join("out/bulk").join(format!("{body_idx:06}.ndjson"))).unwrap();
+        for action in body.lines().step_by(2) {
+            let action: serde_json::Value = serde_json::from_str(action).unwrap();
+            ids.push(action["index"]["_id"].as_str().unwrap().to_owned());
+        }
+    }
+    assert!(!dir.join("out/bulk").join(format!("{:06}.ndjson", n_bodies + 1)).exists());
+    let expected: Vec<&str> = events.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, expected);
+}
