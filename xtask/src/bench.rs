@@ -110,45 +110,68 @@ fn against_node(root: &Path) -> anyhow::Result<()> {
         args.extend(["--pipeline".to_owned(), chain.join("pipeline.json").display().to_string()]);
         args
     };
-    let mut samples: [Vec<(Duration, u64)>; 3] = Default::default();
+    let mut samples: [Vec<Sample>; 3] = Default::default();
     for run_idx in 0..5 {
         for (which, command) in [&node as &dyn Fn(usize) -> Vec<String>, &plain, &transformed].iter().enumerate() {
             let _ = std::fs::remove_dir_all(&out);
             samples[which].push(timed(&command(run_idx))?);
         }
     }
-    let median = |which: usize| {
-        let mut times: Vec<Duration> = samples[which].iter().map(|(time, _)| *time).collect();
-        times.sort();
-        let peak = samples[which].iter().map(|(_, peak)| *peak).max().unwrap_or(0);
-        (times[times.len() / 2], peak)
+    let median = |which: usize, of: fn(&Sample) -> Duration| {
+        let mut values: Vec<Duration> = samples[which].iter().map(of).collect();
+        values.sort();
+        values[values.len() / 2]
     };
-    let (node_time, node_peak) = median(0);
-    let (plain_time, plain_peak) = median(1);
-    let (chain_time, chain_peak) = median(2);
+    let peak = |which: usize| samples[which].iter().map(|sample| sample.peak_kib).max().unwrap_or(0) as f64 / 1024.0;
+    let (node_time, plain_time, chain_time) = (median(0, |s| s.wall), median(1, |s| s.wall), median(2, |s| s.wall));
     println!("against Node.js, maximum batch (1,000 records of 100 events), whole process, medians of 5 alternated runs:");
-    println!("  Node.js pipeline (no archive, no transforms): {node_time:.2?}, peak {:.1} MB", node_peak as f64 / 1024.0);
+    println!("  Node.js pipeline (no archive, no transforms): {node_time:.2?}, peak {:.1} MB", peak(0));
     println!(
         "  sluicegate run, with the archive: {plain_time:.2?}, peak {:.1} MB: {:.1}x faster (target 4x)",
-        plain_peak as f64 / 1024.0,
+        peak(1),
         node_time.as_secs_f64() / plain_time.as_secs_f64()
     );
     println!(
         "  sluicegate run, filter + redact + extract precompiled, with the archive: {chain_time:.2?}, peak {:.1} MB: {:.1}x faster (target 2x, peak 100 MB)",
-        chain_peak as f64 / 1024.0,
+        peak(2),
         node_time.as_secs_f64() / chain_time.as_secs_f64()
     );
+    if samples.iter().flatten().all(|sample| sample.cpu.is_some()) {
+        let events = (CorpusSpec::MAXIMUM.n_records * CorpusSpec::MAXIMUM.n_events_per_record) as f64;
+        println!("CPU time (user + system) per million events, and what it costs on an arm64 Lambda function of at most 1,769 MB:");
+        for (which, name) in [(0, "Node.js pipeline"), (1, "sluicegate, decode only"), (2, "sluicegate, default chain")] {
+            let cpu = median(which, |s| s.cpu.unwrap_or_default()).as_secs_f64() * 1e6 / events;
+            // Below 1,769 MB a function gets memory/1,769 MB of a vCPU, so CPU-bound work is
+            // billed cpu × 1,769/1,024 GB-seconds whatever the memory size.
+            let cost = cpu * LAMBDA_FULL_VCPU_MB / 1024.0 * ARM64_USD_PER_GB_SECOND;
+            println!("  {name}: {cpu:.2} s, ${cost:.6}");
+        }
+    }
     Ok(())
 }
 
-/// Runs `command` to its end with its output discarded; its wall time and peak resident memory
-/// in KiB (from `/usr/bin/time`, 0 where there is none).
-fn timed(command: &[String]) -> anyhow::Result<(Duration, u64)> {
+/// The memory size at which a Lambda function gets one whole vCPU.
+const LAMBDA_FULL_VCPU_MB: f64 = 1769.0;
+/// Lambda's arm64 price per GB-second (us-east-1, first pricing tier).
+const ARM64_USD_PER_GB_SECOND: f64 = 0.000_013_333_4;
+
+/// One timed run: wall time, peak resident memory in KiB, and CPU time (user + system) where
+/// `/usr/bin/time` measured it.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    wall: Duration,
+    peak_kib: u64,
+    cpu: Option<Duration>,
+}
+
+/// Runs `command` to its end with its output discarded, measured (peak memory and CPU time come
+/// from `/usr/bin/time`; 0 and none where there is none).
+fn timed(command: &[String]) -> anyhow::Result<Sample> {
     let time = Path::new("/usr/bin/time");
-    let peak_file = std::env::temp_dir().join(format!("sluicegate-bench-peak-{}", std::process::id()));
+    let measured = std::env::temp_dir().join(format!("sluicegate-bench-peak-{}", std::process::id()));
     let mut process = if time.is_file() {
         let mut process = std::process::Command::new(time);
-        process.args(["-f", "%M", "-o"]).arg(&peak_file).args(command);
+        process.args(["-f", "%M %U %S", "-o"]).arg(&measured).args(command);
         process
     } else {
         let mut process = std::process::Command::new(&command[0]);
@@ -158,12 +181,15 @@ fn timed(command: &[String]) -> anyhow::Result<(Duration, u64)> {
     process.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
     let started = Instant::now();
     let status = process.status().with_context(|| format!("cannot run {command:?}"))?;
-    let elapsed = started.elapsed();
+    let wall = started.elapsed();
     if !status.success() {
         bail!("{command:?} failed ({status})");
     }
-    let peak = std::fs::read_to_string(&peak_file).ok().and_then(|text| text.trim().lines().last()?.trim().parse().ok()).unwrap_or(0);
-    Ok((elapsed, peak))
+    let text = std::fs::read_to_string(&measured).unwrap_or_default();
+    let fields: Vec<&str> = text.trim().lines().last().unwrap_or_default().split_whitespace().collect();
+    let seconds = |at: usize| fields.get(at).and_then(|field| field.parse::<f64>().ok());
+    let cpu = seconds(1).zip(seconds(2)).map(|(user, system)| Duration::from_secs_f64(user + system));
+    Ok(Sample { wall, peak_kib: fields.first().and_then(|field| field.parse().ok()).unwrap_or(0), cpu })
 }
 
 /// Drives the Node.js handler over one Kinesis event (argv: its exports.js, the event file), with
