@@ -66,6 +66,8 @@ locals {
     },
     # limits only when set: the Lambda's defaults apply to whatever the document leaves out.
     var.transform_limits == null ? {} : { limits = { for limit, value in var.transform_limits : limit => value if value != null } },
+    var.allowed_indices == null ? {} : { allowed_indices = var.allowed_indices },
+    var.transform_dead_letters == null ? {} : { transform_dead_letters = var.transform_dead_letters },
   )
   pipeline_json = jsonencode(local.pipeline)
   pipeline_key  = "${var.artifacts_prefix}/pipelines/${sha256(local.pipeline_json)}.json"

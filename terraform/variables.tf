@@ -213,12 +213,13 @@ variable "transforms" {
 }
 
 variable "transform_limits" {
-  description = "Limits of every transform instance, written into the pipeline as its limits: call_timeout_ms (one call on one batch, 1 to 900000), memory_mb (linear memory, 1 to 4096), stack_kb (Wasm stack, 16 to 2048) and max_frame_kb (largest batch frame handed to a transform, 1 to 65536). Null, or an attribute left null, keeps the Lambda's default."
+  description = "Limits of every transform instance, written into the pipeline as its limits: call_timeout_ms (one call on one batch, 1 to 900000), memory_mb (linear memory of one instance, 1 to 4096), stack_kb (Wasm stack, 16 to 2048), max_frame_kb (largest batch frame handed to a transform, 1 to 65536) and chain_memory_mb (linear memory of the whole chain together, 1 to 65536). Null, or an attribute left null, keeps the Lambda's default."
   type = object({
     call_timeout_ms = optional(number)
     memory_mb       = optional(number)
     stack_kb        = optional(number)
     max_frame_kb    = optional(number)
+    chain_memory_mb = optional(number)
   })
   default = null
 
@@ -230,9 +231,32 @@ variable "transform_limits" {
         { value = try(var.transform_limits.memory_mb, null), min = 1, max = 4096 },
         { value = try(var.transform_limits.stack_kb, null), min = 16, max = 2048 },
         { value = try(var.transform_limits.max_frame_kb, null), min = 1, max = 65536 },
+        { value = try(var.transform_limits.chain_memory_mb, null), min = 1, max = 65536 },
       ] : coalesce(limit.value, limit.min) >= limit.min && coalesce(limit.value, limit.min) <= limit.max && floor(coalesce(limit.value, limit.min)) == coalesce(limit.value, limit.min)
     ])
-    error_message = "transform_limits must hold whole numbers: call_timeout_ms from 1 to 900000, memory_mb from 1 to 4096, stack_kb from 16 to 2048, max_frame_kb from 1 to 65536."
+    error_message = "transform_limits must hold whole numbers: call_timeout_ms from 1 to 900000, memory_mb from 1 to 4096, stack_kb from 16 to 2048, max_frame_kb from 1 to 65536, chain_memory_mb from 1 to 65536."
+  }
+}
+
+variable "allowed_indices" {
+  description = "Index pattern that an index set by a transform must match, written into the pipeline as allowed_indices: lowercase, `*` for any text (for example \"cwl-*\"). An event whose transform names another index fails with the reason, under the transform's on_error. Null lets transforms name any valid index."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.allowed_indices == null ? true : length(var.allowed_indices) > 0 && lower(var.allowed_indices) == var.allowed_indices && !can(regex("\\s", var.allowed_indices))
+    error_message = "allowed_indices must be a lowercase index pattern without spaces (`*` for any text), or null."
+  }
+}
+
+variable "transform_dead_letters" {
+  description = "What the dead letter of an event that a transform failed on holds, written into the pipeline: metadata (log group, stream, id, time and the message's length, not its text, so a failing redactor cannot put what it was there to remove into the bucket) or event (the whole event as the failing transform received it). Null keeps the Lambda's default, metadata."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.transform_dead_letters == null ? true : contains(["metadata", "event"], var.transform_dead_letters)
+    error_message = "transform_dead_letters must be metadata, event or null."
   }
 }
 

@@ -383,6 +383,36 @@ run "transform_limits_frame_zero" {
   expect_failures = [var.transform_limits]
 }
 
+run "transform_limits_chain_memory_zero" {
+  command = plan
+
+  variables {
+    transform_limits = { chain_memory_mb = 0 }
+  }
+
+  expect_failures = [var.transform_limits]
+}
+
+run "allowed_indices_uppercase" {
+  command = plan
+
+  variables {
+    allowed_indices = "CWL-*"
+  }
+
+  expect_failures = [var.allowed_indices]
+}
+
+run "transform_dead_letters_unknown" {
+  command = plan
+
+  variables {
+    transform_dead_letters = "everything"
+  }
+
+  expect_failures = [var.transform_dead_letters]
+}
+
 run "artifacts_prefix_trailing_slash" {
   command = plan
 

@@ -568,6 +568,17 @@ run "config_change_moves_the_pipeline" {
   }
 }
 
+# Left null, the index pattern and the dead letters' content are the Lambda's defaults (any valid
+# index; metadata only), and the pipeline does not name them.
+run "pipeline_options_default_to_the_lambdas" {
+  command = plan
+
+  assert {
+    condition     = !contains(keys(jsondecode(output.pipeline_json)), "allowed_indices") && !contains(keys(jsondecode(output.pipeline_json)), "transform_dead_letters")
+    error_message = "unset pipeline options must be left to the Lambda's defaults"
+  }
+}
+
 # Two transforms on one .wasm (another config each) share one object.
 run "shared_module_is_uploaded_once" {
   command = apply
@@ -589,15 +600,22 @@ run "limits_and_prefix" {
   command = apply
 
   variables {
-    transforms       = [{ name = "redact", wasm_path = "../target/terraform/fixtures/empty.wasm" }]
-    transform_limits = { call_timeout_ms = 250, memory_mb = 64 }
-    artifacts_prefix = "deploy/sluicegate"
+    transforms             = [{ name = "redact", wasm_path = "../target/terraform/fixtures/empty.wasm" }]
+    transform_limits       = { call_timeout_ms = 250, memory_mb = 64, chain_memory_mb = 96 }
+    allowed_indices        = "cwl-*"
+    transform_dead_letters = "event"
+    artifacts_prefix       = "deploy/sluicegate"
   }
 
   # Only the limits that are set: the Lambda keeps its defaults for the rest.
   assert {
-    condition     = jsondecode(output.pipeline_json).limits == { call_timeout_ms = 250, memory_mb = 64 }
+    condition     = jsondecode(output.pipeline_json).limits == { call_timeout_ms = 250, memory_mb = 64, chain_memory_mb = 96 }
     error_message = "the pipeline must carry the limits that are set, and only those"
+  }
+
+  assert {
+    condition     = jsondecode(output.pipeline_json).allowed_indices == "cwl-*" && jsondecode(output.pipeline_json).transform_dead_letters == "event"
+    error_message = "allowed_indices and transform_dead_letters must reach the pipeline"
   }
 
   assert {
