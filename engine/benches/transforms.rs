@@ -29,6 +29,14 @@ const PIPELINE: &str = r#"{"transforms":[
     {"name":"extract","module":"extract.wasm","config":{}}
 ]}"#;
 
+/// The same chain with extract writing a line's own fields at the root of the document instead of
+/// under the flattened `attributes` object.
+const PIPELINE_ROOT_FIELDS: &str = r#"{"transforms":[
+    {"name":"filter","module":"filter.wasm","config":{"drop":[{"message":"GET /healthz"},{"field":"level","in":["DEBUG"]}]}},
+    {"name":"redact","module":"redact.wasm","config":{"mode":"mask"}},
+    {"name":"extract","module":"extract.wasm","config":{"json":{"target":""},"logfmt":{"target":""},"access_log":{"target":""}}}
+]}"#;
+
 /// Two folders with the demo pipeline file and the three modules: one with `.cwasm` files next to
 /// them, one without.
 fn folders() -> &'static (PathBuf, PathBuf) {
@@ -40,6 +48,7 @@ fn folders() -> &'static (PathBuf, PathBuf) {
         for folder in [&precompiled, &wasm_only] {
             std::fs::create_dir_all(folder).unwrap();
             std::fs::write(folder.join("pipeline.json"), PIPELINE).unwrap();
+            std::fs::write(folder.join("pipeline-root-fields.json"), PIPELINE_ROOT_FIELDS).unwrap();
             for name in ["filter", "redact", "extract"] {
                 std::fs::copy(guests::module(name), folder.join(format!("{name}.wasm"))).unwrap();
             }
@@ -53,8 +62,11 @@ fn folders() -> &'static (PathBuf, PathBuf) {
 }
 
 fn start(host: &WasmHost, folder: &Path) -> Chain {
-    let path = folder.join("pipeline.json");
-    PipelineFile::read(&path).unwrap().start(host, &path).unwrap()
+    start_file(host, &folder.join("pipeline.json"))
+}
+
+fn start_file(host: &WasmHost, path: &Path) -> Chain {
+    PipelineFile::read(path).unwrap().start(host, path).unwrap()
 }
 
 /// Decode, filter, redact, extract, `_bulk` bodies and archive object (target 300,000 events/s).
@@ -205,4 +217,43 @@ fn one_transform_over_the_corpus(bencher: divan::Bencher, which: &str) {
         .counter(ItemsCount::new(events.len()))
         .with_inputs(|| events.clone())
         .bench_local_values(|events| chain.apply(&contexts, events, None));
+}
+
+/// The default chain to `_bulk` bodies and archive with extract's fields under the flattened
+/// `attributes` object (the default) and at the root of the document: the flattened default must
+/// cost no more than the root.
+#[divan::bench(args = ["attributes", "root"], sample_count = 20)]
+fn line_fields_under_attributes_or_at_the_root(bencher: divan::Bencher, target: &str) {
+    let host = WasmHost::new(Limits::default()).unwrap();
+    let file = if target == "root" { "pipeline-root-fields.json" } else { "pipeline.json" };
+    let chain = start_file(&host, &folders().0.join(file));
+    let batch = kinesis_event(CorpusSpec::STANDARD);
+    let mut pipeline = Pipeline::with_transforms(PipelineConfig::default(), Box::new(chain));
+    bencher.counter(ItemsCount::new(10_000usize)).bench_local(|| pipeline.run(&batch, None));
+}
+
+/// What the degraded retry costs the function per refused document, besides the second request:
+/// every document of the default chain's `_bulk` bodies degraded (`bulk::degrade`, as the client
+/// does for an item refused for its shape) and the retry body made of them.
+#[divan::bench(sample_count = 20)]
+fn degrade_every_document_of_the_chain(bencher: divan::Bencher) {
+    let host = WasmHost::new(Limits::default()).unwrap();
+    let chain = start(&host, &folders().0);
+    let batch = kinesis_event(CorpusSpec::STANDARD);
+    let mut pipeline = Pipeline::with_transforms(PipelineConfig::default(), Box::new(chain));
+    let bodies = pipeline.run(&batch, None).bulk;
+    let n_documents: usize = bodies.iter().map(|body| body.items.len()).sum();
+    assert!(n_documents > 0, "the chain ships documents");
+    let reason = "mapper_parsing_exception: failed to parse field [attributes.status] of type [long] in document";
+    bencher.counter(ItemsCount::new(n_documents)).bench_local(|| {
+        bodies
+            .iter()
+            .map(|body| {
+                let degraded: Vec<(usize, Vec<u8>)> = (0..body.items.len())
+                    .map(|item_idx| (item_idx, sluicegate_engine::bulk::degrade(body.document(item_idx), reason).expect("a JSON object")))
+                    .collect();
+                body.with_documents(&degraded)
+            })
+            .collect::<Vec<_>>()
+    });
 }
