@@ -127,12 +127,12 @@ fn against_node(root: &Path) -> anyhow::Result<()> {
     println!("against Node.js, maximum batch (1,000 records of 100 events), whole process, medians of 5 alternated runs:");
     println!("  Node.js pipeline (no archive, no transforms): {node_time:.2?}, peak {:.1} MB", peak(0));
     println!(
-        "  sluicegate run, with the archive: {plain_time:.2?}, peak {:.1} MB: {:.1}x faster (target 4x)",
+        "  sluicegate run, with the archive: {plain_time:.2?}, peak {:.1} MB: {:.2}x faster (target 4x)",
         peak(1),
         node_time.as_secs_f64() / plain_time.as_secs_f64()
     );
     println!(
-        "  sluicegate run, filter + redact + extract precompiled, with the archive: {chain_time:.2?}, peak {:.1} MB: {:.1}x faster (target 2x, peak 100 MB)",
+        "  sluicegate run, filter + redact + extract precompiled, with the archive: {chain_time:.2?}, peak {:.1} MB: {:.2}x faster (target 2x, peak 100 MB)",
         peak(2),
         node_time.as_secs_f64() / chain_time.as_secs_f64()
     );
