@@ -273,7 +273,7 @@ variable "architecture" {
 }
 
 variable "memory_size" {
-  description = "Lambda memory in MB (128 to 10240). CPU scales with it."
+  description = "Lambda memory in MB (128 to 10240). CPU scales with it; see Notes, Memory size."
   type        = number
   default     = 512
   nullable    = false
