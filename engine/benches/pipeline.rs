@@ -38,7 +38,7 @@ fn standard_decode_to_bulk_and_archive(bencher: divan::Bencher) {
 /// The same, the archive compressed on the pipeline's own thread: what one CPU does.
 #[divan::bench(sample_count = 30)]
 fn standard_decode_to_bulk_and_archive_one_thread(bencher: divan::Bencher) {
-    let config = PipelineConfig { archive_stage: ArchiveStage::Documents, archive_in_background: false, ..PipelineConfig::default() };
+    let config = PipelineConfig { archive_stage: ArchiveStage::Documents, second_cpu: false, ..PipelineConfig::default() };
     bench_config(bencher, CorpusSpec::STANDARD, config);
 }
 

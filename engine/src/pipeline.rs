@@ -42,9 +42,12 @@ pub struct PipelineConfig {
     /// Whether action lines carry the event id as `_id` (so a replay overwrites instead of
     /// adding); off only for indices that refuse ids (OpenSearch Serverless time series).
     pub document_ids: bool,
-    /// Whether the archive's members are compressed on a worker thread when there is more than
-    /// one CPU (see [`ArchiveWriter::new`]); off, they are compressed where they are written.
-    pub archive_in_background: bool,
+    /// Whether the pipeline uses a second CPU when the machine has one: the next slice's records
+    /// are inflated on a scoped thread while the current slice is transformed and encoded, and
+    /// the archive's members are compressed on a worker thread (see [`ArchiveWriter::new`]).
+    /// Off, or with one CPU, everything happens on the calling thread, in the same order and
+    /// with the same output.
+    pub second_cpu: bool,
 }
 
 impl Default for PipelineConfig {
@@ -59,7 +62,7 @@ impl Default for PipelineConfig {
             max_batch_inflated_bytes: DEFAULT_MAX_BATCH_INFLATED_BYTES,
             transform_dead_letters: DeadLetterContent::Metadata,
             document_ids: true,
-            archive_in_background: true,
+            second_cpu: true,
         }
     }
 }
@@ -68,6 +71,8 @@ impl Default for PipelineConfig {
 pub struct Pipeline {
     config: PipelineConfig,
     decoder: Decoder,
+    /// The decoder of the thread that inflates ahead: `Some` when there is a second CPU to use.
+    inflater: Option<Decoder>,
     transforms: Option<Box<dyn Transforms + Send>>,
 }
 
@@ -81,7 +86,9 @@ impl Pipeline {
     /// A pipeline without transforms.
     pub fn new(config: PipelineConfig) -> Pipeline {
         let decoder = Decoder::new(config.max_inflated_bytes);
-        Pipeline { config, decoder, transforms: None }
+        let two_cpus = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+        let inflater = (config.second_cpu && two_cpus).then(|| Decoder::new(config.max_inflated_bytes));
+        Pipeline { config, decoder, inflater, transforms: None }
     }
 
     /// A pipeline that runs `transforms` on every event.
@@ -124,7 +131,7 @@ impl Pipeline {
             .iter()
             .map(|record| RecordOutcome { sequence_number: record.kinesis.sequence_number.clone(), ..RecordOutcome::default() })
             .collect();
-        let (stage, background) = (self.config.archive_stage, self.config.archive_in_background);
+        let (stage, background) = (self.config.archive_stage, self.config.second_cpu);
         let mut writers = Writers {
             bulk: if self.config.document_ids {
                 BulkWriter::new(self.config.bulk_action, self.config.bulk_max_bytes)
@@ -135,21 +142,58 @@ impl Pipeline {
             raw: matches!(stage, ArchiveStage::Raw | ArchiveStage::Both).then(|| ArchiveWriter::new(background)),
         };
 
-        let mut next_record_idx = 0;
-        let mut n_batch_inflated = 0;
-        while next_record_idx < batch.records.len() {
-            if self.transforms.is_some() && deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                // Nothing new starts past the deadline: the rest goes back to Kinesis.
-                for record in &mut outcome.records[next_record_idx..] {
-                    record.unfinished = true;
+        // With a second CPU, a scoped thread inflates each slice while the one before it is
+        // transformed and encoded here; it hands slices over one at a time (a rendezvous), so
+        // memory holds at most one slice more than without it.
+        let mut inflater = self.inflater.take();
+        std::thread::scope(|scope| {
+            let mut ahead = inflater.as_mut().and_then(|inflater| {
+                let (slices, ahead) = std::sync::mpsc::sync_channel::<InflatedSlice>(0);
+                let cap = self.config.max_batch_inflated_bytes;
+                let work = move || {
+                    // A panic ends the thread and disconnects the channel; the pipeline then
+                    // inflates the rest itself.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        let (mut next_record_idx, mut n_batch_inflated) = (0, 0);
+                        while next_record_idx < batch.records.len() {
+                            let slice = inflate_slice(inflater, batch, next_record_idx, cap, &mut n_batch_inflated);
+                            next_record_idx = slice.next_record_idx;
+                            if slices.send(slice).is_err() {
+                                break; // the pipeline stopped at its deadline
+                            }
+                        }
+                    }));
+                };
+                std::thread::Builder::new().name("sluicegate-inflate".to_owned()).spawn_scoped(scope, work).ok().map(|_| ahead)
+            });
+            let mut next_record_idx = 0;
+            let mut n_batch_inflated = 0;
+            while next_record_idx < batch.records.len() {
+                if self.transforms.is_some() && deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                    // Nothing new starts past the deadline: the rest goes back to Kinesis.
+                    for record in &mut outcome.records[next_record_idx..] {
+                        record.unfinished = true;
+                    }
+                    break;
                 }
-                break;
+                let started = Instant::now();
+                let slice = match ahead.as_ref().map(|ahead| ahead.recv()) {
+                    Some(Ok(slice)) => slice,
+                    Some(Err(_)) | None => {
+                        ahead = None;
+                        let cap = self.config.max_batch_inflated_bytes;
+                        inflate_slice(&mut self.decoder, batch, next_record_idx, cap, &mut n_batch_inflated)
+                    }
+                };
+                next_record_idx = slice.next_record_idx;
+                n_batch_inflated = slice.n_batch_inflated;
+                self.run_slice(batch, slice, started, deadline, &mut outcome, &mut writers);
+                for body in writers.bulk.take_finished() {
+                    hand_over(body, &mut outcome, &mut on_body);
+                }
             }
-            next_record_idx = self.run_slice(batch, next_record_idx, deadline, &mut n_batch_inflated, &mut outcome, &mut writers);
-            for body in writers.bulk.take_finished() {
-                hand_over(body, &mut outcome, &mut on_body);
-            }
-        }
+        });
+        self.inflater = inflater;
 
         let encode_started = Instant::now();
         for body in std::mem::replace(&mut writers.bulk, BulkWriter::new(self.config.bulk_action, 1)).finish() {
@@ -167,54 +211,25 @@ impl Pipeline {
         outcome
     }
 
-    /// Runs the records from `first_record_idx` up to a slice's worth; returns where it stopped.
+    /// Decodes, transforms and encodes one slice of inflated records; `started` is when its
+    /// inflating started (or when it was waited for, when a thread inflated it ahead).
     fn run_slice(
         &mut self,
         batch: &KinesisEvent,
-        first_record_idx: usize,
+        slice: InflatedSlice,
+        started: Instant,
         deadline: Option<Instant>,
-        n_batch_inflated: &mut usize,
         outcome: &mut Outcome,
         writers: &mut Writers,
-    ) -> usize {
-        let started = Instant::now();
-        // Inflate first: the slice's events borrow their text from these buffers.
-        let mut inflated: Vec<(u32, Vec<u8>)> = Vec::new();
-        let mut n_inflated_bytes = 0;
-        let mut record_idx = first_record_idx;
-        while record_idx < batch.records.len() && (n_inflated_bytes < SLICE_INFLATED_BYTES || inflated.is_empty()) {
-            if *n_batch_inflated >= self.config.max_batch_inflated_bytes {
-                // Past the batch's cap: the rest waits for the next invocation, unread.
-                for record in &mut outcome.records[record_idx..] {
-                    record.unfinished = true;
-                }
-                record_idx = batch.records.len();
-                break;
-            }
-            let record = &batch.records[record_idx];
-            let record_idx_u32 = record_idx as u32;
-            record_idx += 1;
-            if record.kinesis.sequence_number.is_empty() {
-                // Without a sequence number the record can never be reported for a retry.
-                let reason = "the record has no kinesis.sequenceNumber: it cannot be retried".to_owned();
-                reject(outcome, record_idx_u32, reason, record.kinesis.data.as_bytes().to_vec());
-                continue;
-            }
-            let gzip = match base64::engine::general_purpose::STANDARD.decode(record.kinesis.data.as_bytes()) {
-                Ok(gzip) => gzip,
-                Err(error) => {
-                    let reason = DecodeError::Base64 { reason: error.to_string() }.to_string();
-                    reject(outcome, record_idx_u32, reason, record.kinesis.data.as_bytes().to_vec());
-                    continue;
-                }
-            };
-            match self.decoder.inflate(&gzip) {
-                Ok(bytes) => {
-                    n_inflated_bytes += bytes.len();
-                    *n_batch_inflated += bytes.len();
-                    inflated.push((record_idx_u32, bytes));
-                }
-                Err(error) => reject(outcome, record_idx_u32, error.to_string(), gzip),
+    ) {
+        let InflatedSlice { mut inflated, rejected, past_cap_from, .. } = slice;
+        for (record_idx, reason, original) in rejected {
+            reject(outcome, record_idx, reason, original);
+        }
+        if let Some(past_cap_from) = past_cap_from {
+            // Past the batch's cap: the rest waits for the next invocation, unread.
+            for record in &mut outcome.records[past_cap_from..] {
+                record.unfinished = true;
             }
         }
 
@@ -353,8 +368,74 @@ impl Pipeline {
             }
         }
         outcome.timings.encode += transformed.elapsed();
-        record_idx
     }
+}
+
+/// A slice's records inflated, and what became of those that could not be.
+struct InflatedSlice {
+    /// Where the next slice starts.
+    next_record_idx: usize,
+    /// The batch's inflated bytes up to the end of this slice.
+    n_batch_inflated: usize,
+    /// Record index and inflated bytes, in order.
+    inflated: Vec<(u32, Vec<u8>)>,
+    /// Record index, reason and original bytes of each record that could not be inflated.
+    rejected: Vec<(u32, String, Vec<u8>)>,
+    /// The records from this index on were left unread, past the batch's cap.
+    past_cap_from: Option<usize>,
+}
+
+/// Inflates the records from `first_record_idx` up to a slice's worth
+/// ([`SLICE_INFLATED_BYTES`]), or up to the batch's cap `max_batch_inflated_bytes`.
+fn inflate_slice(
+    decoder: &mut Decoder,
+    batch: &KinesisEvent,
+    first_record_idx: usize,
+    max_batch_inflated_bytes: usize,
+    n_batch_inflated: &mut usize,
+) -> InflatedSlice {
+    let mut slice = InflatedSlice {
+        next_record_idx: first_record_idx,
+        n_batch_inflated: 0,
+        inflated: Vec::new(),
+        rejected: Vec::new(),
+        past_cap_from: None,
+    };
+    let mut n_inflated_bytes = 0;
+    while slice.next_record_idx < batch.records.len() && (n_inflated_bytes < SLICE_INFLATED_BYTES || slice.inflated.is_empty()) {
+        if *n_batch_inflated >= max_batch_inflated_bytes {
+            slice.past_cap_from = Some(slice.next_record_idx);
+            slice.next_record_idx = batch.records.len();
+            break;
+        }
+        let record = &batch.records[slice.next_record_idx];
+        let record_idx = slice.next_record_idx as u32;
+        slice.next_record_idx += 1;
+        if record.kinesis.sequence_number.is_empty() {
+            // Without a sequence number the record can never be reported for a retry.
+            let reason = "the record has no kinesis.sequenceNumber: it cannot be retried".to_owned();
+            slice.rejected.push((record_idx, reason, record.kinesis.data.as_bytes().to_vec()));
+            continue;
+        }
+        let gzip = match base64::engine::general_purpose::STANDARD.decode(record.kinesis.data.as_bytes()) {
+            Ok(gzip) => gzip,
+            Err(error) => {
+                let reason = DecodeError::Base64 { reason: error.to_string() }.to_string();
+                slice.rejected.push((record_idx, reason, record.kinesis.data.as_bytes().to_vec()));
+                continue;
+            }
+        };
+        match decoder.inflate(&gzip) {
+            Ok(bytes) => {
+                n_inflated_bytes += bytes.len();
+                *n_batch_inflated += bytes.len();
+                slice.inflated.push((record_idx, bytes));
+            }
+            Err(error) => slice.rejected.push((record_idx, error.to_string(), gzip)),
+        }
+    }
+    slice.n_batch_inflated = *n_batch_inflated;
+    slice
 }
 
 /// What a dead letter of a transform failure holds. The event it failed on is the event as the

@@ -97,7 +97,7 @@ impl Config {
             .unwrap_or(defaults.transform_dead_letters),
             // Decided by the Elasticsearch configuration (`EsConfig::sends_ids`).
             document_ids: defaults.document_ids,
-            archive_in_background: defaults.archive_in_background,
+            second_cpu: defaults.second_cpu,
         };
         let pipeline_source = match get("SLUICEGATE_PIPELINE") {
             Some(text) => Some(PipelineSource::parse(text.trim()).map_err(|error| invalid("SLUICEGATE_PIPELINE", &text, error))?),

@@ -2,6 +2,7 @@
 
 use sluicegate_engine::corpus::{CorpusSpec, Rng, gzip_json, kinesis_event_from_payloads, log_messages, subscription_json};
 use sluicegate_engine::decode::DecodeError;
+use sluicegate_engine::pipeline::SLICE_INFLATED_BYTES;
 use sluicegate_engine::{Pipeline, PipelineConfig};
 
 /// Runs `payloads` with one good record after them and checks every record is accounted for.
@@ -148,4 +149,47 @@ fn records_past_the_batch_inflate_cap_wait_for_the_next_invocation() {
     let outcome = Pipeline::new(PipelineConfig { max_batch_inflated_bytes: 1, ..PipelineConfig::default() }).run(&batch, None);
     assert_eq!(outcome.records[0].n_shipped, 50);
     assert!(outcome.records[1..].iter().all(|record| record.unfinished));
+}
+
+/// With a second CPU the next slice's records are inflated on another thread while the current
+/// one is transformed and encoded; what comes out, and in what order, is what one thread makes.
+#[test]
+fn a_batch_inflated_ahead_comes_out_as_when_inflated_in_place() {
+    let messages = log_messages(CorpusSpec { n_records: 400, n_events_per_record: 100, seed: 8 });
+    let mut payloads: Vec<Vec<u8>> = messages.iter().map(|message| gzip_json(&subscription_json(message))).collect();
+    // Bad records in the first slice, in the second and at the end: not gzip, not base64, bad
+    // JSON, no sequence number, truncated gzip.
+    payloads[3] = b"not gzip at all".to_vec();
+    payloads[150] = gzip_json(b"{\"messageType\":\"DATA_MESSAGE\",");
+    payloads[399] = b"\x1f\x8b truncated".to_vec();
+    let mut batch = kinesis_event_from_payloads(&payloads);
+    batch.records[5].kinesis.data = "not base64!".to_owned();
+    batch.records[350].kinesis.sequence_number.clear();
+    let one_record = subscription_json(&messages[0]).len();
+    for max_batch_inflated_bytes in [usize::MAX, 300 * one_record] {
+        let run = |second_cpu: bool| {
+            let config = PipelineConfig { second_cpu, max_batch_inflated_bytes, ..PipelineConfig::default() };
+            Pipeline::new(config).run(&batch, None)
+        };
+        let (ahead, in_place) = (run(true), run(false));
+        let n_inflated: usize = in_place.records.iter().filter(|record| record.n_events > 0).count() * one_record;
+        assert!(n_inflated > SLICE_INFLATED_BYTES, "the batch spans several slices");
+        assert_eq!(ahead.records, in_place.records);
+        assert_eq!(ahead.dead_letters, in_place.dead_letters);
+        assert_eq!(ahead.bulk, in_place.bulk);
+        let archive = |outcome: &sluicegate_engine::Outcome| outcome.archive.iter().map(|object| object.body.clone()).collect::<Vec<_>>();
+        assert_eq!(archive(&ahead), archive(&in_place));
+        // Within a slice, records that do not inflate come before those that do not parse.
+        let mut dead: Vec<u32> = in_place.dead_letters.iter().map(|letter| letter.record_idx).collect();
+        dead.sort_unstable();
+        assert_eq!(
+            dead,
+            [3, 5, 150, 350, 399]
+                .into_iter()
+                .filter(|&idx| (idx as usize) < 300 || max_batch_inflated_bytes == usize::MAX)
+                .collect::<Vec<_>>()
+        );
+        let n_unfinished = in_place.records.iter().filter(|record| record.unfinished).count();
+        assert_eq!(n_unfinished > 0, max_batch_inflated_bytes != usize::MAX);
+    }
 }

@@ -107,9 +107,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         None => None,
     };
     config.document_ids = es_config.as_ref().is_none_or(es::EsConfig::sends_ids);
-    let event_text = std::fs::read(&args.event).with_context(|| format!("cannot read {}", args.event.display()))?;
-    let event: KinesisEvent =
-        serde_json::from_slice(&event_text).with_context(|| format!("{} is not a kinesis event", args.event.display()))?;
+    // The file's text is let go once parsed: for the largest batch it is as large as a slice.
+    let event: KinesisEvent = {
+        let event_text = std::fs::read(&args.event).with_context(|| format!("cannot read {}", args.event.display()))?;
+        serde_json::from_slice(&event_text).with_context(|| format!("{} is not a kinesis event", args.event.display()))?
+    };
     let runtime = super::runtime()?;
     let mut pipeline = match &args.pipeline {
         Some(pipeline) => {
