@@ -10,8 +10,11 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, OnceLock};
 
 /// Members handed to the worker and not yet collected, per writer: the pipeline waits for the
-/// oldest past this, so memory holds a few chunks whatever the worker's pace.
-const MAX_IN_FLIGHT: usize = 2;
+/// oldest past this, so memory holds a few chunks whatever the worker's pace. The pipeline
+/// writes a slice's documents in a burst of several chunks, faster than they are compressed,
+/// and then decodes and transforms the next slice while writing none: room for a burst lets the
+/// worker catch up during the next slice instead of holding the pipeline up during this one.
+const MAX_IN_FLIGHT: usize = 6;
 
 struct Job {
     chunk: Arc<Vec<u8>>,
