@@ -2,9 +2,11 @@
 //! high-water mark of resident memory (Linux `VmHWM`), the figure Lambda bills; each measurement
 //! in a process of its own, so one run's allocations cannot hide another's:
 //!
-//! - `plain`: the pipeline without transforms, every `_bulk` body held until the end;
-//! - `chain`: filter, redact and extract (precompiled), the bodies handed over as they complete
-//!   and dropped once shipped, as the Lambda's handler streams them (one in flight at a time).
+//! - `plain`: the pipeline without transforms;
+//! - `chain`: filter, redact and extract (precompiled);
+//!
+//! both with the `_bulk` bodies handed over as they complete and dropped once shipped, as the
+//! Lambda's handler streams them (one in flight at a time).
 //!
 //! Each starts from the Kinesis event as JSON text, as Lambda hands it over.
 
@@ -83,11 +85,8 @@ fn measure(mode: &str, batch: &Path, folder: &Path) {
     let event_json_len = event_json.len();
     let event: KinesisEvent = serde_json::from_slice(&event_json).expect("the corpus parses");
     drop(event_json);
-    let outcome: Outcome = match mode {
-        "plain" => pipeline.run(&event, None),
-        // Each body is dropped as soon as it is handed over: shipped, as far as memory goes.
-        _ => pipeline.run_streaming(&event, None, drop),
-    };
+    // Each body is dropped as soon as it is handed over: shipped, as far as memory goes.
+    let outcome: Outcome = pipeline.run_streaming(&event, None, drop);
     let elapsed = started.elapsed();
     let peak = high_water_mark_kib();
     let summary = outcome.summary();
