@@ -3,6 +3,7 @@
 //! Decoding never aborts a batch: a bad record becomes a dead letter with its reason, and the
 //! rest of the batch goes on.
 
+use std::sync::mpsc::Receiver;
 use std::time::Instant;
 
 use base64::Engine as _;
@@ -142,32 +143,17 @@ impl Pipeline {
             raw: matches!(stage, ArchiveStage::Raw | ArchiveStage::Both).then(|| ArchiveWriter::new(background)),
         };
 
-        // With a second CPU, a scoped thread inflates each slice while the one before it is
-        // transformed and encoded here; it hands slices over one at a time (a rendezvous), so
-        // memory holds at most one slice more than without it.
+        // With a second CPU, once the first slice is inflated here, a scoped thread inflates
+        // each next slice while the one before it is transformed and encoded here; it hands
+        // slices over one at a time (a rendezvous), so memory holds at most one slice more than
+        // without it, and a batch of one slice starts no thread.
         let mut inflater = self.inflater.take();
         std::thread::scope(|scope| {
-            let mut ahead = inflater.as_mut().and_then(|inflater| {
-                let (slices, ahead) = std::sync::mpsc::sync_channel::<InflatedSlice>(0);
-                let cap = self.config.max_batch_inflated_bytes;
-                let work = move || {
-                    // A panic ends the thread and disconnects the channel; the pipeline then
-                    // inflates the rest itself.
-                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        let (mut next_record_idx, mut n_batch_inflated) = (0, 0);
-                        while next_record_idx < batch.records.len() {
-                            let slice = inflate_slice(inflater, batch, next_record_idx, cap, &mut n_batch_inflated);
-                            next_record_idx = slice.next_record_idx;
-                            if slices.send(slice).is_err() {
-                                break; // the pipeline stopped at its deadline
-                            }
-                        }
-                    }));
-                };
-                std::thread::Builder::new().name("sluicegate-inflate".to_owned()).spawn_scoped(scope, work).ok().map(|_| ahead)
-            });
+            let mut inflater = inflater.as_mut();
+            let mut ahead: Option<Receiver<InflatedSlice>> = None;
             let mut next_record_idx = 0;
             let mut n_batch_inflated = 0;
+            let cap = self.config.max_batch_inflated_bytes;
             while next_record_idx < batch.records.len() {
                 if self.transforms.is_some() && deadline.is_some_and(|deadline| Instant::now() >= deadline) {
                     // Nothing new starts past the deadline: the rest goes back to Kinesis.
@@ -177,16 +163,21 @@ impl Pipeline {
                     break;
                 }
                 let started = Instant::now();
-                let slice = match ahead.as_ref().map(|ahead| ahead.recv()) {
+                let slice = match ahead.as_ref().map(Receiver::recv) {
                     Some(Ok(slice)) => slice,
+                    // The thread is gone (it panicked): the rest is inflated here.
                     Some(Err(_)) | None => {
                         ahead = None;
-                        let cap = self.config.max_batch_inflated_bytes;
                         inflate_slice(&mut self.decoder, batch, next_record_idx, cap, &mut n_batch_inflated)
                     }
                 };
                 next_record_idx = slice.next_record_idx;
                 n_batch_inflated = slice.n_batch_inflated;
+                if next_record_idx < batch.records.len()
+                    && let Some(inflater) = inflater.take()
+                {
+                    ahead = inflate_ahead(scope, inflater, batch, next_record_idx, n_batch_inflated, cap);
+                }
                 self.run_slice(batch, slice, started, deadline, &mut outcome, &mut writers);
                 for body in writers.bulk.take_finished() {
                     hand_over(body, &mut outcome, &mut on_body);
@@ -383,6 +374,34 @@ struct InflatedSlice {
     rejected: Vec<(u32, String, Vec<u8>)>,
     /// The records from this index on were left unread, past the batch's cap.
     past_cap_from: Option<usize>,
+}
+
+/// Starts the thread that inflates the slices from `first_record_idx` on, one at a time, each
+/// sent when the pipeline asks for it; `None` when no thread can be started.
+fn inflate_ahead<'scope, 'env>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    inflater: &'env mut Decoder,
+    batch: &'env KinesisEvent,
+    first_record_idx: usize,
+    mut n_batch_inflated: usize,
+    max_batch_inflated_bytes: usize,
+) -> Option<Receiver<InflatedSlice>> {
+    let (slices, ahead) = std::sync::mpsc::sync_channel::<InflatedSlice>(0);
+    let work = move || {
+        // A panic ends the thread and disconnects the channel; the pipeline then inflates the
+        // rest itself.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut next_record_idx = first_record_idx;
+            while next_record_idx < batch.records.len() {
+                let slice = inflate_slice(inflater, batch, next_record_idx, max_batch_inflated_bytes, &mut n_batch_inflated);
+                next_record_idx = slice.next_record_idx;
+                if slices.send(slice).is_err() {
+                    break; // the pipeline stopped at its deadline
+                }
+            }
+        }));
+    };
+    std::thread::Builder::new().name("sluicegate-inflate".to_owned()).spawn_scoped(scope, work).ok().map(|_| ahead)
 }
 
 /// Inflates the records from `first_record_idx` up to a slice's worth
