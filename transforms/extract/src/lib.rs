@@ -29,7 +29,9 @@
 //! that logs a new key per metric never exhausts the field limit. `{"target": "key"}` (on `json`,
 //! `logfmt`, `access_log` or a pattern) puts them under another object (a dotted path);
 //! `{"target": ""}` puts them at the root of the document, where the first document to carry a key
-//! decides its type for the whole index: the choice that conflicts. The fields whose type extract
+//! decides its type for the whole index: the choice that conflicts. A target on or inside a field
+//! the engine writes (`event`, `cloud.account`; the list is `promote`'s below, `attributes` aside)
+//! is refused when the transform starts. The fields whose type extract
 //! knows are typed fields at the root, whatever the line's target: Lambda lines' `aws.lambda.*`,
 //! access logs' `http.*`, `url.original`, `source.address`, `user.name`, `user_agent.original` and
 //! `ident` (the access log's own `target` is the root unless set), and `log.level`.
@@ -1416,6 +1418,28 @@ fn put(new: &mut Map<String, Value>, target: &Target, fields: Map<String, Value>
     }
 }
 
+/// A parser's `target` must be a field path (or `""`, the root) and must not put the line's
+/// fields on or inside a field the engine writes: `{"target": "event"}` would mix a line's `id`
+/// or `original` into the engine's own. `attributes` and objects under it are where the line's
+/// fields belong; `log` (beside `log.level`) is a line's own.
+fn check_target(parser: &str, target: &Target) -> Result<(), Error> {
+    let parts = target.parts();
+    if parts.iter().any(String::is_empty) {
+        return Err(Error::msg(format!("{parser}: target {:?} is not a field path (keys joined by single dots)", parts.join("."))));
+    }
+    let path = parts.join(".");
+    let engine_owned = promote::ENGINE_FIELDS
+        .iter()
+        .filter(|owned| **owned != ATTRIBUTES)
+        .find(|owned| path == **owned || path.strip_prefix(**owned).is_some_and(|rest| rest.starts_with('.')));
+    match engine_owned {
+        Some(owned) => {
+            Err(Error::msg(format!("{parser}: target {path:?} would put the line's fields in {owned}, a field the engine writes")))
+        }
+        None => Ok(()),
+    }
+}
+
 impl Transform for Extract {
     type Config = Config;
 
@@ -1428,12 +1452,19 @@ impl Transform for Extract {
                 if regex.capture_names().next().is_none() {
                     return Err(Error::msg(format!("pattern {:?} has no named capture", pattern.regex)));
                 }
-                Ok((regex, Target::new(pattern.target.as_deref().unwrap_or(ATTRIBUTES))))
+                let target = Target::new(pattern.target.as_deref().unwrap_or(ATTRIBUTES));
+                check_target(&format!("pattern {:?}", pattern.regex), &target)?;
+                Ok((regex, target))
             })
             .collect::<Result<Vec<_>, Error>>()?;
         let json = Parser::new(config.json, ATTRIBUTES);
         let logfmt = Parser::new(config.logfmt, ATTRIBUTES);
         let access_log = Parser::new(config.access_log, "");
+        for (parser, target) in [("json", json.target()), ("logfmt", logfmt.target()), ("access_log", access_log.target())] {
+            if let Some(target) = target {
+                check_target(parser, target)?;
+            }
+        }
         let mut targets: Vec<(&str, &Target)> = Vec::new();
         targets.extend(json.target().map(|target| ("json", target)));
         targets.extend(logfmt.target().map(|target| ("logfmt", target)));
@@ -1812,6 +1843,32 @@ mod tests {
             );
         }
         assert!(error(r#"{"json":{"target":"app"},"promote":{"app":"keyword"}}"#).contains("promote.app would land in or on app"));
+    }
+
+    #[test]
+    fn init_refuses_targets_on_the_engines_fields_naming_the_parser() {
+        let error = |config: &str| Harness::<Extract>::new(config).err().map(|error| error.to_string()).unwrap_or_default();
+        for (parser, target, owned) in [
+            ("json", "event", "event"),
+            ("logfmt", "cloud.account", "cloud"),
+            ("access_log", "@timestamp", "@timestamp"),
+            ("json", "aws.cloudwatch.extra", "aws.cloudwatch"),
+            ("logfmt", "message", "message"),
+            ("json", "log.level", "log.level"),
+        ] {
+            let message = error(&format!(r#"{{"{parser}":{{"target":"{target}"}}}}"#));
+            assert!(
+                message.contains(&format!("{parser}: target {target:?} would put the line's fields in {owned}, a field the engine writes")),
+                "{parser} {target}: {message}"
+            );
+        }
+        let message = error(r#"{"patterns":[{"regex":"id=(?P<id>\\d+)","target":"event"}]}"#);
+        assert!(message.contains("target \"event\" would put the line's fields in event"), "{message}");
+        assert!(error(r#"{"json":{"target":"a..b"}}"#).contains(r#"json: target "a..b" is not a field path"#));
+        // Beside the engine's fields, under attributes, and at the root are where fields go.
+        for target in ["", "app", "attributes", "attributes.app", "log", "aws.lambda", "events", "cloudy"] {
+            assert_eq!(error(&format!(r#"{{"json":{{"target":"{target}"}},"logfmt":{{"target":"{target}"}}}}"#)), "", "{target}");
+        }
     }
 
     #[test]
